@@ -1,0 +1,51 @@
+"""streamprocessor: write a stream processor once, run it on Kafka, in memory and on stdio.
+
+The everyday names::
+
+    import streamprocessor
+    from streamprocessor import options
+
+    with streamprocessor.new_consumer() as consumer, streamprocessor.new_producer() as producer:
+        for msg in consumer:
+            producer.send(streamprocessor.Message(value=msg.value.upper()))
+            consumer.ack(msg)
+
+The client type comes from the environment (``CONSUMER_CLIENT_TYPE``,
+``PRODUCER_CLIENT_TYPE``, ``DRY_RUN``) or a pipe on stdin.
+"""
+
+from streamprocessor import options
+from streamprocessor.clients import new_consumer, new_producer
+from streamprocessor.stream import (
+    ClientClosedError,
+    ClientError,
+    ConfigError,
+    Consumer,
+    DeliveryError,
+    FlushTimeoutError,
+    LineTooLongError,
+    Message,
+    Producer,
+    StreamProcessorError,
+    UnknownClientError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClientClosedError",
+    "ClientError",
+    "ConfigError",
+    "Consumer",
+    "DeliveryError",
+    "FlushTimeoutError",
+    "LineTooLongError",
+    "Message",
+    "Producer",
+    "StreamProcessorError",
+    "UnknownClientError",
+    "__version__",
+    "new_consumer",
+    "new_producer",
+    "options",
+]

@@ -1,0 +1,125 @@
+"""The client factory and the registry of client types.
+
+``new_consumer`` / ``new_producer`` choose the client type from the environment (or a
+pipe), as the original did. The registry maps a type name — the same word as the client's
+folder and the ``*_CLIENT_TYPE`` value — to its module, imported only when chosen, so
+importing streamprocessor never imports a client library.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import stat
+from typing import Any
+
+from streamprocessor.config import (
+    client_type_from_env,
+    dry_run,
+    new_consumer_config,
+    new_producer_config,
+)
+from streamprocessor.options import Option
+from streamprocessor.stream.errors import UnknownClientError
+from streamprocessor.stream.protocols import Consumer, Producer
+
+__all__ = ["REGISTRY", "client_types", "new_consumer", "new_producer", "stdin_is_piped"]
+
+#: type name → (module, consumer class, producer class)
+REGISTRY: dict[str, tuple[str, str, str]] = {
+    "inmem": ("streamprocessor.clients.inmem", "InmemConsumer", "InmemProducer"),
+    "kafka": ("streamprocessor.clients.kafka", "KafkaConsumer", "KafkaProducer"),
+    "standardstream": (
+        "streamprocessor.clients.standardstream",
+        "StandardstreamConsumer",
+        "StandardstreamProducer",
+    ),
+}
+
+
+def client_types() -> list[str]:
+    """Return the registered client type names, sorted."""
+    return sorted(REGISTRY)
+
+
+def _class(type_name: str, which: int) -> Any:
+    module, *classes = REGISTRY[type_name]
+    return getattr(importlib.import_module(module), classes[which])
+
+
+def _unknown(kind: str, value: str, variable: str) -> UnknownClientError:
+    valid = ", ".join(client_types())
+    hint = difflib.get_close_matches(value, client_types(), n=1)
+    maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return UnknownClientError(
+        f"unknown {kind} client type {value!r} in {variable}{maybe}: valid types are {valid}"
+    )
+
+
+def stdin_is_piped() -> bool:
+    """Return whether stdin is a pipe, a socket or a redirected regular file.
+
+    A terminal, ``/dev/null`` (a character device) or a closed stdin do not count.
+    """
+    try:
+        mode = os.fstat(0).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode)
+
+
+def _variable(config: Any, kind: str) -> str:
+    prefix = f"{config.name}_{kind}" if config.name else kind
+    return f"{prefix.upper()}_CLIENT_TYPE"
+
+
+def new_consumer(*options: Option | None) -> Consumer:
+    """Return the consumer the environment asks for.
+
+    ``CONSUMER_CLIENT_TYPE`` (or ``<NAME>_CONSUMER_CLIENT_TYPE``, fallback ``CLIENT_TYPE``;
+    case-insensitive) wins; an unknown value is an error even when stdin is piped. Without
+    it, a piped or redirected stdin selects ``standardstream``; otherwise this raises
+    :class:`UnknownClientError` saying how to choose.
+    """
+    config = new_consumer_config(*options)
+    type_name = client_type_from_env(config, "consumer")
+    if type_name:
+        if type_name not in REGISTRY:
+            raise _unknown("consumer", type_name, _variable(config, "consumer"))
+    elif stdin_is_piped():
+        type_name = "standardstream"
+    else:
+        raise UnknownClientError(
+            "unable to determine the consumer client type: set "
+            f"{_variable(config, 'consumer')} to one of {', '.join(client_types())}, "
+            "or pipe input into stdin"
+        )
+    config.type = type_name
+    consumer: Consumer = _class(type_name, 0)(config)
+    return consumer
+
+
+def new_producer(*options: Option | None) -> Producer:
+    """Return the producer the environment asks for.
+
+    ``DRY_RUN`` (present, any value) selects ``standardstream`` (stdout); otherwise
+    ``PRODUCER_CLIENT_TYPE`` (or ``<NAME>_PRODUCER_CLIENT_TYPE``, fallback ``CLIENT_TYPE``).
+    Without either this raises :class:`UnknownClientError` saying how to choose.
+    """
+    config = new_producer_config(*options)
+    if dry_run():
+        type_name = "standardstream"
+    else:
+        type_name = client_type_from_env(config, "producer")
+        if not type_name:
+            raise UnknownClientError(
+                "unable to determine the producer client type: set "
+                f"{_variable(config, 'producer')} to one of {', '.join(client_types())}, "
+                "or set DRY_RUN=1 to write to stdout"
+            )
+        if type_name not in REGISTRY:
+            raise _unknown("producer", type_name, _variable(config, "producer"))
+    config.type = type_name
+    producer: Producer = _class(type_name, 1)(config)
+    return producer

@@ -1,0 +1,156 @@
+"""The ack barrier: an acknowledgement is committed only after earlier sends are delivered.
+
+Every open producer owns a :class:`DeliveryTracker` registered in the process-wide
+:data:`BARRIER`. Sends are numbered 1, 2, 3, … per producer; ``confirmed`` is the highest
+number below which every send is delivered. When a consumer acknowledges a message it
+takes :meth:`AckBarrier.marks` — for each producer with undelivered sends, the number of its
+last send — and commits the acknowledgement only once every such producer has confirmed
+that far. With no undelivered sends anywhere the ack is committable at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["BARRIER", "AckBarrier", "DeliveryTracker", "Marks", "PendingAcks"]
+
+
+class DeliveryTracker:
+    """Send numbers and delivery confirmations of one producer.
+
+    The producer calls :meth:`next_seq` under its own lock when it sends, and
+    :meth:`confirm` (out-of-order deliveries) or :meth:`confirm_upto` (everything up to a
+    number, e.g. after a buffer write) when deliveries are confirmed. ``flush`` is the
+    producer's flush, which the consumer calls on close before its final commit.
+    """
+
+    __slots__ = ("_ahead", "confirmed", "flush", "name", "sent")
+
+    def __init__(self, name: str, flush: Callable[[float | None], Any]) -> None:
+        self.name = name
+        self.flush = flush
+        self.sent = 0
+        self.confirmed = 0
+        self._ahead: set[int] = set()
+
+    def next_seq(self) -> int:
+        """Number the next send (call under the producer's lock)."""
+        self.sent += 1
+        return self.sent
+
+    def confirm(self, seq: int) -> None:
+        """Record that send ``seq`` is delivered (any order; one thread at a time)."""
+        if seq == self.confirmed + 1:
+            c = seq
+            ahead = self._ahead
+            while ahead and (c + 1) in ahead:
+                c += 1
+                ahead.discard(c)
+            self.confirmed = c
+        elif seq > self.confirmed:
+            self._ahead.add(seq)
+
+    def confirm_upto(self, seq: int) -> None:
+        """Record that every send up to ``seq`` is delivered."""
+        if seq > self.confirmed:
+            self.confirmed = seq
+            if self._ahead:
+                self._ahead = {s for s in self._ahead if s > seq}
+                while (self.confirmed + 1) in self._ahead:
+                    self.confirmed += 1
+                    self._ahead.discard(self.confirmed)
+
+    @property
+    def pending(self) -> int:
+        """How many sends are not confirmed yet."""
+        return self.sent - self.confirmed - len(self._ahead)
+
+
+Marks = tuple[tuple[DeliveryTracker, int], ...]
+
+
+class AckBarrier:
+    """The process-wide set of producer trackers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trackers: tuple[DeliveryTracker, ...] = ()
+
+    def register(self, tracker: DeliveryTracker) -> None:
+        """Add a producer's tracker (on open)."""
+        with self._lock:
+            self._trackers = (*self._trackers, tracker)
+
+    def unregister(self, tracker: DeliveryTracker) -> None:
+        """Remove a producer's tracker (on close, after its final flush)."""
+        with self._lock:
+            self._trackers = tuple(t for t in self._trackers if t is not tracker)
+
+    def marks(self) -> Marks:
+        """Return (tracker, last send) for every producer with undelivered sends."""
+        trackers = self._trackers
+        if not trackers:
+            return ()
+        return tuple((t, t.sent) for t in trackers if t.sent > t.confirmed)
+
+    @property
+    def trackers(self) -> tuple[DeliveryTracker, ...]:
+        """The registered trackers."""
+        return self._trackers
+
+
+BARRIER = AckBarrier()
+
+
+def marks_reached(marks: Marks) -> bool:
+    """Return whether every producer in ``marks`` has confirmed up to its mark."""
+    return all(t.confirmed >= seq for t, seq in marks)
+
+
+class PendingAcks:
+    """Acknowledgements waiting for the barrier, in ack order.
+
+    Marks only grow with time, so when the oldest pending ack is not ready no later one
+    is: :meth:`ready` pops from the front and stops at the first that must wait.
+    """
+
+    def __init__(self) -> None:
+        self._q: deque[tuple[Marks, Any]] = deque()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+    def add(self, marks: Marks, token: Any) -> None:
+        """Queue ``token`` until ``marks`` are reached."""
+        with self._lock:
+            self._q.append((marks, token))
+
+    def ready(self) -> list[Any]:
+        """Pop and return the tokens whose marks are reached, oldest first."""
+        out: list[Any] = []
+        with self._lock:
+            q = self._q
+            while q and marks_reached(q[0][0]):
+                out.append(q.popleft()[1])
+        return out
+
+    def trackers(self) -> list[DeliveryTracker]:
+        """Return the trackers the pending acks wait on."""
+        with self._lock:
+            seen: dict[int, DeliveryTracker] = {}
+            for marks, _ in self._q:
+                for t, seq in marks:
+                    if t.confirmed < seq:
+                        seen[id(t)] = t
+            return list(seen.values())
+
+    def drop_all(self) -> list[Any]:
+        """Remove and return every pending token (those that can never be committed)."""
+        with self._lock:
+            out = [tok for _, tok in self._q]
+            self._q.clear()
+            return out

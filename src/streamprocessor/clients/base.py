@@ -1,0 +1,403 @@
+"""What every client shares: lifecycle, error handling, interrupts and the ack path.
+
+A client subclasses :class:`ConsumerBase` or :class:`ProducerBase` and fills in a few
+hooks. The base classes keep the promises of the contract (``stream.protocols``): close is
+idempotent, a closed client refuses ``ack``/``nack``/``send``/``flush`` with a clear error,
+iterating a closed consumer ends at once, a fatal error closes the client cleanly and is
+raised at the caller's next call (or, with manual error handling, arrives on ``errors()``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from streamprocessor.clients.barrier import BARRIER, DeliveryTracker, PendingAcks
+from streamprocessor.stream.errors import (
+    ClientClosedError,
+    ManualErrorsDisabledError,
+    StreamProcessorError,
+)
+from streamprocessor.stream.message import Message
+from streamprocessor.util.interrupts import COORDINATOR
+
+__all__ = ["ClientBase", "ConsumerBase", "ErrorChannel", "ProducerBase", "seconds"]
+
+_END = object()
+
+
+def seconds(timeout: float | timedelta | None) -> float | None:
+    """Return ``timeout`` in seconds (``None`` stays ``None``)."""
+    if isinstance(timeout, timedelta):
+        return timeout.total_seconds()
+    return timeout
+
+
+class ErrorChannel:
+    """An iterable of a client's errors; iteration ends when the client is closed."""
+
+    def __init__(self) -> None:
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+
+    def put(self, exc: BaseException) -> None:
+        """Deliver ``exc`` to the reader."""
+        self._q.put(exc)
+
+    def close(self) -> None:
+        """End iteration once every error put before is read."""
+        if not self._closed:
+            self._closed = True
+            self._q.put(_END)
+
+    def get(self, timeout: float | None = None) -> BaseException | None:
+        """Return the next error, or ``None`` at the end or after ``timeout`` seconds."""
+        try:
+            item = self._q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _END:
+            self._q.put(_END)
+            return None
+        assert isinstance(item, BaseException)
+        return item
+
+    def __iter__(self) -> Iterator[BaseException]:
+        while True:
+            item = self._q.get()
+            if item is _END:
+                self._q.put(_END)
+                return
+            yield item
+
+
+class ClientBase:
+    """Lifecycle and error handling shared by consumers and producers."""
+
+    kind = "client"
+    #: the registry name of the client type (``inmem``, ``kafka``, …)
+    client_type = ""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._log: logging.Logger = config.logger
+        self._closed = False
+        self._closing = False
+        self._close_lock = threading.Lock()
+        self._failure: BaseException | None = None
+        self._failure_raised = False
+        self._errors = ErrorChannel()
+        self._registered = False
+
+    # -- errors -------------------------------------------------------------------------
+
+    def errors(self) -> ErrorChannel:
+        """Return this client's errors (only with ``options.manual_error_handling()``).
+
+        With default error handling the returned channel holds a single
+        :class:`ManualErrorsDisabledError` and ends, as in the original.
+        """
+        if self.config.handle_errors:
+            ch = ErrorChannel()
+            ch.put(
+                ManualErrorsDisabledError(
+                    "unable to manually consume errors while handle_errors is true: "
+                    "pass options.manual_error_handling() to read errors yourself"
+                )
+            )
+            ch.close()
+            return ch
+        return self._errors
+
+    def _fail(self, exc: BaseException) -> None:
+        """Report a fatal client error (from any thread).
+
+        Default handling: log it, close this client cleanly, raise it at the next call.
+        Manual handling: put it on ``errors()``; the client stays open.
+        """
+        if not self.config.handle_errors:
+            self._errors.put(exc)
+            return
+        if self._failure is None:
+            self._failure = exc
+            self._log.error(
+                "Error received from streamclient: %s", exc, extra={"client": self.client_type}
+            )
+            self._on_failure()
+
+    def _on_failure(self) -> None:
+        """Hook: stop background work after a fatal error (close follows at the next call)."""
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None and not self._failure_raised:
+            self._failure_raised = True
+            exc = self._failure
+            try:
+                self.close()
+            except StreamProcessorError:
+                pass
+            raise exc
+
+    def _check_open(self, what: str) -> None:
+        if self._failure is not None:
+            self._raise_failure()
+        if self._closed or self._closing:
+            raise ClientClosedError(
+                f"cannot {what}: this {self.client_type} {self.kind} is closed "
+                f"(create a new one with streamprocessor.new_{self.kind}())"
+            )
+
+    # -- interrupts ---------------------------------------------------------------------
+
+    def _register_interrupts(self) -> None:
+        if self.config.handle_interrupt:
+            self._registered = COORDINATOR.register(self)
+
+    def _unregister_interrupts(self) -> None:
+        if self._registered:
+            self._registered = False
+            COORDINATOR.unregister(self)
+
+    def _interrupt(self) -> None:
+        """Hook: a shutdown signal arrived (runs in the signal handler)."""
+
+    def _describe_unfinished(self) -> str:
+        """Hook: say what is not flushed/committed yet (for the shutdown watchdog)."""
+        return ""
+
+    @property
+    def _is_iterating(self) -> bool:
+        return False
+
+    @property
+    def _shutdown_timeout(self) -> float:
+        return float(self.config.shutdown_timeout.total_seconds())
+
+    # -- close --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the client: idempotent; raises a pending fatal error once."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closing = True
+            try:
+                self._close_impl()
+            finally:
+                self._closed = True
+                self._errors.close()
+                self._unregister_interrupts()
+        if self._failure is not None and not self._failure_raised:
+            self._failure_raised = True
+            raise self._failure
+
+    def _close_impl(self) -> None:
+        """Hook: release resources (flush, commit). Called once."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client is closed."""
+        return self._closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None and self._failure is exc:
+            self._failure_raised = True  # it is already on its way up
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        name = f" {self.config.name!r}" if self.config.name else ""
+        return f"<{type(self).__name__}{name} {state}>"
+
+
+class ConsumerBase(ClientBase):
+    """Shared consumer machinery.
+
+    Subclasses implement :meth:`_fill` (put messages on ``self._buffer``), :meth:`_token`
+    (what an ack needs), :meth:`_commit` (apply acknowledged tokens), :meth:`_nack` and
+    :meth:`backlog`. Acks go through the barrier: committable at once when no producer has
+    undelivered sends, otherwise queued until they are delivered.
+    """
+
+    kind = "consumer"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._buffer: deque[Message] = deque()
+        self._pending = PendingAcks()
+        self._stopping = False
+        self._iterating = 0
+        self._ack_lock = threading.Lock()
+
+    # -- iteration ----------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Message]:
+        return self.messages()
+
+    def messages(self) -> Iterator[Message]:
+        """Return the iterator of messages; it ends at end of stream, close or interrupt."""
+        if self._failure is not None:
+            self._raise_failure()
+        if self._closed or self._closing:
+            return iter(())
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[Message]:
+        buf = self._buffer
+        self._iterating += 1
+        try:
+            while True:
+                while buf:
+                    yield buf.popleft()
+                if self._failure is not None:
+                    self._raise_failure()
+                if self._stopping or self._closed or self._closing:
+                    return
+                if not self._fill():
+                    while buf:
+                        yield buf.popleft()
+                    if self._failure is not None:
+                        self._raise_failure()
+                    return
+        finally:
+            self._iterating -= 1
+
+    def _fill(self) -> bool:
+        """Hook: wait (a bounded slice) for messages and append them to ``self._buffer``.
+
+        Return False at the end of the stream; True otherwise (also when nothing came).
+        """
+        raise NotImplementedError
+
+    @property
+    def _is_iterating(self) -> bool:
+        return self._iterating > 0
+
+    #: keep handing out what was already taken from the source after an interrupt
+    #: (stdin: a line read from a pipe cannot be put back); otherwise drop it unacknowledged
+    _drain_on_stop = False
+
+    def _interrupt(self) -> None:
+        # runs inside the signal handler: only flags and atomic deque operations here
+        self._stopping = True
+        if not self._drain_on_stop:
+            self._buffer.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Hook: wake a blocked ``_fill`` (must not take locks the main thread may hold)."""
+
+    # -- acks ---------------------------------------------------------------------------
+
+    def ack(self, msg: Message) -> None:
+        """Acknowledge ``msg`` (committed once the sends before it are delivered)."""
+        self._check_open("ack")
+        token = self._token(msg)
+        marks = BARRIER.marks()
+        if not marks and not len(self._pending):
+            self._commit([token])
+            return
+        self._pending.add(marks, token)
+        self._drain_pending()
+
+    def _drain_pending(self) -> None:
+        """Commit the pending acks whose sends are delivered now."""
+        if len(self._pending):
+            ready = self._pending.ready()
+            if ready:
+                self._commit(ready)
+
+    def _flush_barrier(self, timeout: float | None) -> None:
+        """Flush the producers pending acks wait on, then commit what became ready."""
+        for tracker in self._pending.trackers():
+            try:
+                tracker.flush(timeout)
+            except StreamProcessorError as exc:
+                self._log.error(
+                    "Could not flush producer %s before committing acknowledgements: %s",
+                    tracker.name,
+                    exc,
+                )
+        self._drain_pending()
+        left = self._pending.drop_all()
+        if left:
+            self._log.error(
+                "%d acknowledgement(s) not committed: the messages sent before them were "
+                "not delivered; they will be consumed again",
+                len(left),
+            )
+
+    def nack(self, msg: Message) -> None:
+        """Refuse ``msg``: it is delivered again before later messages."""
+        self._check_open("nack")
+        self._nack(msg)
+
+    def _token(self, msg: Message) -> Any:
+        raise NotImplementedError
+
+    def _commit(self, tokens: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _nack(self, msg: Message) -> None:
+        raise NotImplementedError
+
+    def backlog(self) -> int:
+        """Return the number of messages not yet acknowledged."""
+        raise NotImplementedError
+
+    def _describe_unfinished(self) -> str:
+        n = len(self._pending)
+        return f"{self.client_type} consumer has {n} uncommitted ack(s)" if n else ""
+
+
+class ProducerBase(ClientBase):
+    """Shared producer machinery: a delivery tracker registered with the ack barrier."""
+
+    kind = "producer"
+    #: a synchronous producer delivers inside ``send``; the barrier never waits on it
+    synchronous = False
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._tracker = DeliveryTracker(
+            name=f"{type(self).__name__}({config.name or 'producer'})", flush=self._barrier_flush
+        )
+        if not self.synchronous:
+            BARRIER.register(self._tracker)
+
+    def _barrier_flush(self, timeout: float | None) -> None:
+        if not self._closed:
+            self.flush(timeout)
+
+    def send(self, msg: Message) -> None:
+        """Send ``msg``."""
+        raise NotImplementedError
+
+    def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Wait until everything sent is delivered."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and close; the ack barrier stops waiting on this producer."""
+        try:
+            super().close()
+        finally:
+            BARRIER.unregister(self._tracker)
+
+    def _describe_unfinished(self) -> str:
+        n = self._tracker.pending
+        return f"{self.client_type} producer has {n} undelivered message(s)" if n else ""

@@ -1,0 +1,33 @@
+"""The in-memory client: a store shared between producers and consumers of one process.
+
+Datasheet:
+
+- fields: every ``Message`` field round-trips (value, key, timestamp, tags, topics, offset);
+- persistence: the process; the store keeps copies, so mutating a message never changes it;
+- modes: consume-once (default) reads the store once as a fixture and leaves it untouched;
+  listen mode (``options.inmem_listen()``) waits for new messages without polling, and a
+  message leaves the store when it is acknowledged — a new consumer gets what was not;
+- ordering: store order; ``nack`` delivers the message again before the next one;
+- backlog: the messages not yet acknowledged;
+- environment: ``CONSUMER_CLIENT_TYPE=inmem``, ``PRODUCER_CLIENT_TYPE=inmem``,
+  ``CONSUMER_INMEM_CONSUME_ONCE``;
+- extra to install: none.
+"""
+
+from __future__ import annotations
+
+from streamprocessor.clients.inmem.client import InmemConsumer, InmemProducer
+from streamprocessor.config import new_consumer_config, new_producer_config
+from streamprocessor.options import Option
+
+__all__ = ["InmemConsumer", "InmemProducer", "new_consumer", "new_producer"]
+
+
+def new_consumer(*options: Option | None) -> InmemConsumer:
+    """Return an in-memory consumer configured by ``options`` and the environment."""
+    return InmemConsumer(new_consumer_config(*options))
+
+
+def new_producer(*options: Option | None) -> InmemProducer:
+    """Return an in-memory producer configured by ``options`` and the environment."""
+    return InmemProducer(new_producer_config(*options))

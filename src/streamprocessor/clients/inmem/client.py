@@ -1,0 +1,154 @@
+"""In-memory consumer and producer on an :class:`~streamprocessor.stores.InmemStore`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from streamprocessor.clients.base import ConsumerBase, ProducerBase
+from streamprocessor.stores.inmem import InmemStore, Snapshot, message_from
+from streamprocessor.stream.errors import ClientError
+from streamprocessor.stream.message import Message
+
+__all__ = ["InmemConsumer", "InmemProducer"]
+
+_BATCH = 512
+_WAIT_SLICE = 0.1  # seconds; bounds how long a listening consumer waits between checks
+
+
+class _Opaque:
+    """What an in-memory consumer attaches to the messages it hands out."""
+
+    __slots__ = ("consumer", "entry")
+
+    def __init__(self, consumer: InmemConsumer, entry: int) -> None:
+        self.consumer = consumer
+        self.entry = entry
+
+
+class InmemConsumer(ConsumerBase):
+    """Consumer of an in-memory store (see the package docstring for its behaviour)."""
+
+    client_type = "inmem"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        store = config.inmem.store
+        if not isinstance(store, InmemStore):
+            raise ClientError(
+                f"the in-memory consumer needs an InmemStore, got {type(store).__name__}: "
+                "pass options.inmem_store(streamprocessor.stores.InmemStore())"
+            )
+        self._store = store
+        self._once = bool(config.inmem.consume_once)
+        # consume-once: the fixture read at start; entries are indexes into it
+        self._fixture: list[Snapshot] = store.snapshots() if self._once else []
+        self._next = 0
+        self._acked: set[int] = set()
+        # listen mode: the highest entry id leased so far
+        self._after = 0
+        self._register_interrupts()
+
+    def _fill(self) -> bool:
+        if self._once:
+            start = self._next
+            fixture = self._fixture
+            if start >= len(fixture):
+                return False
+            end = min(start + _BATCH, len(fixture))
+            self._next = end
+            self._buffer.extend(self._wrap(i, fixture[i]) for i in range(start, end))
+            return True
+        got = self._store.lease(self, self._after, _BATCH, _WAIT_SLICE)
+        if got:
+            self._after = got[-1][0]
+            self._buffer.extend(self._wrap(i, snap) for i, snap in got)
+        return True
+
+    def _wrap(self, entry: int, snap: Snapshot) -> Message:
+        m = message_from(snap)
+        m._opaque = _Opaque(self, entry)
+        return m
+
+    def _wake(self) -> None:
+        # never take the store lock here (we may be inside a signal handler); the listening
+        # wait is sliced, so the flag is seen within _WAIT_SLICE
+        pass
+
+    def _token(self, msg: Message) -> int:
+        op = msg._opaque
+        if not isinstance(op, _Opaque) or op.consumer is not self:
+            raise ClientError(
+                "cannot acknowledge a message this in-memory consumer did not hand out "
+                "(ack/nack the message object you got from iterating the consumer)"
+            )
+        return op.entry
+
+    def _commit(self, tokens: list[Any]) -> None:
+        if self._once:
+            self._acked.update(tokens)
+        else:
+            self._store.remove_many(tokens)
+
+    def _nack(self, msg: Message) -> None:
+        entry = self._token(msg)
+        if self._once:
+            snap: Snapshot | None = self._fixture[entry]
+        else:
+            snap = self._store.get(entry)
+        if snap is None:  # already acknowledged and gone
+            return
+        self._buffer.appendleft(self._wrap(entry, snap))
+
+    def backlog(self) -> int:
+        """Return the messages not yet acknowledged (listen mode: those in the store)."""
+        if self._once:
+            return len(self._fixture) - len(self._acked)
+        return len(self._store)
+
+    def _close_impl(self) -> None:
+        self._flush_barrier(self._shutdown_timeout)
+        self._buffer.clear()
+        if not self._once:
+            # what was handed out but not acknowledged goes to the next consumer
+            self._store.release(self)
+            self._store.wake()
+        self._fixture = []
+
+
+class InmemProducer(ProducerBase):
+    """Producer appending copies of messages to an in-memory store, in order."""
+
+    client_type = "inmem"
+    synchronous = True
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        store = config.inmem.store
+        if not isinstance(store, InmemStore):
+            raise ClientError(
+                f"the in-memory producer needs an InmemStore, got {type(store).__name__}: "
+                "pass options.inmem_store(streamprocessor.stores.InmemStore())"
+            )
+        self._store = store
+        self._register_interrupts()
+
+    def send(self, msg: Message) -> None:
+        """Append a copy of ``msg`` to the store."""
+        if self._closed or self._closing or self._failure is not None:
+            self._check_open("send")
+        try:
+            self._store.add(msg)
+        except (AttributeError, TypeError) as exc:
+            raise ClientError(
+                f"cannot send {type(msg).__name__!s}: send a streamprocessor.Message"
+            ) from exc
+
+    def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Nothing to do: every send is stored at once (raises if closed)."""
+        if self._closed or self._closing:
+            self._check_open("flush")
+
+    def _close_impl(self) -> None:
+        pass
+

@@ -1,0 +1,48 @@
+"""The stream contract: messages, consumers, producers, stores, mocks and test helpers.
+
+This package imports nothing else of streamprocessor.
+"""
+
+from streamprocessor.stream.errors import (
+    ClientClosedError,
+    ClientError,
+    ConfigError,
+    DeliveryError,
+    FlushTimeoutError,
+    LineTooLongError,
+    ManualErrorsDisabledError,
+    OpaqueAlreadySet,
+    StreamProcessorError,
+    UnknownClientError,
+)
+from streamprocessor.stream.message import (
+    Message,
+    message_opaque,
+    set_message_opaque,
+    test_message,
+)
+from streamprocessor.stream.mocks import ConsumerMock, ProducerMock
+from streamprocessor.stream.protocols import Consumer, ErrorCloser, Producer, Store
+
+__all__ = [
+    "ClientClosedError",
+    "ClientError",
+    "ConfigError",
+    "Consumer",
+    "ConsumerMock",
+    "DeliveryError",
+    "ErrorCloser",
+    "FlushTimeoutError",
+    "LineTooLongError",
+    "ManualErrorsDisabledError",
+    "Message",
+    "OpaqueAlreadySet",
+    "Producer",
+    "ProducerMock",
+    "Store",
+    "StreamProcessorError",
+    "UnknownClientError",
+    "message_opaque",
+    "set_message_opaque",
+    "test_message",
+]

@@ -1,0 +1,63 @@
+"""The exceptions of streamprocessor, one tree.
+
+::
+
+    StreamProcessorError
+     ├── ConfigError (also ValueError)         bad option, bad environment value
+     ├── UnknownClientError (also ConfigError) no or unknown client type
+     ├── OpaqueAlreadySet                      set_message_opaque called twice
+     ├── ClientClosedError                     ack/nack/send/flush on a closed client
+     ├── ClientError                           a client failed (wraps the backend cause)
+     │    ├── LineTooLongError                 standardstream line over the limit
+     │    └── DeliveryError                    a produced message was not delivered
+     ├── FlushTimeoutError                     flush/close could not deliver in time
+     └── ManualErrorsDisabledError             errors() while errors are handled for you
+
+Backend exceptions never escape raw: a client raises one of these ``from`` the cause.
+"""
+
+from __future__ import annotations
+
+
+class StreamProcessorError(Exception):
+    """Base class of every error raised by streamprocessor."""
+
+
+class ConfigError(StreamProcessorError, ValueError):
+    """A configuration value (option or environment variable) is invalid."""
+
+
+class UnknownClientError(ConfigError):
+    """No client type could be determined, or the given one is unknown."""
+
+
+class OpaqueAlreadySet(StreamProcessorError):  # noqa: N818 - the original's name
+    """A message's opaque value can only be set once."""
+
+
+class ClientClosedError(StreamProcessorError):
+    """The client is closed; it cannot ack, nack, send or flush any more."""
+
+
+class ClientError(StreamProcessorError):
+    """A client failed; ``__cause__`` holds the backend's own error when there is one."""
+
+
+class LineTooLongError(ClientError):
+    """An input line is longer than the configured maximum line size."""
+
+
+class DeliveryError(ClientError):
+    """A produced message could not be delivered."""
+
+
+class FlushTimeoutError(StreamProcessorError):
+    """Flushing did not deliver every message within the time allowed."""
+
+    def __init__(self, message: str, remaining: int) -> None:
+        super().__init__(message)
+        self.remaining = remaining
+
+
+class ManualErrorsDisabledError(StreamProcessorError):
+    """``errors()`` was called on a client that handles its errors itself."""

@@ -1,0 +1,132 @@
+"""The contract every client keeps: ``Consumer``, ``Producer``, ``ErrorCloser``, ``Store``.
+
+Thread safety: ``Producer.send`` and ``Consumer.ack`` / ``nack`` / ``backlog`` / ``close``
+may be called from any thread; a consumer is iterated by one thread at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from streamprocessor.stream.message import Message
+
+__all__ = ["Consumer", "ErrorCloser", "Producer", "Store"]
+
+
+@runtime_checkable
+class ErrorCloser(Protocol):
+    """Something that reports errors and can be closed.
+
+    ``close()`` is idempotent (later calls return at once) and bounded in time. Every
+    client is a context manager that closes on exit.
+
+    Errors: by default a fatal client error is logged, the client closes itself cleanly
+    and the error is raised at the caller's next call. With
+    ``options.manual_error_handling()`` nothing is raised; the errors arrive on
+    ``errors()`` instead, an iterable that ends when the client is closed.
+    """
+
+    def errors(self) -> Iterable[BaseException]:
+        """Return the iterable of this client's errors (manual error handling only)."""
+        ...
+
+    def close(self) -> None:
+        """Release the client: flush what was sent, commit what was acknowledged."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class Consumer(ErrorCloser, Protocol):
+    """A source of messages: ``for msg in consumer: ...``.
+
+    Iteration ends when the stream ends (stdin at EOF, an in-memory store read once), when
+    the consumer is closed, or after an interrupt (SIGINT/SIGTERM/SIGQUIT) once the
+    messages already taken from the source are handed out. Iterating a closed consumer
+    ends at once.
+
+    ``ack(msg)`` marks a message as done. It is a barrier: the acknowledged position is
+    committed only once every message sent before the ack, on any open producer of the
+    process, is confirmed delivered. Acks may come in any order; the committed position
+    only ever covers an acknowledged prefix.
+
+    ``nack(msg)`` makes the message be delivered again (before later messages of the same
+    partition or stream).
+
+    ``backlog()`` is the number of messages not yet acknowledged (0 where the client has
+    no such notion). ``ack``/``nack`` on a closed consumer raise ``ClientClosedError``.
+    """
+
+    config: Any
+
+    def __iter__(self) -> Iterator[Message]: ...
+
+    def messages(self) -> Iterator[Message]:
+        """Return the iterator of messages (the same as ``iter(consumer)``)."""
+        ...
+
+    def ack(self, msg: Message) -> None:
+        """Acknowledge ``msg``: it will not be delivered again once committed."""
+        ...
+
+    def nack(self, msg: Message) -> None:
+        """Refuse ``msg``: it will be delivered again."""
+        ...
+
+    def backlog(self) -> int:
+        """Return how many messages are not yet acknowledged."""
+        ...
+
+
+@runtime_checkable
+class Producer(ErrorCloser, Protocol):
+    """A sink of messages: ``producer.send(msg)``.
+
+    ``send`` may buffer; ``flush(timeout)`` waits until everything sent is delivered
+    (raises ``FlushTimeoutError`` naming what is left), and ``close()`` flushes. Which
+    fields a producer writes depends on the client (stdout writes only ``value``). A
+    producer never sends to ``msg.consumer_topic``: the destination is
+    ``msg.producer_topic`` or the configured topic.
+    """
+
+    config: Any
+
+    def send(self, msg: Message) -> None:
+        """Send ``msg`` (possibly buffered)."""
+        ...
+
+    def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Wait until every message sent so far is delivered."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """An ordered, thread-safe collection of messages (the in-memory client's backing)."""
+
+    def add(self, msg: Message) -> None:
+        """Append a copy of ``msg``."""
+        ...
+
+    def delete(self, msg: Message) -> None:
+        """Remove one stored message equal to ``msg`` (the first one)."""
+        ...
+
+    def flush(self) -> None:
+        """Remove every message."""
+        ...
+
+    def messages(self) -> list[Message]:
+        """Return copies of the stored messages, in order."""
+        ...

@@ -1,0 +1,183 @@
+"""One process-wide shutdown coordinator for SIGINT, SIGTERM and SIGQUIT.
+
+Clients with interrupt handling on (the default) register here. The first signal makes
+every registered consumer stop taking new messages: its iteration ends once what it
+already took from its source is handed out, the application's loop finishes the message in
+hand, and its ``with`` blocks flush and commit. The program then ends normally (status 0).
+A watchdog ends the process with status 1 if that takes longer than the shutdown timeout;
+a second SIGINT ends it with status 1 at once. When no consumer is being iterated the
+signal is Python's usual ``KeyboardInterrupt`` (SIGINT) or ``SystemExit`` (SIGTERM,
+SIGQUIT), so ``with`` blocks still close the clients.
+
+Signal handlers exist only in the main thread: a client created in another thread logs
+that and skips them. The previous handlers come back when the last client closes. POSIX
+only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Protocol
+
+__all__ = ["COORDINATOR", "Interruptible", "ShutdownCoordinator"]
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+_log = logging.getLogger("streamprocessor")
+
+
+class Interruptible(Protocol):
+    """What the coordinator needs of a client."""
+
+    def _interrupt(self) -> None: ...
+
+    def _describe_unfinished(self) -> str: ...
+
+    @property
+    def _is_iterating(self) -> bool: ...
+
+    @property
+    def _shutdown_timeout(self) -> float: ...
+
+
+class ShutdownCoordinator:
+    """Installs the signal handlers while clients are open and fans signals out to them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._clients: list[Interruptible] = []
+        self._previous: dict[int, Any] = {}
+        self._installed = False
+        self.interrupted: signal.Signals | None = None
+        self._watchdog: threading.Timer | None = None
+        self._rfd = -1
+        self._wfd = -1
+        self.exit: Callable[[int], None] = os._exit  # replaced in tests
+
+    # -- registration -------------------------------------------------------------------
+
+    def register(self, client: Interruptible) -> bool:
+        """Register ``client``; install the handlers if needed. False off the main thread."""
+        if threading.current_thread() is not threading.main_thread():
+            _log.info(
+                "Client created outside the main thread: signal handling skipped "
+                "(Python runs signal handlers in the main thread only)."
+            )
+            return False
+        with self._lock:
+            self._clients.append(client)
+            if not self._installed:
+                self._install()
+            if self.interrupted is not None:
+                client._interrupt()  # a client opened during shutdown stops at once
+        return True
+
+    def unregister(self, client: Interruptible) -> None:
+        """Forget ``client``; restore the previous handlers after the last one."""
+        with self._lock:
+            self._clients = [c for c in self._clients if c is not client]
+            if not self._clients:
+                if self._watchdog is not None:
+                    self._watchdog.cancel()
+                    self._watchdog = None
+                if self._installed and threading.current_thread() is threading.main_thread():
+                    self._uninstall()
+
+    def wakeup_fd(self) -> int:
+        """Return a file descriptor that becomes readable on the first signal."""
+        with self._lock:
+            if self._rfd < 0:
+                self._rfd, self._wfd = os.pipe()
+                os.set_blocking(self._wfd, False)
+                if self.interrupted is not None:
+                    os.write(self._wfd, b"x")
+            return self._rfd
+
+    def reset(self) -> None:
+        """Forget a past interrupt (tests and long-lived programs that open clients again)."""
+        with self._lock:
+            self.interrupted = None
+            if self._rfd >= 0:
+                os.set_blocking(self._rfd, False)
+                try:
+                    while os.read(self._rfd, 64):
+                        pass
+                except BlockingIOError:
+                    pass
+                os.set_blocking(self._rfd, True)
+
+    # -- handlers -----------------------------------------------------------------------
+
+    def _install(self) -> None:
+        for sig in _SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, self._handle)
+        self._installed = True
+
+    def _uninstall(self) -> None:
+        for sig, prev in self._previous.items():
+            # restore only when ours is still in place (someone may have replaced it)
+            if signal.getsignal(sig) == self._handle:
+                signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+        self._previous.clear()
+        self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        sig = signal.Signals(signum)
+        if self.interrupted is not None:
+            if sig == signal.SIGINT:
+                sys.stderr.write("Second interrupt: exiting immediately (status 1).\n")
+                sys.stderr.flush()
+                self.exit(1)
+            return
+        self.interrupted = sig
+        with self._lock:
+            clients = list(self._clients)
+        if self._wfd >= 0:
+            try:
+                os.write(self._wfd, b"x")
+            except OSError:
+                pass
+        if not any(c._is_iterating for c in clients):
+            # nobody is in a consume loop: behave like Python does without us
+            self.interrupted = None
+            if sig == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + signum)
+        _log.info(
+            "Got interrupt signal, cleaning up. Use ^C to exit immediately.",
+            extra={"signal": sig.name},
+        )
+        timeout = max((c._shutdown_timeout for c in clients), default=10.0)
+        for c in clients:
+            c._interrupt()
+        self._start_watchdog(timeout, clients, sig)
+
+    def _start_watchdog(
+        self, timeout: float, clients: list[Interruptible], sig: signal.Signals
+    ) -> None:
+        def fire() -> None:
+            with self._lock:
+                left = [c._describe_unfinished() for c in self._clients]
+            details = "; ".join(d for d in left if d) or "clients still open"
+            sys.stderr.write(
+                f"Timed out after {timeout:g}s while shutting down after {sig.name}: "
+                f"{details}. Exiting with status 1. Raise the shutdown timeout "
+                "(options.shutdown_timeout or *_SHUTDOWN_TIMEOUT) if flushing needs longer.\n"
+            )
+            sys.stderr.flush()
+            self.exit(1)
+
+        t = threading.Timer(timeout, fire)
+        t.daemon = True
+        t.name = "streamprocessor-shutdown-watchdog"
+        self._watchdog = t
+        t.start()
+
+
+COORDINATOR = ShutdownCoordinator()
