@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -27,7 +27,26 @@ from streamprocessor.stream.errors import (
 from streamprocessor.stream.message import Message
 from streamprocessor.util.interrupts import COORDINATOR
 
-__all__ = ["ClientBase", "ConsumerBase", "ErrorChannel", "ProducerBase", "seconds"]
+__all__ = [
+    "IDLE_HOOKS",
+    "ClientBase",
+    "ConsumerBase",
+    "ErrorChannel",
+    "ProducerBase",
+    "run_idle_hooks",
+    "seconds",
+]
+
+#: Called by every consumer just before it would block waiting for input (stdin has no
+#: complete line ready, Kafka returned nothing): buffered producers flush here, so output
+#: is prompt for people and still written in large blocks for bulk input.
+IDLE_HOOKS: list[Callable[[], None]] = []
+
+
+def run_idle_hooks() -> None:
+    """Run the idle hooks (consumers call this before blocking on their source)."""
+    for hook in tuple(IDLE_HOOKS):
+        hook()
 
 _END = object()
 
