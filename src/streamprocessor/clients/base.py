@@ -21,6 +21,7 @@ from typing import Any, Self
 from streamprocessor.clients.barrier import BARRIER, DeliveryTracker, PendingAcks
 from streamprocessor.stream.errors import (
     ClientClosedError,
+    ClientError,
     ManualErrorsDisabledError,
     StreamProcessorError,
 )
@@ -33,8 +34,10 @@ __all__ = [
     "ConsumerBase",
     "ErrorChannel",
     "ProducerBase",
+    "message_error",
     "run_idle_hooks",
     "seconds",
+    "valid_message",
 ]
 
 #: Called by every consumer just before it would block waiting for input (stdin has no
@@ -49,6 +52,37 @@ def run_idle_hooks() -> None:
         hook()
 
 _END = object()
+
+
+def message_error(msg: object) -> ClientError:
+    """Return the clear error for something a producer cannot send.
+
+    Producers check ``type(msg) is Message`` (or an instance) and that ``value``/``key``
+    are ``bytes`` or ``None`` on their fast path, and build the error with this.
+    """
+    if not isinstance(msg, Message):
+        return ClientError(
+            f"cannot send a {type(msg).__name__}: send a streamprocessor.Message, "
+            "e.g. Message(value=b'...')"
+        )
+    for name in ("value", "key"):
+        v = getattr(msg, name)
+        if v is not None and not isinstance(v, bytes):
+            hint = " (encode it, e.g. text.encode())" if isinstance(v, str) else ""
+            return ClientError(
+                f"cannot send a message whose {name} is a {type(v).__name__}: "
+                f"{name} must be bytes or None{hint}"
+            )
+    return ClientError(f"cannot send {msg!r}")
+
+
+def valid_message(msg: object) -> bool:
+    """Return whether ``msg`` is a Message with bytes/None value and key."""
+    if not isinstance(msg, Message):
+        return False
+    v = msg.value
+    k = msg.key
+    return (v is None or isinstance(v, bytes)) and (k is None or isinstance(k, bytes))
 
 
 def seconds(timeout: float | timedelta | None) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from streamprocessor.clients.base import ConsumerBase, ProducerBase
+from streamprocessor.clients.base import ConsumerBase, ProducerBase, message_error, valid_message
 from streamprocessor.stores.inmem import InmemStore, Snapshot, message_from
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
@@ -137,12 +137,13 @@ class InmemProducer(ProducerBase):
         """Append a copy of ``msg`` to the store."""
         if self._closed or self._closing or self._failure is not None:
             self._check_open("send")
-        try:
-            self._store.add(msg)
-        except (AttributeError, TypeError) as exc:
-            raise ClientError(
-                f"cannot send {type(msg).__name__!s}: send a streamprocessor.Message"
-            ) from exc
+        if msg.__class__ is not Message or not (
+            (msg.value is None or msg.value.__class__ is bytes)
+            and (msg.key is None or msg.key.__class__ is bytes)
+        ):
+            if not valid_message(msg):
+                raise message_error(msg)
+        self._store.add(msg)
 
     def flush(self, timeout: float | timedelta | None = None) -> None:
         """Nothing to do: every send is stored at once (raises if closed)."""

@@ -1,0 +1,37 @@
+"""Test helpers for users of streamprocessor.
+
+- :class:`ConformanceSuite`, :class:`Harness`, :class:`Features`, :func:`collect`: the
+  contract tests every client passes (``streamprocessor.testing.conformance``);
+- :func:`run_handler`: run a handler over messages in memory, under the runner's policies;
+- the pytest plugin (registered by the ``pytest11`` entry point) with the fixtures
+  ``inmem_store``, ``stream_env`` (a clean environment), ``kafka_brokers`` (a real broker,
+  started by the test session unless ``STREAMPROCESSOR_TEST_KAFKA_BROKERS`` names one) and
+  ``kafka_topic`` (a fresh topic per test);
+- ``streamprocessor.testing.kafka_broker``: start and stop an Apache Kafka broker from its
+  Maven jars.
+
+Names are imported lazily, so ``python -m streamprocessor.testing.kafka_broker`` does not
+need pytest.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "ConformanceSuite": "streamprocessor.testing.conformance",
+    "Features": "streamprocessor.testing.conformance",
+    "Harness": "streamprocessor.testing.conformance",
+    "collect": "streamprocessor.testing.conformance",
+    "run_handler": "streamprocessor.testing.harness",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streamprocessor.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,443 @@
+"""The conformance suite: the Consumer/Producer contract, written once, run on every client.
+
+A client (ours or yours) plugs in by subclassing :class:`ConformanceSuite` in a test
+module and providing a ``harness`` fixture that returns a :class:`Harness`: how to make a
+consumer and a producer that meet on one fresh topic/store, and a :class:`Features` record
+of what the client promises. Tests of a feature the client does not claim are skipped with
+the reason, visibly; nothing is forked per client::
+
+    class TestInmemConformance(ConformanceSuite):
+        @pytest.fixture
+        def harness(self) -> Harness:
+            return InmemHarness()
+
+Every blocking read is bounded by ``Harness.timeout``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from streamprocessor.stream import (
+    ClientClosedError,
+    ClientError,
+    Consumer,
+    ManualErrorsDisabledError,
+    Message,
+    Producer,
+    StreamProcessorError,
+)
+
+__all__ = ["ConformanceSuite", "Features", "Harness", "collect"]
+
+ALL_FIELDS = frozenset({"value", "key", "timestamp", "tags", "offset", "consumer_topic"})
+
+
+@dataclass(frozen=True)
+class Features:
+    """What a client promises; the suite skips (visibly) what is not claimed."""
+
+    #: message fields that survive producer → consumer
+    fields: frozenset[str] = ALL_FIELDS
+    #: acknowledged messages are not delivered again to a new consumer
+    persistent_acks: bool = True
+    #: unacknowledged messages are delivered again to a new consumer
+    redelivers_unacked: bool = True
+    #: backlog() counts unacknowledged messages down to zero
+    backlog: bool = True
+    #: values may contain any bytes (a line-based client cannot carry newlines)
+    binary_values: bool = True
+    #: value=None (a tombstone) round-trips
+    tombstones: bool = True
+    #: messages of one key arrive in the order sent
+    ordering_per_key: bool = True
+    #: the consumer ends its iteration by itself once the source is exhausted
+    finite: bool = False
+
+
+@dataclass
+class Harness:
+    """How the suite makes clients of one type; subclass and override the methods."""
+
+    features: Features = field(default_factory=Features)
+    #: bound for every wait in the suite, in seconds
+    timeout: float = 10.0
+
+    def new_producer(self, *options: Any) -> Producer:
+        """Return a producer writing to this harness's fresh topic/store."""
+        raise NotImplementedError
+
+    def new_consumer(self, *options: Any) -> Consumer:
+        """Return a consumer of this harness's topic/store (a new group member each time
+        in the same group, so acknowledged positions carry over)."""
+        raise NotImplementedError
+
+    def ready(self, consumer: Consumer) -> None:
+        """Wait until ``consumer`` can count its backlog (Kafka: partitions assigned)."""
+
+    def settle(self) -> None:
+        """Wait until what producers sent is visible to new consumers."""
+
+    def close(self) -> None:
+        """Release what the harness created."""
+
+
+def collect(consumer: Consumer, n: int, timeout: float, ack: bool = False) -> list[Message]:
+    """Iterate ``consumer`` in a thread until ``n`` messages, end of stream or ``timeout``.
+
+    Returns what arrived. The consumer is not closed; when the time is up the iterating
+    thread is left waiting on the consumer (close the consumer to end it).
+    """
+    out: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for m in consumer:
+                out.put(m)
+                if ack:
+                    consumer.ack(m)
+                if stop.is_set():
+                    break
+        except StreamProcessorError:
+            pass
+        finally:
+            out.put(None)
+
+    threading.Thread(target=run, daemon=True, name="conformance-collect").start()
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            m = out.get(timeout=left)
+        except queue.Empty:
+            break
+        if m is None:
+            break
+        got.append(m)
+    stop.set()
+    return got
+
+
+def _send_all(producer: Producer, msgs: list[Message]) -> None:
+    for m in msgs:
+        producer.send(m)
+    producer.flush(30)
+
+
+def _values(msgs: list[Message]) -> list[bytes | None]:
+    return [m.value for m in msgs]
+
+
+class ConformanceSuite:
+    """The contract tests. Subclass it and provide a ``harness`` fixture."""
+
+    @pytest.fixture
+    def h(self, harness: Harness) -> Iterator[Harness]:
+        """The harness, closed after the test."""
+        yield harness
+        harness.close()
+
+    def _need(self, h: Harness, flag: str) -> None:
+        if not getattr(h.features, flag):
+            pytest.skip(f"client does not claim feature {flag!r}")
+
+    # -- round trip ---------------------------------------------------------------------
+
+    def test_round_trip_of_supported_fields(self, h: Harness) -> None:
+        """Every field the client claims arrives as it was sent."""
+        f = h.features.fields
+        sent = [
+            Message(
+                value=b"value-%d" % i,
+                key=b"key-%d" % i if "key" in f else None,
+                timestamp=datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
+                if "timestamp" in f
+                else None,
+                tags={"trace": b"t-%d" % i, "empty": b""} if "tags" in f else {},
+            )
+            for i in range(5)
+        ]
+        with h.new_producer() as p:
+            _send_all(p, sent)
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, len(sent), h.timeout)
+        assert _values(got) == _values(sent)
+        for s, g in zip(sent, got, strict=True):
+            if "key" in f:
+                assert g.key == s.key
+            if "timestamp" in f:
+                assert g.timestamp == s.timestamp
+                assert g.timestamp is not None and g.timestamp.tzinfo is not None
+            if "tags" in f:
+                assert g.tags == s.tags
+            if "offset" in f:
+                assert g.offset is not None
+        if "offset" in f:
+            offsets = [g.offset for g in got]
+            assert offsets == sorted(offsets)
+
+    def test_binary_values_round_trip(self, h: Harness) -> None:
+        """Values with newlines, NULs and non-UTF-8 bytes arrive unchanged."""
+        self._need(h, "binary_values")
+        sent = [Message(value=v) for v in (b"a\nb", b"\x00\xff\xfe", b"", b"\r\n")]
+        with h.new_producer() as p:
+            _send_all(p, sent)
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, len(sent), h.timeout)
+        assert _values(got) == _values(sent)
+
+    def test_tombstone_round_trips(self, h: Harness) -> None:
+        """A message with value None arrives with value None."""
+        self._need(h, "tombstones")
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=None, key=b"gone"), Message(value=b"after")])
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, 2, h.timeout)
+        assert [m.value for m in got] == [None, b"after"]
+
+    def test_ordering_per_key(self, h: Harness) -> None:
+        """Messages of one key arrive in the order they were sent."""
+        self._need(h, "ordering_per_key")
+        keys = [b"k%d" % (i % 5) for i in range(200)]
+        sent = [Message(value=b"%s:%d" % (k, i), key=k) for i, k in enumerate(keys)]
+        with h.new_producer() as p:
+            _send_all(p, sent)
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, len(sent), h.timeout * 2)
+        assert len(got) == len(sent)
+        for k in set(keys):
+            want = [m.value for m in sent if m.key == k]
+            if "key" in h.features.fields:
+                have = [m.value for m in got if m.key == k]
+            else:
+                have = [m.value for m in got if m.value and m.value.startswith(k + b":")]
+            assert have == want
+
+    # -- acks and nacks -----------------------------------------------------------------
+
+    def test_ack_then_restart_delivers_nothing_again(self, h: Harness) -> None:
+        """Acknowledged messages are not delivered to the next consumer."""
+        self._need(h, "persistent_acks")
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"m%d" % i) for i in range(10)])
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, 10, h.timeout, ack=True)
+        assert len(got) == 10
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"later")])
+        h.settle()
+        with h.new_consumer() as c:
+            again = collect(c, 1, h.timeout)
+        assert _values(again) == [b"later"]
+
+    def test_unacked_messages_are_delivered_again(self, h: Harness) -> None:
+        """A new consumer gets what the previous one took but did not acknowledge."""
+        self._need(h, "redelivers_unacked")
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"m%d" % i) for i in range(6)])
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, 6, h.timeout)
+            assert len(got) == 6
+            for m in got[:3]:
+                c.ack(m)
+        with h.new_consumer() as c:
+            again = collect(c, 3, h.timeout)
+        assert _values(again) == [b"m3", b"m4", b"m5"]
+
+    def test_out_of_order_ack_never_skips_an_unacked_message(self, h: Harness) -> None:
+        """Acknowledging a later message does not commit past an earlier unacked one."""
+        self._need(h, "redelivers_unacked")
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"first"), Message(value=b"second")])
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, 2, h.timeout)
+            assert _values(got) == [b"first", b"second"]
+            c.ack(got[1])
+        with h.new_consumer() as c:
+            again = collect(c, 1, h.timeout)
+        assert _values(again) == [b"first"]
+
+    def test_nack_delivers_the_message_again(self, h: Harness) -> None:
+        """After nack the same message comes again, before the ones after it."""
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"a"), Message(value=b"b"), Message(value=b"c")])
+        h.settle()
+        seen: list[bytes | None] = []
+        with h.new_consumer() as c:
+            nacked = False
+            deadline = time.monotonic() + h.timeout
+            for m in c:
+                seen.append(m.value)
+                if m.value == b"a" and not nacked:
+                    nacked = True
+                    c.nack(m)
+                    continue
+                c.ack(m)
+                if m.value == b"c" or time.monotonic() > deadline:
+                    break
+        assert seen[:4] == [b"a", b"a", b"b", b"c"]
+
+    def test_backlog_counts_down_to_zero(self, h: Harness) -> None:
+        """backlog() is the number of messages not yet acknowledged."""
+        self._need(h, "backlog")
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"x%d" % i) for i in range(3)])
+        h.settle()
+        with h.new_consumer() as c:
+            h.ready(c)
+            assert c.backlog() == 3
+            counts = []
+            for m in collect(c, 3, h.timeout):
+                c.ack(m)
+                counts.append(c.backlog())
+        assert counts == [2, 1, 0]
+
+    def test_backlog_is_zero_without_persistence(self, h: Harness) -> None:
+        """A client without backlog support reports 0."""
+        if h.features.backlog:
+            pytest.skip("client counts a backlog")
+        with h.new_consumer() as c:
+            assert c.backlog() == 0
+
+    def test_ack_of_a_foreign_message_is_an_error(self, h: Harness) -> None:
+        """Acknowledging a message the consumer did not hand out raises a clear error."""
+        with h.new_consumer() as c:
+            with pytest.raises(ClientError, match="did not hand out"):
+                c.ack(Message(value=b"made by hand"))
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def test_close_is_idempotent_and_flushes(self, h: Harness) -> None:
+        """close() delivers everything sent, and a second close does nothing."""
+        p = h.new_producer()
+        for i in range(50):
+            p.send(Message(value=b"c%d" % i))
+        p.close()
+        p.close()
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, 50, h.timeout)
+        assert _values(got) == [b"c%d" % i for i in range(50)]
+
+    def test_closed_clients_refuse_work(self, h: Harness) -> None:
+        """ack, nack, send and flush on a closed client raise ClientClosedError."""
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"one")])
+        h.settle()
+        c = h.new_consumer()
+        got = collect(c, 1, h.timeout)
+        assert got
+        c.close()
+        c.close()
+        with pytest.raises(ClientClosedError, match="closed"):
+            c.ack(got[0])
+        with pytest.raises(ClientClosedError):
+            c.nack(got[0])
+        p = h.new_producer()
+        p.close()
+        with pytest.raises(ClientClosedError, match="closed"):
+            p.send(Message(value=b"late"))
+        with pytest.raises(ClientClosedError):
+            p.flush(1)
+
+    def test_iterating_a_closed_consumer_ends_at_once(self, h: Harness) -> None:
+        """A closed consumer yields nothing and does not block."""
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"one")])
+        h.settle()
+        c = h.new_consumer()
+        c.close()
+        start = time.monotonic()
+        assert list(c) == []
+        assert time.monotonic() - start < 1.0
+
+    def test_close_from_another_thread_ends_iteration(self, h: Harness) -> None:
+        """Closing a consumer while another thread iterates it ends that iteration."""
+        if h.features.finite:
+            pytest.skip("iteration of this client ends by itself")
+        c = h.new_consumer()
+        done = threading.Event()
+
+        def run() -> None:
+            for _ in c:
+                pass
+            done.set()
+
+        threading.Thread(target=run, daemon=True).start()
+        time.sleep(0.3)
+        c.close()
+        assert done.wait(h.timeout)
+
+    def test_send_from_many_threads(self, h: Harness) -> None:
+        """send() is safe from several threads: every message arrives once."""
+        p = h.new_producer()
+
+        def run(t: int) -> None:
+            for i in range(100):
+                p.send(Message(value=b"t%d-%d" % (t, i), key=b"t%d" % t))
+
+        threads = [threading.Thread(target=run, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(h.timeout)
+        p.close()
+        h.settle()
+        with h.new_consumer() as c:
+            got = collect(c, 400, h.timeout * 2)
+        assert sorted(_values(got)) == sorted(b"t%d-%d" % (t, i) for t in range(4) for i in range(100))  # type: ignore[type-var]
+
+    # -- errors and bad input -----------------------------------------------------------
+
+    def test_errors_channel_with_default_handling_says_how_to_enable_it(
+        self, h: Harness
+    ) -> None:
+        """errors() under default handling yields one explanatory error and ends."""
+        with h.new_producer() as p:
+            errs = list(p.errors())
+        assert len(errs) == 1
+        assert isinstance(errs[0], ManualErrorsDisabledError)
+        assert "manual_error_handling" in str(errs[0])
+
+    def test_errors_channel_with_manual_handling_ends_on_close(self, h: Harness) -> None:
+        """With manual error handling, errors() is an iterable that ends on close."""
+        from streamprocessor import options
+
+        p = h.new_producer(options.manual_error_handling())
+        result: list[list[BaseException]] = []
+        t = threading.Thread(target=lambda: result.append(list(p.errors())), daemon=True)
+        t.start()
+        p.close()
+        t.join(h.timeout)
+        assert result == [[]]
+
+    def test_sending_a_non_message_is_a_clear_error(self, h: Harness) -> None:
+        """send() of something that is not a Message names the fix."""
+        with h.new_producer() as p:
+            with pytest.raises(ClientError, match="Message"):
+                p.send(b"raw bytes")  # type: ignore[arg-type]
+
+    def test_sending_a_str_value_is_a_clear_error(self, h: Harness) -> None:
+        """A str value is refused with a hint to encode it."""
+        with h.new_producer() as p:
+            with pytest.raises(ClientError, match="encode"):
+                p.send(Message(value="text"))  # type: ignore[arg-type]

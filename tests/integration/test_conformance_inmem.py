@@ -1,0 +1,43 @@
+"""The conformance suite on the in-memory client, in listen and consume-once modes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamprocessor import options
+from streamprocessor.clients import inmem
+from streamprocessor.stores import InmemStore
+from streamprocessor.testing.conformance import ConformanceSuite, Features, Harness
+
+
+class InmemHarness(Harness):
+    def __init__(self, listen: bool) -> None:
+        features = (
+            Features()
+            if listen
+            else Features(persistent_acks=False, redelivers_unacked=False, finite=True)
+        )
+        super().__init__(features=features, timeout=5.0)
+        self.store = InmemStore()
+        self.listen = listen
+
+    def new_producer(self, *opts: Any) -> Any:
+        return inmem.new_producer(options.inmem_store(self.store), *opts)
+
+    def new_consumer(self, *opts: Any) -> Any:
+        mode = [options.inmem_listen()] if self.listen else []
+        return inmem.new_consumer(options.inmem_store(self.store), *mode, *opts)
+
+
+class TestInmemListenConformance(ConformanceSuite):
+    @pytest.fixture
+    def harness(self) -> Harness:
+        return InmemHarness(listen=True)
+
+
+class TestInmemConsumeOnceConformance(ConformanceSuite):
+    @pytest.fixture
+    def harness(self) -> Harness:
+        return InmemHarness(listen=False)

@@ -1,0 +1,51 @@
+from streamprocessor.clients.barrier import AckBarrier, DeliveryTracker, PendingAcks
+
+
+def test_tracker_confirms_out_of_order_deliveries_as_a_prefix():
+    t = DeliveryTracker("p", lambda timeout: None)
+    for _ in range(4):
+        t.next_seq()
+    t.confirm(2)
+    t.confirm(4)
+    assert t.confirmed == 0
+    t.confirm(1)
+    assert t.confirmed == 2
+    t.confirm(3)
+    assert t.confirmed == 4
+    assert t.pending == 0
+
+
+def test_confirm_upto_absorbs_later_out_of_order_confirmations():
+    t = DeliveryTracker("p", lambda timeout: None)
+    for _ in range(5):
+        t.next_seq()
+    t.confirm(4)
+    t.confirm_upto(3)
+    assert t.confirmed == 4
+
+
+def test_marks_list_only_producers_with_undelivered_sends():
+    b = AckBarrier()
+    busy, idle = DeliveryTracker("busy", print), DeliveryTracker("idle", print)
+    b.register(busy)
+    b.register(idle)
+    busy.next_seq()
+    assert b.marks() == ((busy, 1),)
+    b.unregister(busy)
+    assert b.marks() == ()
+
+
+def test_pending_acks_are_released_in_order_once_sends_are_delivered():
+    t = DeliveryTracker("p", print)
+    pending = PendingAcks()
+    t.next_seq()
+    pending.add(((t, 1),), "ack-1")
+    t.next_seq()
+    pending.add(((t, 2),), "ack-2")
+    assert pending.ready() == []
+    assert pending.trackers() == [t]
+    t.confirm(1)
+    assert pending.ready() == ["ack-1"]
+    t.confirm(2)
+    assert pending.ready() == ["ack-2"]
+    assert len(pending) == 0

@@ -1,0 +1,78 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from streamprocessor import Message
+from streamprocessor.stream import (
+    OpaqueAlreadySet,
+    message_opaque,
+    set_message_opaque,
+    test_message,
+)
+
+
+def test_defaults_are_empty():
+    m = Message()
+    assert (m.value, m.key, m.timestamp, m.tags, m.consumer_topic, m.producer_topic, m.offset) == (
+        b"", None, None, {}, "", "", None,
+    )
+
+
+def test_message_has_slots_and_no_dict():
+    with pytest.raises(AttributeError):
+        Message().unknown = 1  # type: ignore[attr-defined]
+
+
+def test_opaque_can_only_be_set_once_and_keeps_the_first_value():
+    m = Message()
+    assert message_opaque(m) is None
+    set_message_opaque(m, "first")
+    with pytest.raises(OpaqueAlreadySet, match="only be set once"):
+        set_message_opaque(m, "second")
+    assert message_opaque(m) == "first"
+
+
+def test_setting_none_opaque_is_repeatable():
+    m = Message()
+    set_message_opaque(m, None)
+    set_message_opaque(m, None)
+    set_message_opaque(m, 1)
+    assert message_opaque(m) == 1
+
+
+def test_copy_keeps_opaque_and_copies_tags():
+    m = Message(value=b"v", tags={"a": b"1"})
+    set_message_opaque(m, "op")
+    c = m.copy()
+    c.tags["b"] = b"2"
+    assert m.tags == {"a": b"1"}
+    assert message_opaque(c) == "op"
+    assert c == Message(value=b"v", tags={"a": b"1", "b": b"2"}) or c.tags != m.tags
+
+
+def test_test_message_matches_the_original_defaults():
+    m = test_message()
+    assert m.key == b"testKey"
+    assert m.value == b"testValue"
+    assert m.timestamp == datetime.fromtimestamp(0, UTC)
+    assert m.consumer_topic == "testConsumerTopic"
+    assert m.producer_topic == "testProducerTopic"
+    assert m.offset == 12
+    assert m.tags == {"testTagKey1": b"testTagValue1", "testTagKey2": b"testTagValue2"}
+    assert message_opaque(m) is None
+
+
+def test_test_message_accepts_str_and_bytes():
+    assert test_message("k", b"v").key == b"k"
+    assert test_message(b"k", "v").value == b"v"
+
+
+def test_test_message_is_not_collected_by_pytest():
+    assert test_message.__test__ is False  # type: ignore[attr-defined]
+
+
+def test_equality_compares_fields_not_opaque():
+    a, b = Message(value=b"x", key=b"k"), Message(value=b"x", key=b"k")
+    set_message_opaque(a, 1)
+    assert a == b
+    assert a != Message(value=b"y", key=b"k")
