@@ -2,5 +2,6 @@
 
 from streamprocessor.util.errors import errors
 from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
+from streamprocessor.util.usage import About, render_usage, usage
 
-__all__ = ["COORDINATOR", "ShutdownCoordinator", "errors"]
+__all__ = ["COORDINATOR", "About", "ShutdownCoordinator", "errors", "render_usage", "usage"]

@@ -1,0 +1,5 @@
+"""``python -m streamprocessor``: the same as the ``streamprocessor`` command."""
+
+from streamprocessor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Running a handler over the clients the environment asks for.
+
+:func:`run` is what ``streamprocessor run`` does, for programs that prefer to start the
+runner themselves::
+
+    from streamprocessor.runner import RunnerSettings, run
+
+    def handle(msg):
+        return Message(value=msg.value.upper())
+
+    run(handle, RunnerSettings(concurrency=4))
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from streamprocessor import options
+from streamprocessor.clients import new_consumer, new_producer, stdin_is_piped
+from streamprocessor.config import (
+    client_type_from_env,
+    dry_run,
+    new_consumer_config,
+    new_producer_config,
+    redacted_dict,
+)
+from streamprocessor.options import Option
+from streamprocessor.runner.engine import Runner
+from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler
+from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
+from streamprocessor.runner.stats import StatsPrinter
+from streamprocessor.stream import Consumer, Producer
+
+__all__ = ["effective_config", "open_clients", "producer_names", "run"]
+
+
+def producer_names(settings: RunnerSettings) -> list[str]:
+    """Return the names of the extra producers ``settings`` need, in order, without repeats.
+
+    These are the ``--producer`` names and, under the dead-letter policy, the dead-letter
+    producer. ``producer`` (the default producer) is never an extra one.
+    """
+    names = list(settings.producers)
+    if settings.on_error == "dead-letter":
+        names.append(settings.dead_letter_producer)
+    return [n for n in dict.fromkeys(names) if n != DEFAULT_PRODUCER]
+
+
+def _client_options(settings: RunnerSettings, extra: tuple[Option, ...]) -> tuple[Option, ...]:
+    if settings.shutdown_timeout is None:
+        return extra
+    return (options.shutdown_timeout(settings.shutdown_timeout), *extra)
+
+
+def open_clients(
+    stack: ExitStack, settings: RunnerSettings, *client_options: Option
+) -> tuple[Consumer, dict[str, Producer]]:
+    """Create the consumer, the default producer and the extra producers; close on exit.
+
+    Extra producer ``NAME`` is ``new_producer(options.name(NAME))``: it reads the
+    ``NAME_PRODUCER_*`` variables.
+    """
+    opts = _client_options(settings, client_options)
+    consumer = stack.enter_context(new_consumer(*opts))
+    producers: dict[str, Producer] = {DEFAULT_PRODUCER: stack.enter_context(new_producer(*opts))}
+    for name in producer_names(settings):
+        producers[name] = stack.enter_context(new_producer(*opts, options.name(name)))
+    return consumer, producers
+
+
+def run(
+    handler: Handler | None,
+    settings: RunnerSettings | None = None,
+    *client_options: Option,
+) -> Runner:
+    """Run ``handler`` over ``new_consumer()`` and ``new_producer()`` until the input ends.
+
+    ``handler=None`` forwards messages unchanged. The clients are closed (flushed,
+    committed) before this returns or raises; see :meth:`Runner.run` for what it raises.
+    Returns the finished :class:`Runner` (its :meth:`~Runner.totals` are the counts).
+    """
+    settings = settings or RunnerSettings()
+    with ExitStack() as stack:
+        consumer, producers = open_clients(stack, settings, *client_options)
+        runner = Runner(consumer, producers, handler, settings)
+        if settings.stats:
+            printer = StatsPrinter(
+                runner.totals, consumer.backlog, settings.stats_interval.total_seconds()
+            )
+            printer.start()
+            stack.callback(printer.stop)
+        runner.run()
+    return runner
+
+
+def _section(config: Any, kind: str, type_name: str) -> dict[str, Any]:
+    config.type = type_name
+    data = redacted_dict(config)
+    if not type_name:
+        data["type"] = f"(none: set {kind.upper()}_CLIENT_TYPE)"
+        return data
+    # show the section of the chosen client type only
+    return {k: v for k, v in data.items() if not isinstance(v, dict) or k == type_name}
+
+
+def effective_config(
+    command: str, settings: RunnerSettings, *client_options: Option
+) -> dict[str, Any]:
+    """Return what ``--print-config`` prints: runner settings and every client's config.
+
+    Built without connecting anywhere; secrets are redacted. The client types are chosen
+    as the factory would choose them.
+    """
+    opts = _client_options(settings, client_options)
+    runner = {
+        s.field: render_value(getattr(settings, s.field))
+        for s in SETTINGS
+        if command in s.commands and hasattr(settings, s.field)
+    }
+    if runner.get("handler_timeout") is None and "handler_timeout" in runner:
+        runner["handler_timeout"] = "auto"
+    if runner.get("shutdown_timeout") is None and "shutdown_timeout" in runner:
+        runner["shutdown_timeout"] = "(each client's own)"
+    cconf = new_consumer_config(*opts)
+    ctype = client_type_from_env(cconf, "consumer") or (
+        "standardstream" if stdin_is_piped() else ""
+    )
+    out: dict[str, Any] = {"runner": runner, "consumer": _section(cconf, "consumer", ctype)}
+    names = [""] + (producer_names(settings) if command == "run" else [])
+    producers: dict[str, Any] = {}
+    for name in names:
+        pconf = new_producer_config(*opts, *((options.name(name),) if name else ()))
+        ptype = "standardstream" if dry_run() else client_type_from_env(pconf, "producer")
+        prefix = f"{name.upper()}_PRODUCER" if name else "PRODUCER"
+        producers[name or DEFAULT_PRODUCER] = _section(pconf, prefix.lower(), ptype)
+    out["producers"] = producers
+    return out

@@ -1,0 +1,417 @@
+"""The consume → handle → produce → ack loop, with error policies and concurrency.
+
+At-least-once rests on the consumer's ack barrier: ``consumer.ack(msg)`` is committed only
+after every message sent before it, on every open producer, is delivered. So the loop is
+``handle → send every output → ack``, and an input whose handler failed (and was neither
+skipped nor dead-lettered) is never acknowledged.
+
+With ``concurrency`` N > 1 the consuming thread hands each message to one of N workers,
+chosen by its Kafka partition (else by its key; keyless messages go round robin), through
+bounded queues; workers handle, send and acknowledge themselves. Acks then complete out
+of order, which the consumers handle (a committed position covers only an acknowledged
+prefix).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from streamprocessor.runner.handler import (
+    DEFAULT_PRODUCER,
+    Handler,
+    HandlerFailedError,
+    HandlerOutputError,
+    dead_letter,
+    describe,
+    outputs,
+)
+from streamprocessor.runner.settings import RunnerSettings
+from streamprocessor.stream import Consumer, Message, Producer, message_opaque
+from streamprocessor.util import COORDINATOR
+
+__all__ = ["Lane", "Runner", "partition_of"]
+
+_log = logging.getLogger("streamprocessor.runner")
+_STOP = object()
+_KAFKA_DEFAULT_MAX_POLL = 300.0  # librdkafka's max.poll.interval.ms default, in seconds
+
+
+class Lane:
+    """One worker's queue, counters and the message it is handling (for the watchdog)."""
+
+    __slots__ = ("current", "index", "n_dead", "n_errors", "n_in", "n_out", "n_skipped",
+                 "queue")
+
+    def __init__(self, index: int, size: int) -> None:
+        self.index = index
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=size)
+        self.current: Message | None = None
+        self.n_in = 0
+        self.n_out = 0
+        self.n_errors = 0
+        self.n_skipped = 0
+        self.n_dead = 0
+
+
+def partition_of(msg: Message) -> int | None:
+    """Return the Kafka partition a consumed message came from (None elsewhere)."""
+    part = getattr(message_opaque(msg), "partition", None)
+    return part if isinstance(part, int) else None
+
+
+class Runner:
+    """Run ``handler`` over ``consumer``, sending results to ``producers``.
+
+    ``producers`` maps names to producers; ``"producer"`` is the default one that bare
+    messages go to. ``handler=None`` forwards every message unchanged (``pipe``). The
+    clients stay the caller's: the runner neither opens nor closes them (except to save
+    what it can before the stuck-handler watchdog ends the process).
+    """
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        producers: Mapping[str, Producer],
+        handler: Handler | None = None,
+        settings: RunnerSettings | None = None,
+        *,
+        exit: Callable[[int], None] = os._exit,  # replaced in tests
+    ) -> None:
+        self.consumer = consumer
+        self.producers = dict(producers)
+        self.handler = handler
+        self.settings = settings or RunnerSettings()
+        self._default = self.producers.get(DEFAULT_PRODUCER)
+        self._exit = exit
+        self._fatal: BaseException | None = None
+        self._fatal_lock = threading.Lock()
+        self._done = threading.Event()
+        n = self.settings.concurrency
+        self.lanes = [Lane(i, self.settings.queue_size) for i in range(n)]
+        self._main = Lane(-1, 1) if n > 1 else self.lanes[0]
+        self._rr = 0
+        s = self.settings
+        self._dl_producer: Producer | None = None
+        if s.on_error == "dead-letter":
+            self._dl_producer = self.producers.get(s.dead_letter_producer)
+            if self._dl_producer is None:
+                raise HandlerOutputError(
+                    f"the dead-letter policy needs a producer named {s.dead_letter_producer!r}"
+                )
+        if handler is None and self._default is None:
+            raise HandlerOutputError("forwarding messages needs a default producer")
+
+    # -- statistics -------------------------------------------------------------------
+
+    def totals(self) -> dict[str, int]:
+        """Return the counts so far: in, out, errors, skipped, dead_letters."""
+        lanes = list(self.lanes) + ([self._main] if self._main not in self.lanes else [])
+        return {
+            "in": sum(la.n_in for la in lanes),
+            "out": sum(la.n_out for la in lanes),
+            "errors": sum(la.n_errors for la in lanes),
+            "skipped": sum(la.n_skipped for la in lanes),
+            "dead_letters": sum(la.n_dead for la in lanes),
+        }
+
+    # -- running ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume until the stream ends or a signal stops it.
+
+        Raises :class:`HandlerFailedError` when the handler fails under the ``stop``
+        policy, and the client's error when a client fails; the message in question is
+        not acknowledged.
+        """
+        limit = self._handler_limit()
+        watchdog = None
+        if limit:
+            watchdog = threading.Thread(
+                target=self._watch, args=(limit,), daemon=True, name="sp-handler-watchdog"
+            )
+            watchdog.start()
+        try:
+            if self.settings.concurrency == 1:
+                if self.handler is None:
+                    self._forward()
+                else:
+                    self._serial(self.handler)
+            else:
+                self._parallel()
+        finally:
+            self._done.set()
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _forward(self) -> None:
+        lane = self.lanes[0]
+        ack = self.consumer.ack
+        assert self._default is not None
+        send = self._default.send
+        for msg in self.consumer:
+            lane.n_in += 1
+            send(msg)
+            lane.n_out += 1
+            ack(msg)
+
+    def _serial(self, handler: Handler) -> None:
+        lane = self.lanes[0]
+        ack = self.consumer.ack
+        default = self._default
+        for msg in self.consumer:
+            lane.n_in += 1
+            lane.current = msg
+            try:
+                result = handler(msg)
+            except Exception as exc:
+                pairs = self._failed(msg, exc, lane)
+            else:
+                if result is None:
+                    lane.current = None
+                    ack(msg)
+                    continue
+                if default is not None and type(result) is Message:
+                    lane.current = None
+                    default.send(result)
+                    lane.n_out += 1
+                    ack(msg)
+                    continue
+                try:
+                    pairs = self._resolve(result)  # runs a generator handler to its end
+                except Exception as exc:
+                    pairs = self._failed(msg, exc, lane)
+            lane.current = None
+            if pairs is None:
+                continue
+            for producer, out in pairs:
+                producer.send(out)
+                lane.n_out += 1
+            ack(msg)
+
+    def _parallel(self) -> None:
+        n = len(self.lanes)
+        workers = [
+            threading.Thread(target=self._work, args=(lane,), name=f"sp-worker-{lane.index}")
+            for lane in self.lanes
+        ]
+        for w in workers:
+            w.start()
+        main = self._main
+        try:
+            for msg in self.consumer:
+                main.n_in += 1
+                q = self.lanes[self._lane_of(msg, n)].queue
+                try:
+                    q.put_nowait(msg)
+                except queue.Full:
+                    if not self._put(q, msg):
+                        break
+                if self._fatal is not None:
+                    break
+        except BaseException as exc:
+            self._set_fatal(exc)
+            raise
+        finally:
+            for lane in self.lanes:
+                self._put(lane.queue, _STOP, always=True)
+            for w in workers:
+                w.join()
+
+    def _put(self, q: queue.Queue[Any], item: object, always: bool = False) -> bool:
+        while always or self._fatal is None:
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _lane_of(self, msg: Message, n: int) -> int:
+        part = partition_of(msg)
+        if part is not None:
+            return hash((msg.consumer_topic, part)) % n
+        if msg.key is not None:
+            return hash(msg.key) % n
+        self._rr = (self._rr + 1) % n
+        return self._rr
+
+    def _work(self, lane: Lane) -> None:
+        q = lane.queue
+        ack = self.consumer.ack
+        assert self.handler is not None or self._default is not None
+        while True:
+            msg = q.get()
+            if msg is _STOP:
+                return
+            if self._fatal is not None:
+                continue  # stopping after a failure: leave it unacknowledged
+            try:
+                lane.current = msg
+                if self.handler is None:
+                    assert self._default is not None
+                    pairs: list[tuple[Producer, Message]] | None = [(self._default, msg)]
+                else:
+                    pairs = self._handle(msg, lane)
+                lane.current = None
+                if pairs is None:
+                    continue
+                for producer, out in pairs:
+                    producer.send(out)
+                    lane.n_out += 1
+                ack(msg)
+            except BaseException as exc:
+                lane.current = None
+                self._set_fatal(exc)
+
+    def _set_fatal(self, exc: BaseException) -> None:
+        with self._fatal_lock:
+            if self._fatal is None:
+                self._fatal = exc
+
+    # -- handling and policies --------------------------------------------------------
+
+    def _handle(self, msg: Message, lane: Lane) -> list[tuple[Producer, Message]] | None:
+        assert self.handler is not None
+        try:
+            return self._resolve(self.handler(msg))
+        except Exception as exc:
+            return self._failed(msg, exc, lane)
+
+    def _resolve(self, result: object) -> list[tuple[Producer, Message]]:
+        pairs = []
+        for name, out in outputs(result):
+            producer = self.producers.get(name)
+            if producer is None:
+                known = ", ".join(sorted(self.producers)) or "none"
+                raise HandlerOutputError(
+                    f"the handler routed a message to producer {name!r}, which is not "
+                    f"configured (add --producer {name}; configured: {known})"
+                )
+            pairs.append((producer, out))
+        return pairs
+
+    def _failed(
+        self, msg: Message, exc: Exception, lane: Lane
+    ) -> list[tuple[Producer, Message]] | None:
+        """Apply retries and the error policy; None: leave the message unacknowledged."""
+        assert self.handler is not None
+        s = self.settings
+        attempts = 1
+        while True:
+            lane.n_errors += 1
+            if attempts > s.retries:
+                return self._give_up(msg, exc, attempts, lane)
+            delay = s.backoff(attempts)
+            _log.warning(
+                "Handler failed on %s (attempt %d of %d): %s: %s; retrying in %.3gs",
+                describe(msg), attempts, s.retries + 1, type(exc).__name__, exc, delay,
+            )
+            if not self._sleep(delay):
+                _log.warning(
+                    "Shutting down during a retry: %s is not acknowledged and will be "
+                    "consumed again", describe(msg),
+                )
+                return None
+            attempts += 1
+            try:
+                return self._resolve(self.handler(msg))
+            except Exception as again:
+                exc = again
+
+    def _give_up(
+        self, msg: Message, exc: Exception, attempts: int, lane: Lane
+    ) -> list[tuple[Producer, Message]] | None:
+        s = self.settings
+        if s.on_error == "skip":
+            lane.n_skipped += 1
+            _log.warning(
+                "Skipping %s after %d attempt(s): %s: %s",
+                describe(msg), attempts, type(exc).__name__, exc,
+            )
+            _log.debug("Handler traceback", exc_info=exc)
+            return []
+        if s.on_error == "dead-letter":
+            assert self._dl_producer is not None
+            lane.n_dead += 1
+            _log.warning(
+                "Sending %s to dead-letter producer %r after %d attempt(s): %s: %s",
+                describe(msg), s.dead_letter_producer, attempts, type(exc).__name__, exc,
+            )
+            _log.debug("Handler traceback", exc_info=exc)
+            return [(self._dl_producer, dead_letter(msg, exc, attempts, s.dead_letter_topic))]
+        raise HandlerFailedError(msg, exc, attempts) from exc
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds``; False as soon as a shutdown or a failure elsewhere begins."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if COORDINATOR.interrupted is not None or self._fatal is not None:
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(left, 0.05))
+
+    # -- the stuck-handler watchdog ----------------------------------------------------
+
+    def _handler_limit(self) -> float | None:
+        limit = self.settings.handler_timeout
+        if limit is not None:
+            return limit.total_seconds() or None
+        config = getattr(self.consumer, "config", None)
+        if self.handler is None or getattr(config, "type", "") != "kafka":
+            return None
+        mpi = getattr(getattr(config, "kafka", None), "max_poll_interval", None)
+        seconds = mpi.total_seconds() if mpi is not None else 0.0
+        return seconds or _KAFKA_DEFAULT_MAX_POLL
+
+    def _watch(self, limit: float) -> None:
+        tick = min(1.0, limit / 4)
+        seen: dict[int, tuple[Message, float]] = {}
+        while not self._done.wait(tick):
+            now = time.monotonic()
+            for lane in self.lanes:
+                cur = lane.current
+                if cur is None:
+                    seen.pop(lane.index, None)
+                    continue
+                prev = seen.get(lane.index)
+                if prev is None or prev[0] is not cur:
+                    seen[lane.index] = (cur, now)
+                elif now - prev[1] >= limit:
+                    self._stuck(cur, now - prev[1], limit)
+                    return
+
+    def _stuck(self, msg: Message, elapsed: float, limit: float) -> None:
+        _log.critical(
+            "The handler has been running for %.1fs on %s, past the handler timeout of "
+            "%gs (for Kafka: the max poll interval, after which the group reassigns the "
+            "partition). Exiting with status 1 so a supervisor restarts the processor; "
+            "the message is not acknowledged.",
+            elapsed, describe(msg), limit,
+        )
+        self._close_all(timeout=10.0)
+        for h in logging.getLogger().handlers:
+            h.flush()
+        self._exit(1)
+
+    def _close_all(self, timeout: float) -> None:
+        """Close every client (commit what was acknowledged), each bounded by ``timeout``."""
+        clients: list[Any] = [self.consumer, *self.producers.values()]
+        for client in clients:
+            t = threading.Thread(target=_quiet_close, args=(client,), daemon=True)
+            t.start()
+            t.join(timeout)
+
+
+def _quiet_close(client: Any) -> None:
+    try:
+        client.close()
+    except Exception as exc:
+        _log.error("Closing %r failed: %s", client, exc)

@@ -1,0 +1,226 @@
+"""Handlers: loading ``MODULE:FUNCTION``, routing their results, dead-letter messages.
+
+A handler is any callable taking one :class:`~streamprocessor.Message` and returning
+
+- ``None``: nothing to produce (a filter dropping the message);
+- a ``Message``: sent to the default producer;
+- ``to("name", msg)``: sent to the extra producer named ``name``;
+- an iterable (list, tuple, generator) of the two above: everything is sent, in order.
+
+The result is taken in full before anything is sent, so a handler that fails halfway
+through a generator has sent nothing, and a retry does not send twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NamedTuple, TypeAlias
+
+from streamprocessor.stream import ConfigError, Message, StreamProcessorError
+
+__all__ = [
+    "DEAD_LETTER_TAGS",
+    "DEFAULT_PRODUCER",
+    "Handler",
+    "HandlerError",
+    "HandlerFailedError",
+    "HandlerOutputError",
+    "Routed",
+    "describe",
+    "load_handler",
+    "to",
+]
+
+#: The name of the default producer (``PRODUCER_*``); ``to(DEFAULT_PRODUCER, m)`` is ``m``.
+DEFAULT_PRODUCER = "producer"
+
+#: Tags added to a dead-lettered message: what failed, how, how often, where it came from.
+DEAD_LETTER_TAGS = (
+    "error",
+    "error.type",
+    "error.attempts",
+    "source.topic",
+    "source.offset",
+)
+
+
+class Routed(NamedTuple):
+    """A message routed to a named producer (build it with :func:`to`)."""
+
+    producer: str
+    message: Message
+
+
+def to(producer: str, message: Message) -> Routed:
+    """Route ``message`` to the extra producer named ``producer`` (``--producer NAME``).
+
+    The producer is configured by the ``<NAME>_PRODUCER_*`` environment variables, e.g.
+    ``to("invalid", msg)`` with ``INVALID_PRODUCER_KAFKA_TOPIC=invalid-messages``.
+    """
+    return Routed(producer, message)
+
+
+Output: TypeAlias = Message | Routed | Iterable[Message | Routed] | None
+#: What the runner calls for every message.
+Handler: TypeAlias = Callable[[Message], Any]
+
+
+class HandlerError(StreamProcessorError):
+    """Base class of the runner's handler errors."""
+
+
+class HandlerOutputError(HandlerError, TypeError):
+    """The handler returned something that is not a message (or routed to no producer)."""
+
+
+class HandlerFailedError(HandlerError):
+    """The handler failed on a message and the error policy is ``stop``.
+
+    ``message`` is the input message (not acknowledged), ``attempts`` how often the
+    handler was called for it; ``__cause__`` is the handler's own exception.
+    """
+
+    def __init__(self, message: Message, error: BaseException, attempts: int) -> None:
+        super().__init__(
+            f"handler failed on {describe(message)} after {attempts} attempt(s): "
+            f"{type(error).__name__}: {error}"
+        )
+        self.message = message
+        self.error = error
+        self.attempts = attempts
+
+
+def describe(msg: Message) -> str:
+    """Say which message this is, for log lines: topic, offset and key when known."""
+    parts = []
+    if msg.consumer_topic:
+        parts.append(f"topic {msg.consumer_topic!r}")
+    if msg.offset is not None:
+        parts.append(f"offset {msg.offset}")
+    if msg.key is not None:
+        key = msg.key if len(msg.key) <= 40 else msg.key[:40] + b"..."
+        parts.append(f"key {key!r}")
+    return "message (" + ", ".join(parts) + ")" if parts else "message"
+
+
+def outputs(result: object) -> list[tuple[str, Message]]:
+    """Turn a handler's result into ``(producer name, message)`` pairs, in order.
+
+    Raises :class:`HandlerOutputError` for anything but the documented forms (bytes and
+    str are refused although they are iterable: a handler returning ``msg.value`` is a bug).
+    """
+    if result is None:
+        return []
+    if isinstance(result, Message):
+        return [(DEFAULT_PRODUCER, result)]
+    if isinstance(result, Routed):
+        return [_routed(result)]
+    if isinstance(result, str | bytes | bytearray | memoryview | dict) or not isinstance(
+        result, Iterable
+    ):
+        raise HandlerOutputError(
+            f"the handler returned {type(result).__name__}: return None, a Message, "
+            "to(name, message) or an iterable of those"
+        )
+    out: list[tuple[str, Message]] = []
+    for item in result:
+        if isinstance(item, Message):
+            out.append((DEFAULT_PRODUCER, item))
+        elif isinstance(item, Routed):
+            out.append(_routed(item))
+        else:
+            raise HandlerOutputError(
+                f"the handler produced a {type(item).__name__}: produce Message objects "
+                "(or to(name, message) for an extra producer)"
+            )
+    return out
+
+
+def _routed(r: Routed) -> tuple[str, Message]:
+    if not isinstance(r.message, Message):
+        raise HandlerOutputError(
+            f"to({r.producer!r}, ...) got a {type(r.message).__name__}, not a Message"
+        )
+    return (r.producer or DEFAULT_PRODUCER, r.message)
+
+
+def dead_letter(msg: Message, error: BaseException, attempts: int, topic: str) -> Message:
+    """Return the dead-letter copy of ``msg``: same key and value, the error in its tags."""
+    dl = Message(
+        value=msg.value,
+        key=msg.key,
+        timestamp=msg.timestamp,
+        tags=dict(msg.tags),
+        producer_topic=topic,
+    )
+    text = f"{error}" or type(error).__name__
+    dl.tags["error"] = text.encode("utf-8", "backslashreplace")
+    dl.tags["error.type"] = _qualname(type(error)).encode()
+    dl.tags["error.attempts"] = str(attempts).encode()
+    if msg.consumer_topic:
+        dl.tags["source.topic"] = msg.consumer_topic.encode()
+    if msg.offset is not None:
+        dl.tags["source.offset"] = str(msg.offset).encode()
+    return dl
+
+
+def _qualname(cls: type) -> str:
+    mod = cls.__module__
+    return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
+
+
+def load_handler(spec: str) -> Handler:
+    """Import ``MODULE:FUNCTION`` (or ``path/to/file.py:FUNCTION``) and return the callable.
+
+    ``FUNCTION`` may be a dotted path (``module:obj.method``). The current directory is
+    importable, as with ``python -m``. Raises :class:`ConfigError` saying what is wrong.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(
+            f"invalid handler {spec!r}: expected MODULE:FUNCTION, e.g. myproject.handlers:handle"
+        )
+    module = _import(module_name)
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ConfigError(
+                f"invalid handler {spec!r}: {module_name} has no attribute {attr!r}"
+            ) from None
+    if not callable(obj):
+        raise ConfigError(f"invalid handler {spec!r}: {attr} is a {type(obj).__name__}, "
+                          "not a function")
+    handler: Handler = obj
+    return handler
+
+
+def _import(module_name: str) -> Any:
+    if module_name.endswith(".py") or "/" in module_name:
+        path = Path(module_name)
+        if not path.is_file():
+            raise ConfigError(f"invalid handler: no such file {module_name!r}")
+        name = path.stem
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"invalid handler: cannot load {module_name!r} as Python")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules.setdefault(name, module)
+        spec.loader.exec_module(module)
+        return module
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name + ".").startswith(exc.name + "."):
+            raise ConfigError(
+                f"invalid handler: no module named {exc.name!r} "
+                f"(run from the directory that holds it, or set PYTHONPATH)"
+            ) from None
+        raise

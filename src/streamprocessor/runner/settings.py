@@ -1,0 +1,278 @@
+"""The runner's settings: one table drives the command-line flags, the environment and --help.
+
+Every setting has a flag (``--concurrency``) and a variable (``STREAMPROCESSOR_CONCURRENCY``);
+a flag wins over the variable, the variable over the default. Two settings are variables
+only: ``STREAMPROCESSOR_LOG_LEVEL`` and ``STREAMPROCESSOR_LOG_FORMAT``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from streamprocessor.config.durations import DURATION_EXAMPLE, format_duration, parse_duration
+from streamprocessor.stream import ConfigError
+
+__all__ = [
+    "ENV_PREFIX",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "POLICIES",
+    "SETTINGS",
+    "RunnerSettings",
+    "Setting",
+    "settings_for",
+]
+
+ENV_PREFIX = "STREAMPROCESSOR_"
+POLICIES = ("stop", "skip", "dead-letter")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
+Policy = Literal["stop", "skip", "dead-letter"]
+Kind = Literal["int", "duration", "enum", "bool", "str", "names"]
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How the runner treats messages, errors, time and statistics.
+
+    The defaults are those of ``streamprocessor run`` without flags or variables.
+    """
+
+    concurrency: int = 1
+    """Handler workers; order is kept per key (Kafka: per partition)."""
+    on_error: Policy = "stop"
+    """What happens to a message whose handler still fails after the retries."""
+    retries: int = 0
+    """How often a failing handler call is repeated before ``on_error`` applies."""
+    retry_backoff: timedelta = timedelta(milliseconds=100)
+    """The wait before the first retry; it doubles for each further retry."""
+    retry_backoff_max: timedelta = timedelta(seconds=10)
+    """The longest wait between two retries."""
+    dead_letter_producer: str = "dead_letter"
+    """The producer dead letters go to (``producer``: the default producer)."""
+    dead_letter_topic: str = ""
+    """The ``producer_topic`` set on dead letters ("": the producer's configured topic)."""
+    producers: tuple[str, ...] = ()
+    """The extra named producers handlers route to with ``to(name, msg)``."""
+    handler_timeout: timedelta | None = None
+    """A handler call running longer ends the process with status 1 (None: automatic)."""
+    shutdown_timeout: timedelta | None = None
+    """Time to finish, flush and commit after a signal (None: the clients' setting)."""
+    stats: bool = False
+    """Print live statistics on stderr."""
+    stats_interval: timedelta = timedelta(seconds=1)
+    """How often the statistics are printed."""
+    queue_size: int = 64
+    """Messages waiting per worker when concurrency > 1 (back-pressure bound)."""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.retries < 0:
+            raise ConfigError(f"retries must not be negative, not {self.retries}")
+        if self.on_error not in POLICIES:
+            raise ConfigError(
+                f"unknown error policy {self.on_error!r}: expected one of {', '.join(POLICIES)}"
+            )
+        if self.queue_size < 1:
+            raise ConfigError(f"queue_size must be at least 1, not {self.queue_size}")
+        if self.stats_interval <= timedelta(0):
+            raise ConfigError("stats_interval must be positive")
+
+    def backoff(self, retry: int) -> float:
+        """Return the seconds to wait before retry number ``retry`` (1, 2, …)."""
+        first = self.retry_backoff.total_seconds()
+        return float(min(first * 2 ** (retry - 1), self.retry_backoff_max.total_seconds()))
+
+    def replace(self, **changes: Any) -> RunnerSettings:
+        """Return a copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One runner setting: its flag, its variable, its type, default and description."""
+
+    field: str
+    """The :class:`RunnerSettings` field, or ``log_level`` / ``log_format``."""
+    kind: Kind
+    default_text: str
+    """The default as a user types it."""
+    description: str
+    commands: tuple[str, ...] = ("run",)
+    """The commands that take it (``run``, ``pipe``)."""
+    flag: str | None = None
+    """The command-line flag; None: the variable only."""
+    choices: tuple[str, ...] = ()
+    metavar: str = ""
+
+    @property
+    def env(self) -> str:
+        """The environment variable, e.g. ``STREAMPROCESSOR_RETRY_BACKOFF``."""
+        return ENV_PREFIX + self.field.upper()
+
+    @property
+    def type_text(self) -> str:
+        """The type as --help shows it."""
+        if self.kind == "enum":
+            return "one of " + ", ".join(self.choices)
+        return {
+            "int": "integer",
+            "duration": "duration",
+            "bool": "true or false",
+            "str": "string",
+            "names": "comma-separated list",
+        }[self.kind]
+
+    def parse(self, text: str, source: str) -> Any:
+        """Parse ``text`` given in ``source`` (a flag or a variable); ConfigError if invalid."""
+        try:
+            return _PARSERS[self.kind](self, text)
+        except (ValueError, ConfigError) as exc:
+            raise ConfigError(f"invalid {source}={text!r}: {exc}") from None
+
+
+def _int(s: Setting, text: str) -> int:
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        raise ValueError("expected a whole number such as 4") from None
+
+
+def _duration(s: Setting, text: str) -> timedelta | None:
+    if s.default_text == "auto" and text.strip().lower() == "auto":
+        return None
+    try:
+        return parse_duration(text.strip())
+    except ConfigError:
+        raise ValueError(f"expected {DURATION_EXAMPLE}") from None
+
+
+def _enum(s: Setting, text: str) -> str:
+    value = text.strip().lower()
+    if value not in s.choices:
+        raise ValueError(f"expected one of {', '.join(s.choices)}")
+    return value
+
+
+_TRUE = {"1", "t", "true", "yes", "y", "on"}
+_FALSE = {"0", "f", "false", "no", "n", "off", ""}
+
+
+def _bool(s: Setting, text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected true or false (also 1/0, yes/no)")
+
+
+def _names(s: Setting, text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for n in names:
+        if not n.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"producer name {n!r} may hold only letters, digits, _ and -")
+    return names
+
+
+_PARSERS = {
+    "int": _int,
+    "duration": _duration,
+    "enum": _enum,
+    "bool": _bool,
+    "str": lambda s, text: text,
+    "names": _names,
+}
+
+_S = Setting
+_BOTH = ("run", "pipe")
+
+#: Every runner setting, in the order --help lists them.
+SETTINGS: tuple[Setting, ...] = (
+    _S("producers", "names", "", "Extra producers the handler routes to with to(NAME, msg); "
+       "each is configured by NAME_PRODUCER_* variables.", flag="--producer", metavar="NAME"),
+    _S("concurrency", "int", "1", "Handler workers; order is kept per key (Kafka: per "
+       "partition).", flag="--concurrency", metavar="N"),
+    _S("on_error", "enum", "stop", "When the handler still fails after the retries: stop "
+       "(exit 1), skip the message, or send it to the dead-letter producer.",
+       flag="--on-error", choices=POLICIES, metavar="POLICY"),
+    _S("retries", "int", "0", "Times a failing handler call is retried before --on-error "
+       "applies.", flag="--retries", metavar="N"),
+    _S("retry_backoff", "duration", "100ms", "Wait before the first retry; doubles for each "
+       "further retry.", flag="--retry-backoff", metavar="DURATION"),
+    _S("retry_backoff_max", "duration", "10s", "Longest wait between two retries.",
+       flag="--retry-backoff-max", metavar="DURATION"),
+    _S("dead_letter_producer", "str", "dead_letter", "Producer of dead letters, configured "
+       "by NAME_PRODUCER_* (producer: the default producer).", flag="--dead-letter-producer",
+       metavar="NAME"),
+    _S("dead_letter_topic", "str", "", "Topic of dead letters (empty: the dead-letter "
+       "producer's own topic).", flag="--dead-letter-topic", metavar="TOPIC"),
+    _S("handler_timeout", "duration", "auto", "A handler call running longer ends the "
+       "process with status 1 (auto: Kafka's max poll interval, else none; 0s: none).",
+       flag="--handler-timeout", metavar="DURATION"),
+    _S("shutdown_timeout", "duration", "10s", "Time to finish, flush and commit after "
+       "SIGTERM or Ctrl-C before exiting with status 1 (sets every client's).",
+       commands=_BOTH, flag="--shutdown-timeout", metavar="DURATION"),
+    _S("stats", "bool", "false", "Print messages in/out per second, backlog and errors on "
+       "stderr.", commands=_BOTH, flag="--stats"),
+    _S("stats_interval", "duration", "1s", "How often --stats prints.", commands=_BOTH,
+       flag="--stats-interval", metavar="DURATION"),
+    _S("log_level", "enum", "info", "Log level of the messages on stderr.", commands=_BOTH,
+       choices=LOG_LEVELS),
+    _S("log_format", "enum", "text", "Log format: text lines or one JSON object per line.",
+       commands=_BOTH, choices=LOG_FORMATS),
+)  # fmt: skip
+
+
+def settings_for(command: str) -> list[Setting]:
+    """Return the settings ``command`` (``run`` or ``pipe``) takes, in table order."""
+    return [s for s in SETTINGS if command in s.commands]
+
+
+def from_sources(
+    command: str,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> tuple[RunnerSettings, dict[str, str]]:
+    """Build the settings of ``command`` from parsed ``flags`` (text), then ``environ``.
+
+    ``flags`` maps a field to the text given on the command line (a list for
+    ``--producer``, True for ``--stats``). Returns the settings and the logging choices
+    (``log_level``, ``log_format``). Raises :class:`ConfigError` naming the flag or
+    variable at fault.
+    """
+    values: dict[str, Any] = {}
+    logging_choices = {"log_level": "info", "log_format": "text"}
+    for s in settings_for(command):
+        given = flags.get(s.field)
+        if given is not None and given != [] and given is not False:
+            if s.kind == "bool":
+                value: Any = True
+            elif s.kind == "names":
+                value = _names(s, ",".join(given if isinstance(given, Sequence)
+                                           and not isinstance(given, str) else [given]))
+            else:
+                value = s.parse(str(given), s.flag or s.env)
+        elif s.env in environ:
+            value = s.parse(environ[s.env], s.env)
+        else:
+            continue
+        if s.field in logging_choices:
+            logging_choices[s.field] = value
+        else:
+            values[s.field] = value
+    return RunnerSettings(**values), logging_choices
+
+
+def render_value(value: object) -> object:
+    """Return a setting's value as a user types it (durations as Go durations)."""
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,98 @@
+"""Live statistics on stderr (``--stats``): rates, backlog and errors.
+
+On a terminal the line is rewritten in place; otherwise one line is printed per interval,
+so a log collector keeps the history.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+__all__ = ["StatsPrinter", "format_stats"]
+
+
+def format_stats(
+    rate_in: float, rate_out: float, backlog: int | None, totals: dict[str, int]
+) -> str:
+    """Return one statistics line."""
+    parts = [
+        f"in {rate_in:,.0f}/s",
+        f"out {rate_out:,.0f}/s",
+        f"backlog {'?' if backlog is None else f'{backlog:,}'}",
+        f"errors {totals['errors']:,}",
+    ]
+    if totals.get("skipped"):
+        parts.append(f"skipped {totals['skipped']:,}")
+    if totals.get("dead_letters"):
+        parts.append(f"dead letters {totals['dead_letters']:,}")
+    parts.append(f"total in {totals['in']:,} out {totals['out']:,}")
+    return "  ".join(parts)
+
+
+class StatsPrinter:
+    """Print statistics every ``interval`` seconds until :meth:`stop`."""
+
+    def __init__(
+        self,
+        totals: Callable[[], dict[str, int]],
+        backlog: Callable[[], int],
+        interval: float,
+        out: TextIO | None = None,
+    ) -> None:
+        self._totals = totals
+        self._backlog = backlog
+        self._interval = interval
+        self._out = out if out is not None else sys.stderr
+        self._tty = bool(getattr(self._out, "isatty", lambda: False)())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="sp-stats")
+        self._last = (time.monotonic(), {"in": 0, "out": 0})
+        self._printed = False
+
+    def start(self) -> None:
+        """Start printing."""
+        self._last = (time.monotonic(), self._totals())
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Print a last line and stop."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._print()
+        if self._tty and self._printed:
+            self._write("\n")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._print()
+
+    def _print(self) -> None:
+        now = time.monotonic()
+        totals = self._totals()
+        then, before = self._last
+        elapsed = max(now - then, 1e-9)
+        self._last = (now, totals)
+        try:
+            backlog: int | None = self._backlog()
+        except Exception:
+            backlog = None
+        line = format_stats(
+            (totals["in"] - before["in"]) / elapsed,
+            (totals["out"] - before["out"]) / elapsed,
+            backlog,
+            totals,
+        )
+        self._write(f"\r\x1b[K{line}" if self._tty else f"{line}\n")
+        self._printed = True
+
+    def _write(self, text: str) -> None:
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except (OSError, ValueError):
+            pass

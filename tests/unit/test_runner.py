@@ -1,0 +1,330 @@
+"""The runner's engine over in-memory clients: outputs, routing, policies, concurrency."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from streamprocessor import Message, options
+from streamprocessor.clients import inmem
+from streamprocessor.runner import (
+    HandlerFailedError,
+    HandlerOutputError,
+    Runner,
+    RunnerSettings,
+    to,
+)
+from streamprocessor.stores import InmemStore
+from streamprocessor.stream import ClientClosedError
+from streamprocessor.testing.harness import run_handler
+from streamprocessor.util import COORDINATOR
+
+VALUES = [b"a", b"b", b"c"]
+
+
+def upper(msg: Message) -> Message:
+    assert msg.value is not None
+    return Message(value=msg.value.upper(), key=msg.key)
+
+
+def test_handler_returning_none_produces_nothing_and_acknowledges() -> None:
+    result = run_handler(lambda m: None, VALUES)
+    assert result.messages == []
+    assert result.unacknowledged == 0
+    assert result.totals["in"] == 3
+
+
+def test_handler_returning_one_message_produces_it() -> None:
+    assert run_handler(upper, VALUES).values == [b"A", b"B", b"C"]
+
+
+def test_handler_returning_a_list_produces_every_message_in_order() -> None:
+    result = run_handler(lambda m: [m, m], VALUES)
+    assert result.values == [b"a", b"a", b"b", b"b", b"c", b"c"]
+    assert result.totals["out"] == 6
+
+
+def test_handler_returning_a_generator_produces_every_message() -> None:
+    def gen(m: Message) -> Iterator[Message]:
+        yield m
+        yield Message(value=b"+")
+
+    assert run_handler(gen, [b"a"]).values == [b"a", b"+"]
+
+
+def test_filter_drops_messages() -> None:
+    result = run_handler(lambda m: m if m.value != b"b" else None, VALUES)
+    assert result.values == [b"a", b"c"]
+    assert result.unacknowledged == 0
+
+
+def test_to_routes_to_the_named_producer() -> None:
+    def route(m: Message) -> object:
+        return to("odd", m) if m.value == b"b" else m
+
+    result = run_handler(route, VALUES, producers=["odd"])
+    assert result.values == [b"a", b"c"]
+    assert [m.value for m in result["odd"]] == [b"b"]
+
+
+def test_to_producer_is_the_default_producer() -> None:
+    assert run_handler(lambda m: to("producer", m), [b"a"]).values == [b"a"]
+
+
+def test_routing_to_an_unconfigured_producer_is_a_handler_error() -> None:
+    with pytest.raises(HandlerFailedError, match="add --producer nowhere") as info:
+        run_handler(lambda m: to("nowhere", m), [b"a"])
+    assert isinstance(info.value.__cause__, HandlerOutputError)
+
+
+@pytest.mark.parametrize("bad", [b"bytes", "text", 42, {"a": 1}, [b"x"]])
+def test_returning_something_else_than_messages_is_a_handler_error(bad: object) -> None:
+    with pytest.raises(HandlerFailedError, match="handler"):
+        run_handler(lambda m: bad, [b"a"])
+
+
+def test_stop_policy_raises_and_leaves_the_message_unacknowledged() -> None:
+    store = InmemStore()
+    for v in VALUES:
+        store.add(Message(value=v))
+    seen = []
+
+    def handler(m: Message) -> Message:
+        seen.append(m.value)
+        if m.value == b"b":
+            raise ValueError("boom")
+        return m
+
+    with inmem.new_consumer(options.inmem_store(store), options.inmem_listen(),
+                            options.manual_interrupt_handling()) as consumer, \
+            inmem.new_producer(options.inmem_store(InmemStore()),
+                               options.manual_interrupt_handling()) as producer:
+        with pytest.raises(HandlerFailedError, match="ValueError: boom") as info:
+            Runner(consumer, {"producer": producer}, handler).run()
+        assert isinstance(info.value.__cause__, ValueError)
+        assert info.value.attempts == 1
+    assert seen == [b"a", b"b"]
+    # listen mode: acknowledged messages leave the store; b and c are still there
+    assert [m.value for m in store.messages()] == [b"b", b"c"]
+
+
+def test_output_of_a_failing_generator_is_not_sent() -> None:
+    def half(m: Message) -> Iterator[Message]:
+        yield m
+        raise RuntimeError("halfway")
+
+    with pytest.raises(HandlerFailedError):
+        run_handler(half, [b"a"])
+    result = run_handler(half, [b"a"], on_error="skip")
+    assert result.messages == []
+
+
+def test_retries_call_the_handler_again_and_succeed() -> None:
+    calls = []
+
+    def flaky(m: Message) -> Message:
+        calls.append(m.value)
+        if len(calls) < 3:
+            raise ConnectionError("try again")
+        return m
+
+    result = run_handler(flaky, [b"a"], retries=2, retry_backoff="1ms")
+    assert result.values == [b"a"]
+    assert calls == [b"a", b"a", b"a"]
+    assert result.totals["errors"] == 2
+
+
+def test_retries_back_off_exponentially() -> None:
+    s = RunnerSettings(retry_backoff=timedelta(milliseconds=100),
+                       retry_backoff_max=timedelta(milliseconds=350))
+    assert [s.backoff(i) for i in (1, 2, 3, 4)] == [0.1, 0.2, 0.35, 0.35]
+
+
+def test_stop_after_retries_reports_the_attempts() -> None:
+    with pytest.raises(HandlerFailedError, match="after 3 attempt") as info:
+        run_handler(_always_fails, [b"a"], retries=2, retry_backoff="0s")
+    assert info.value.attempts == 3
+
+
+def _always_fails(m: Message) -> None:
+    raise KeyError("poison")
+
+
+def test_skip_policy_logs_and_acknowledges(caplog: pytest.LogCaptureFixture) -> None:
+    result = run_handler(
+        lambda m: _always_fails(m) if m.value == b"b" else m, VALUES, on_error="skip"
+    )
+    assert result.values == [b"a", b"c"]
+    assert result.unacknowledged == 0
+    assert result.totals["skipped"] == 1
+    assert any("Skipping message" in r.getMessage() and "KeyError" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_dead_letter_policy_sends_the_message_with_the_error_in_its_tags() -> None:
+    msg = Message(value=b"poison", key=b"k", tags={"t": b"1"}, consumer_topic="in", offset=7)
+    result = run_handler(_always_fails, [msg], on_error="dead-letter", retries=1,
+                         retry_backoff="0s", dead_letter_topic="dlq")
+    assert result.messages == []
+    assert result.unacknowledged == 0
+    [dl] = result.dead_letters
+    assert (dl.value, dl.key, dl.producer_topic) == (b"poison", b"k", "dlq")
+    assert dl.tags["t"] == b"1"
+    assert dl.tags["error"] == b"'poison'"
+    assert dl.tags["error.type"] == b"KeyError"
+    assert dl.tags["error.attempts"] == b"2"
+    assert dl.tags["source.topic"] == b"in"
+    assert dl.tags["source.offset"] == b"7"
+
+
+def test_dead_letter_to_the_default_producer() -> None:
+    result = run_handler(_always_fails, [b"x"], on_error="dead-letter",
+                         dead_letter_producer="producer")
+    assert [m.tags["error.type"] for m in result.messages] == [b"KeyError"]
+
+
+def test_a_poison_message_is_handled_a_bounded_number_of_times() -> None:
+    calls = []
+
+    def poison(m: Message) -> None:
+        calls.append(1)
+        raise ValueError("never works")
+
+    run_handler(poison, [b"p"], on_error="skip", retries=4, retry_backoff="0s")
+    assert len(calls) == 5
+
+
+def test_shutdown_during_a_retry_leaves_the_message_unacknowledged() -> None:
+    COORDINATOR.interrupted = signal.SIGTERM  # as if SIGTERM arrived
+    try:
+        started = time.monotonic()
+        result = run_handler(_always_fails, [b"a"], retries=3, retry_backoff="10s")
+    finally:
+        COORDINATOR.reset()
+    assert time.monotonic() - started < 5
+    assert result.unacknowledged == 1
+    assert result.messages == []
+
+
+def test_concurrency_keeps_order_per_key() -> None:
+    inputs = [Message(value=f"{k}-{i}".encode(), key=k.encode())
+              for i in range(200) for k in "abcdefgh"]
+
+    def slow(m: Message) -> Message:
+        if m.key == b"a":
+            time.sleep(0.0005)
+        return m
+
+    result = run_handler(slow, inputs, concurrency=4)
+    assert result.unacknowledged == 0
+    assert len(result.messages) == len(inputs)
+    for k in "abcdefgh":
+        got = [m.value for m in result.messages if m.key == k.encode()]
+        assert got == [f"{k}-{i}".encode() for i in range(200)]
+
+
+def test_concurrency_runs_handlers_in_parallel() -> None:
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def io_bound(m: Message) -> Message:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.02)
+        with lock:
+            active -= 1
+        return m
+
+    inputs = [Message(value=b"v", key=str(i).encode()) for i in range(40)]
+    started = time.monotonic()
+    result = run_handler(io_bound, inputs, concurrency=8)
+    assert len(result.messages) == 40
+    assert peak > 1
+    assert time.monotonic() - started < 40 * 0.02
+
+
+def test_concurrency_stop_policy_raises_and_stops() -> None:
+    inputs = [Message(value=str(i).encode(), key=str(i % 3).encode()) for i in range(300)]
+
+    def fails_at_50(m: Message) -> Message:
+        if m.value == b"50":
+            raise ValueError("fifty")
+        return m
+
+    with pytest.raises(HandlerFailedError, match="fifty"):
+        run_handler(fails_at_50, inputs, concurrency=3)
+
+
+def test_concurrency_with_policies() -> None:
+    inputs = [Message(value=str(i).encode(), key=str(i).encode()) for i in range(100)]
+    result = run_handler(
+        lambda m: _always_fails(m) if int(m.value or 0) % 10 == 0 else m,
+        inputs, concurrency=4, on_error="dead-letter",
+    )
+    assert len(result.messages) == 90
+    assert len(result.dead_letters) == 10
+    assert result.unacknowledged == 0
+
+
+def test_forwarding_without_a_handler_sends_messages_unchanged() -> None:
+    store_in, store_out = InmemStore(), InmemStore()
+    msg = Message(value=b"v", key=b"k", tags={"a": b"b"})
+    store_in.add(msg)
+    with inmem.new_consumer(options.inmem_store(store_in),
+                            options.manual_interrupt_handling()) as consumer, \
+            inmem.new_producer(options.inmem_store(store_out),
+                               options.manual_interrupt_handling()) as producer:
+        runner = Runner(consumer, {"producer": producer})
+        runner.run()
+        assert consumer.backlog() == 0
+    assert store_out.messages() == [msg]
+    assert runner.totals()["out"] == 1
+
+
+def test_the_dead_letter_policy_needs_its_producer() -> None:
+    with inmem.new_consumer(options.inmem_store(InmemStore()),
+                            options.manual_interrupt_handling()) as consumer, \
+            pytest.raises(HandlerOutputError, match="dead_letter"):
+        Runner(consumer, {}, upper, RunnerSettings(on_error="dead-letter"))
+
+
+def test_a_stuck_handler_ends_the_process_with_status_1(
+        caplog: pytest.LogCaptureFixture) -> None:
+    codes: list[int] = []
+    store = InmemStore()
+    store.add(Message(value=b"slow"))
+
+    def stuck(m: Message) -> Message:
+        time.sleep(1.5)
+        return m
+
+    with inmem.new_consumer(options.inmem_store(store),
+                            options.manual_interrupt_handling()) as consumer, \
+            inmem.new_producer(options.inmem_store(InmemStore()),
+                               options.manual_interrupt_handling()) as producer:
+        runner = Runner(consumer, {"producer": producer}, stuck,
+                        RunnerSettings(handler_timeout=timedelta(milliseconds=300)),
+                        exit=codes.append)
+        # the fake exit returns, so the handler finishes on closed clients
+        with pytest.raises(ClientClosedError):
+            runner.run()
+    assert codes == [1]
+    assert any("handler timeout" in r.getMessage() for r in caplog.records)
+
+
+def test_handler_timeout_is_automatic_for_kafka_only() -> None:
+    with inmem.new_consumer(options.inmem_store(InmemStore()),
+                            options.manual_interrupt_handling()) as consumer:
+        assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() is None  # type: ignore[dict-item]
+        consumer.config.type = "kafka"
+        assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() == 300.0  # type: ignore[dict-item]
+        consumer.config.kafka.max_poll_interval = timedelta(seconds=42)
+        assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() == 42.0  # type: ignore[dict-item]
