@@ -60,8 +60,18 @@ class Lane:
 
 
 def partition_of(msg: Message) -> int | None:
-    """Return the Kafka partition a consumed message came from (None elsewhere)."""
-    part = getattr(message_opaque(msg), "partition", None)
+    """Return the Kafka partition a consumed message came from (None elsewhere).
+
+    Read from a ``partition`` attribute of the message or of the consumer's opaque data
+    (the Kafka consumer keeps its partition state there), so no client is imported.
+    """
+    part = getattr(msg, "partition", None)
+    if isinstance(part, int):
+        return part
+    op = message_opaque(msg)
+    if isinstance(op, tuple) and op:
+        op = op[0]
+    part = getattr(op, "partition", None)
     return part if isinstance(part, int) else None
 
 
@@ -176,7 +186,7 @@ class Runner:
                     lane.current = None
                     ack(msg)
                     continue
-                if default is not None and type(result) is Message:
+                if default is not None and isinstance(result, Message):
                     lane.current = None
                     default.send(result)
                     lane.n_out += 1

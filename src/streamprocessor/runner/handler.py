@@ -206,6 +206,9 @@ def _import(module_name: str) -> Any:
         if not path.is_file():
             raise ConfigError(f"invalid handler: no such file {module_name!r}")
         name = path.stem
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:  # as `python file.py` does: siblings are importable
+            sys.path.insert(0, folder)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ConfigError(f"invalid handler: cannot load {module_name!r} as Python")

@@ -66,7 +66,7 @@ class RunnerSettings:
     """Print live statistics on stderr."""
     stats_interval: timedelta = timedelta(seconds=1)
     """How often the statistics are printed."""
-    queue_size: int = 64
+    queue_size: int = 16
     """Messages waiting per worker when concurrency > 1 (back-pressure bound)."""
 
     def __post_init__(self) -> None:
