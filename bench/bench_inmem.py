@@ -46,9 +46,10 @@ def baseline(store: InmemStore) -> float:
 def library(store: InmemStore) -> float:
     out = InmemStore()
     t0 = time.perf_counter()
-    with inmem.new_consumer(options.inmem_store(store)) as c, inmem.new_producer(
-        options.inmem_store(out)
-    ) as p:
+    with (
+        inmem.new_consumer(options.inmem_store(store)) as c,
+        inmem.new_producer(options.inmem_store(out)) as p,
+    ):
         for m in c:
             p.send(m)
             c.ack(m)
@@ -74,14 +75,22 @@ def main() -> None:
         lib_t.append(times["library"])
         ratios.append(times["baseline"] / times["library"])
     print(f"# inmem consume->produce, N={n}, pairs={pairs}, {datetime.now(UTC):%Y-%m-%d}")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"Python {platform.python_version()}, GC default thresholds {gc.get_threshold()}")
-    print(f"baseline  best {min(base_t):.3f}s  median {statistics.median(base_t):.3f}s "
-          f"({n / min(base_t) / 1e6:.2f} M msg/s)")
-    print(f"library   best {min(lib_t):.3f}s  median {statistics.median(lib_t):.3f}s "
-          f"({n / min(lib_t) / 1e6:.2f} M msg/s)")
-    print(f"ratio (library throughput / baseline): median {statistics.median(ratios):.2f} "
-          f"range [{min(ratios):.2f}, {max(ratios):.2f}]; best/best {min(base_t) / min(lib_t):.2f}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()}, GC default thresholds {gc.get_threshold()}"
+    )
+    print(
+        f"baseline  best {min(base_t):.3f}s  median {statistics.median(base_t):.3f}s "
+        f"({n / min(base_t) / 1e6:.2f} M msg/s)"
+    )
+    print(
+        f"library   best {min(lib_t):.3f}s  median {statistics.median(lib_t):.3f}s "
+        f"({n / min(lib_t) / 1e6:.2f} M msg/s)"
+    )
+    print(
+        f"ratio (library throughput / baseline): median {statistics.median(ratios):.2f} "
+        f"range [{min(ratios):.2f}, {max(ratios):.2f}]; best/best {min(base_t) / min(lib_t):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,10 +14,14 @@ from streamprocessor.testing.conformance import ConformanceSuite, Features, Harn
 
 class InmemHarness(Harness):
     def __init__(self, listen: bool) -> None:
+        # messages come back exactly as stored: no offset or topic is made up
+        fields = frozenset({"value", "key", "timestamp", "tags"})
         features = (
-            Features()
+            Features(fields=fields)
             if listen
-            else Features(persistent_acks=False, redelivers_unacked=False, finite=True)
+            else Features(
+                fields=fields, persistent_acks=False, redelivers_unacked=False, finite=True
+            )
         )
         super().__init__(features=features, timeout=5.0)
         self.store = InmemStore()

@@ -38,10 +38,12 @@ def test_a_failure_is_raised_by_close_when_nothing_else_raised_it(inmem_store):
 
 
 def test_with_block_raises_the_failure_once(inmem_store):
-    with pytest.raises(ClientError, match="inside"):
-        with inmem.new_producer(options.inmem_store(inmem_store)) as p:
-            p._fail(ClientError("inside"))
-            p.send(Message(value=b"x"))
+    with (
+        pytest.raises(ClientError, match="inside"),
+        inmem.new_producer(options.inmem_store(inmem_store)) as p,
+    ):
+        p._fail(ClientError("inside"))
+        p.send(Message(value=b"x"))
 
 
 def test_manual_handling_delivers_errors_on_the_channel(inmem_store):

@@ -43,7 +43,7 @@ def test_factory_reads_the_type_even_with_environment_config_disabled(stream_env
 
 
 def test_no_producer_type_is_a_clear_error(stream_env):
-    with pytest.raises(UnknownClientError, match="PRODUCER_CLIENT_TYPE.*DRY_RUN"):
+    with pytest.raises(UnknownClientError, match=r"PRODUCER_CLIENT_TYPE.*DRY_RUN"):
         streamprocessor.new_producer()
 
 
@@ -58,15 +58,27 @@ def _probe(stdin, env_extra=None):
     )
     env = {"PATH": "/usr/bin:/bin", **(env_extra or {})}
     return subprocess.run(
-        [sys.executable, "-c", code], stdin=stdin, capture_output=True, env=env, timeout=60,
+        [sys.executable, "-c", code],
+        stdin=stdin,
+        capture_output=True,
+        env=env,
+        timeout=60,
         check=False,
     ).stdout.decode()
 
 
 def test_piped_stdin_selects_standardstream():
     r = subprocess.run(
-        [sys.executable, "-c", "import streamprocessor; print(type(streamprocessor.new_consumer()).__name__)"],
-        input=b"x\n", capture_output=True, timeout=60, env={"PATH": "/usr/bin:/bin"}, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import streamprocessor; print(type(streamprocessor.new_consumer()).__name__)",
+        ],
+        input=b"x\n",
+        capture_output=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
     )
     assert r.stdout.decode().strip() == "StandardstreamConsumer", r.stderr.decode()
 
@@ -87,8 +99,11 @@ def test_dev_null_does_not_count_as_piped_input():
 def test_unknown_type_is_an_error_even_with_piped_stdin():
     r = subprocess.run(
         [sys.executable, "-c", "import streamprocessor; streamprocessor.new_consumer()"],
-        input=b"x\n", capture_output=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "CONSUMER_CLIENT_TYPE": "stdin"}, check=False,
+        input=b"x\n",
+        capture_output=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CONSUMER_CLIENT_TYPE": "stdin"},
+        check=False,
     )
     assert r.returncode == 1
     assert b"unknown consumer client type 'stdin'" in r.stderr
@@ -96,9 +111,15 @@ def test_unknown_type_is_an_error_even_with_piped_stdin():
 
 def test_importing_streamprocessor_imports_no_client_library():
     r = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, streamprocessor, streamprocessor.options;"
-         "print('confluent_kafka' in sys.modules, 'streamprocessor.clients.kafka' in sys.modules)"],
-        capture_output=True, timeout=60, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, streamprocessor, streamprocessor.options;"
+            "print('confluent_kafka' in sys.modules,"
+            " 'streamprocessor.clients.kafka' in sys.modules)",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
     )
     assert r.stdout.decode().split() == ["False", "False"]

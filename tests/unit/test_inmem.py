@@ -3,10 +3,9 @@ import time
 
 import pytest
 
-from streamprocessor import ClientError, Message, options
+from streamprocessor import ConfigError, Message, options
 from streamprocessor.clients import inmem
 from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
-from streamprocessor.stores import InmemStore
 from streamprocessor.testing.conformance import collect
 
 
@@ -89,7 +88,7 @@ def test_producer_appends_in_order_and_round_trips(inmem_store):
 
 
 def test_a_non_store_is_a_clear_error():
-    with pytest.raises(ClientError, match="InmemStore"):
+    with pytest.raises(ConfigError, match="inmem_store"):
         inmem.new_consumer(options.inmem_store(object()))  # type: ignore[arg-type]
 
 

@@ -14,7 +14,13 @@ from streamprocessor.stream import (
 def test_defaults_are_empty():
     m = Message()
     assert (m.value, m.key, m.timestamp, m.tags, m.consumer_topic, m.producer_topic, m.offset) == (
-        b"", None, None, {}, "", "", None,
+        b"",
+        None,
+        None,
+        {},
+        "",
+        "",
+        None,
     )
 
 

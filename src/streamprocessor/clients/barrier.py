@@ -124,6 +124,9 @@ class PendingAcks:
     def __len__(self) -> int:
         return len(self._q)
 
+    def __bool__(self) -> bool:
+        return bool(self._q)
+
     def add(self, marks: Marks, token: Any) -> None:
         """Queue ``token`` until ``marks`` are reached."""
         with self._lock:

@@ -9,6 +9,7 @@ raised at the caller's next call (or, with manual error handling, arrives on ``e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -50,6 +51,7 @@ def run_idle_hooks() -> None:
     """Run the idle hooks (consumers call this before blocking on their source)."""
     for hook in tuple(IDLE_HOOKS):
         hook()
+
 
 _END = object()
 
@@ -191,10 +193,8 @@ class ClientBase:
         if self._failure is not None and not self._failure_raised:
             self._failure_raised = True
             exc = self._failure
-            try:
+            with contextlib.suppress(StreamProcessorError):
                 self.close()
-            except StreamProcessorError:
-                pass
             raise exc
 
     def _check_open(self, what: str) -> None:
@@ -358,10 +358,11 @@ class ConsumerBase(ClientBase):
 
     def ack(self, msg: Message) -> None:
         """Acknowledge ``msg`` (committed once the sends before it are delivered)."""
-        self._check_open("ack")
+        if self._closed or self._closing or self._failure is not None:
+            self._check_open("ack")
         token = self._token(msg)
         marks = BARRIER.marks()
-        if not marks and not len(self._pending):
+        if not marks and not self._pending:
             self._commit([token])
             return
         self._pending.add(marks, token)

@@ -62,7 +62,10 @@ class InmemStore:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # one lock; the condition shares it (``with self._lock`` is cheaper than the
+        # condition's Python-level __enter__ on the hot path)
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._items: dict[int, Snapshot] = {}
         self._order: list[int] = []  # ids in insertion order; may hold removed ids
         self._next_id = 1
@@ -73,8 +76,17 @@ class InmemStore:
 
     def add(self, msg: Message) -> None:
         """Append a copy of ``msg`` and wake up consumers waiting for messages."""
-        snap = snapshot_of(msg)
-        with self._cond:
+        tags = msg.tags
+        snap = (
+            msg.value,
+            msg.key,
+            msg.timestamp,
+            tuple(tags.items()) if tags else (),
+            msg.consumer_topic,
+            msg.producer_topic,
+            msg.offset,
+        )
+        with self._lock:
             i = self._next_id
             self._next_id = i + 1
             self._items[i] = snap

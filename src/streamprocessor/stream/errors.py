@@ -31,7 +31,7 @@ class UnknownClientError(ConfigError):
     """No client type could be determined, or the given one is unknown."""
 
 
-class OpaqueAlreadySet(StreamProcessorError):  # noqa: N818 - the original's name
+class OpaqueAlreadySet(StreamProcessorError):
     """A message's opaque value can only be set once."""
 
 

@@ -16,6 +16,7 @@ only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -139,10 +140,8 @@ class ShutdownCoordinator:
         with self._lock:
             clients = list(self._clients)
         if self._wfd >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.write(self._wfd, b"x")
-            except OSError:
-                pass
         if not any(c._is_iterating for c in clients):
             # nobody is in a consume loop: behave like Python does without us
             self.interrupted = None

@@ -16,16 +16,6 @@ _BATCH = 512
 _WAIT_SLICE = 0.1  # seconds; bounds how long a listening consumer waits between checks
 
 
-class _Opaque:
-    """What an in-memory consumer attaches to the messages it hands out."""
-
-    __slots__ = ("consumer", "entry")
-
-    def __init__(self, consumer: InmemConsumer, entry: int) -> None:
-        self.consumer = consumer
-        self.entry = entry
-
-
 class InmemConsumer(ConsumerBase):
     """Consumer of an in-memory store (see the package docstring for its behaviour)."""
 
@@ -57,9 +47,23 @@ class InmemConsumer(ConsumerBase):
                 return False
             end = min(start + _BATCH, len(fixture))
             self._next = end
-            self._buffer.extend(self._wrap(i, fixture[i]) for i in range(start, end))
+            new = Message.__new__
+            out = []
+            for i in range(start, end):
+                m = new(Message)
+                m.value, m.key, m.timestamp, tags, m.consumer_topic, m.producer_topic, m.offset = (
+                    fixture[i]
+                )
+                m.tags = dict(tags) if tags else {}
+                m._opaque = (self, i)
+                out.append(m)
+            self._buffer.extend(out)
             return True
         got = self._store.lease(self, self._after, _BATCH, _WAIT_SLICE)
+        if got and (self._closing or self._closed or self._stopping):
+            # closed meanwhile: give them back, close() may already have released its leases
+            self._store.release(self, [i for i, _ in got])
+            return False
         if got:
             self._after = got[-1][0]
             self._buffer.extend(self._wrap(i, snap) for i, snap in got)
@@ -67,7 +71,7 @@ class InmemConsumer(ConsumerBase):
 
     def _wrap(self, entry: int, snap: Snapshot) -> Message:
         m = message_from(snap)
-        m._opaque = _Opaque(self, entry)
+        m._opaque = (self, entry)
         return m
 
     def _wake(self) -> None:
@@ -76,13 +80,28 @@ class InmemConsumer(ConsumerBase):
         pass
 
     def _token(self, msg: Message) -> int:
-        op = msg._opaque
-        if not isinstance(op, _Opaque) or op.consumer is not self:
+        op = getattr(msg, "_opaque", None)
+        if op.__class__ is not tuple or op[0] is not self:
             raise ClientError(
                 "cannot acknowledge a message this in-memory consumer did not hand out "
                 "(ack/nack the message object you got from iterating the consumer)"
             )
-        return op.entry
+        entry: int = op[1]
+        return entry
+
+    def ack(self, msg: Message) -> None:
+        """Acknowledge ``msg`` (listen mode: it leaves the store once committed)."""
+        if self._once:
+            # the store is a fixture: nothing is committed, so the barrier has nothing to
+            # guard; only the backlog count changes
+            if self._closed or self._closing or self._failure is not None:
+                self._check_open("ack")
+            op = getattr(msg, "_opaque", None)
+            if op.__class__ is tuple and op[0] is self:
+                self._acked.add(op[1])
+                return
+            self._token(msg)  # raises the clear error
+        super().ack(msg)
 
     def _commit(self, tokens: list[Any]) -> None:
         if self._once:
@@ -137,12 +156,12 @@ class InmemProducer(ProducerBase):
         """Append a copy of ``msg`` to the store."""
         if self._closed or self._closing or self._failure is not None:
             self._check_open("send")
-        if msg.__class__ is not Message or not (
+        fast_ok = msg.__class__ is Message and (
             (msg.value is None or msg.value.__class__ is bytes)
             and (msg.key is None or msg.key.__class__ is bytes)
-        ):
-            if not valid_message(msg):
-                raise message_error(msg)
+        )
+        if not fast_ok and not valid_message(msg):
+            raise message_error(msg)
         self._store.add(msg)
 
     def flush(self, timeout: float | timedelta | None = None) -> None:
@@ -152,4 +171,3 @@ class InmemProducer(ProducerBase):
 
     def _close_impl(self) -> None:
         pass
-
