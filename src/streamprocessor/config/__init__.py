@@ -1,0 +1,87 @@
+"""Consumer and producer configuration: models, options pipeline, environment, durations.
+
+A config is built in the original's order: defaults, then options in code, then the
+environment (``CONSUMER_KAFKA_BROKERS``, ``PRODUCER2_PRODUCER_KAFKA_TOPIC``, … — see
+:data:`~streamprocessor.config.variables.VARIABLES`), then a final validation::
+
+    from streamprocessor import options
+    from streamprocessor.config import new_consumer_config
+
+    config = new_consumer_config(options.kafka_broker("localhost:9092"))
+    config.kafka.commit_interval   # datetime.timedelta(seconds=5)
+
+Modules: ``models`` and ``kafka`` (the pydantic models), ``variables`` (the table of
+environment variables), ``parsing`` and ``env`` (reading them), ``durations`` (Go
+duration strings), ``build`` (the pipeline), ``redact`` (printing without secrets).
+"""
+
+from streamprocessor.config.build import (
+    Option,
+    apply_options,
+    new_consumer_config,
+    new_producer_config,
+)
+from streamprocessor.config.durations import format_duration, parse_duration
+from streamprocessor.config.env import client_type_from_env, dry_run, load_env
+from streamprocessor.config.kafka import (
+    Compression,
+    KafkaConsumerConfig,
+    KafkaDebug,
+    KafkaProducerConfig,
+    Offset,
+    Protocol,
+    SASLConfig,
+    SSLConfig,
+)
+from streamprocessor.config.models import (
+    ConsumerConfig,
+    InmemConsumerConfig,
+    InmemProducerConfig,
+    ProducerConfig,
+    StandardstreamConsumerConfig,
+    StandardstreamProducerConfig,
+    validate_config,
+)
+from streamprocessor.config.redact import redacted_dict
+from streamprocessor.config.variables import (
+    VARIABLES,
+    ClientKind,
+    Variable,
+    env_prefix,
+    variables_for,
+)
+from streamprocessor.stream.errors import ConfigError
+
+__all__ = [
+    "VARIABLES",
+    "ClientKind",
+    "Compression",
+    "ConfigError",
+    "ConsumerConfig",
+    "InmemConsumerConfig",
+    "InmemProducerConfig",
+    "KafkaConsumerConfig",
+    "KafkaDebug",
+    "KafkaProducerConfig",
+    "Offset",
+    "Option",
+    "ProducerConfig",
+    "Protocol",
+    "SASLConfig",
+    "SSLConfig",
+    "StandardstreamConsumerConfig",
+    "StandardstreamProducerConfig",
+    "Variable",
+    "apply_options",
+    "client_type_from_env",
+    "dry_run",
+    "env_prefix",
+    "format_duration",
+    "load_env",
+    "new_consumer_config",
+    "new_producer_config",
+    "parse_duration",
+    "redacted_dict",
+    "validate_config",
+    "variables_for",
+]

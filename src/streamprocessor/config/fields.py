@@ -1,0 +1,169 @@
+"""Field types shared by the config models: durations, strict numbers, choices, streams.
+
+Each is an ``Annotated`` type whose validators accept what a Python user naturally passes
+(a ``timedelta`` or a Go duration string, a case-insensitive enum name) and reject the
+rest with a message that says what is accepted. Values set from the environment are first
+parsed by :mod:`streamprocessor.config.parsing`; these validators then check them again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Annotated, Any, BinaryIO, TypeVar
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator, Strict
+
+from streamprocessor.config.durations import DURATION_EXAMPLE, parse_duration
+
+__all__ = [
+    "DEFAULT_LOGGER_NAME",
+    "Bool",
+    "Count",
+    "Duration",
+    "Int64",
+    "PositiveInt",
+    "PropertyMap",
+    "Reader",
+    "StrictStr",
+    "Writer",
+    "choice_validator",
+    "default_logger",
+    "is_secret_property",
+    "non_empty_items",
+]
+
+T = TypeVar("T")
+
+#: The logger every client uses unless ``options.logger(...)`` says otherwise.
+DEFAULT_LOGGER_NAME = "streamprocessor"
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def default_logger() -> logging.Logger:
+    """Return the default logger, ``logging.getLogger("streamprocessor")``."""
+    return logging.getLogger(DEFAULT_LOGGER_NAME)
+
+
+def _duration_input(value: object) -> object:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str):
+        return parse_duration(value)
+    # A bare number is ambiguous (Go meant nanoseconds, pydantic would mean seconds).
+    raise ValueError(f"expected a timedelta or {DURATION_EXAMPLE}, not {type(value).__name__}")
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+#: A non-negative duration: a ``timedelta`` or a Go duration string such as ``"5s"``.
+Duration = Annotated[timedelta, BeforeValidator(_duration_input), AfterValidator(_not_negative)]
+#: A ``bool`` that must really be a bool (no ``"yes"``, no ``1``).
+Bool = Annotated[bool, Strict()]
+#: A ``str`` that must really be a str.
+StrictStr = Annotated[str, Strict()]
+#: A 64-bit integer (Go's ``int``/``int64``), never a bool or a string.
+Int64 = Annotated[int, Strict(), Field(ge=_INT64_MIN, le=_INT64_MAX)]
+#: A non-negative 64-bit integer (0 usually means "leave librdkafka's default").
+Count = Annotated[int, Strict(), Field(ge=0, le=_INT64_MAX)]
+#: A positive 64-bit integer.
+PositiveInt = Annotated[int, Strict(), Field(gt=0, le=_INT64_MAX)]
+
+
+def choice_validator(choices: Mapping[str, T], what: str) -> Callable[[object], object]:
+    """Build a validator mapping a case-insensitive name (``"End"``) to its value.
+
+    ``choices`` maps each accepted lower-case name (aliases included) to the value stored.
+    Values that are not strings pass through to the field's own validation.
+    """
+    canonical = list(dict.fromkeys(str(v) for v in choices.values()))
+
+    def validate(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        found = choices.get(value.strip().lower())
+        if found is None:
+            raise ValueError(f"{value!r} is not a {what}; expected one of {', '.join(canonical)}")
+        return found
+
+    return validate
+
+
+def non_empty_items(values: list[str]) -> list[str]:
+    """Reject empty (or all-blank) entries in a list of names such as brokers or topics."""
+    for i, v in enumerate(values):
+        if not v.strip():
+            raise ValueError(f"an empty name is not allowed (entry {i + 1})")
+    return values
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, io.TextIOBase) or (
+        hasattr(value, "encoding") and hasattr(value, "buffer")
+    )
+
+
+def _reader(value: object) -> object:
+    if value is None:
+        return None
+    if _is_text(value):
+        raise ValueError("a text stream cannot be read as bytes; pass its .buffer")
+    if not callable(getattr(value, "read", None)):
+        raise ValueError(f"expected a binary file object with read(), not {type(value).__name__}")
+    return value
+
+
+def _writer(value: object) -> object:
+    if value is None:
+        return None
+    if _is_text(value):
+        raise ValueError("a text stream cannot take bytes; pass its .buffer")
+    if not callable(getattr(value, "write", None)):
+        raise ValueError(f"expected a binary file object with write(), not {type(value).__name__}")
+    return value
+
+
+def _same(value: object) -> object:
+    return value
+
+
+# Serialised as the object itself: pydantic would otherwise iterate a file object.
+_AS_IS = PlainSerializer(_same, return_type=Any)
+#: A binary reader (``sys.stdin.buffer``, ``open(path, "rb")``, ``io.BytesIO``) or None.
+Reader = Annotated[BinaryIO | None, PlainValidator(_reader), _AS_IS]
+#: A binary writer (``sys.stdout.buffer``, ``open(path, "wb")``, ``io.BytesIO``) or None.
+Writer = Annotated[BinaryIO | None, PlainValidator(_writer), _AS_IS]
+
+_SECRET_MARKS = ("password", "secret", "sasl.oauthbearer.config")
+
+
+def is_secret_property(key: str) -> bool:
+    """Tell whether a librdkafka property holds a secret (its value is never shown)."""
+    k = key.lower()
+    return any(mark in k for mark in _SECRET_MARKS)
+
+
+def _property_map(value: object) -> object:
+    if not isinstance(value, Mapping):
+        return value
+    out: dict[object, object] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k.strip():
+            raise ValueError(f"property names must be non-empty strings, not {k!r}")
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, int | float):
+            v = str(v)
+        out[k.strip()] = v
+    return out
+
+
+#: librdkafka properties passed through as they are; numbers and bools become strings.
+PropertyMap = Annotated[dict[str, StrictStr], BeforeValidator(_property_map)]
