@@ -112,6 +112,20 @@ class ShutdownCoordinator:
                     pass
                 os.set_blocking(self._rfd, True)
 
+    def stop_consumers(self) -> bool:
+        """Stop every registered client as a first signal would, without a signal.
+
+        For a client that finds the program cannot usefully go on — standard output
+        closed under ``| head`` — and wants the consumers to end their loops cleanly.
+        Returns whether one of the registered clients is being iterated (its loop then
+        ends by itself); when none is, the caller must end the program its own way.
+        """
+        with self._lock:
+            clients = list(self._clients)
+        for c in clients:
+            c._interrupt()
+        return any(c._is_iterating for c in clients)
+
     # -- handlers -----------------------------------------------------------------------
 
     def _install(self) -> None:
