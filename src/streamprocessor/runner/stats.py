@@ -52,11 +52,24 @@ class StatsPrinter:
         self._thread = threading.Thread(target=self._loop, daemon=True, name="sp-stats")
         self._last = (time.monotonic(), {"in": 0, "out": 0})
         self._printed = False
+        # the backlog may take seconds to learn (Kafka asks the broker): a thread of its
+        # own keeps it fresh, and every line shows the latest value known
+        self._backlog_value: int | None = None
+        self._poller = threading.Thread(target=self._poll, daemon=True, name="sp-backlog")
 
     def start(self) -> None:
         """Start printing."""
         self._last = (time.monotonic(), self._totals())
+        self._poller.start()
         self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._backlog_value = self._backlog()
+            except Exception:
+                self._backlog_value = None
+            self._stop.wait(self._interval)
 
     def stop(self) -> None:
         """Print a last line and stop."""
@@ -77,10 +90,7 @@ class StatsPrinter:
         then, before = self._last
         elapsed = max(now - then, 1e-9)
         self._last = (now, totals)
-        try:
-            backlog: int | None = self._backlog()
-        except Exception:
-            backlog = None
+        backlog = self._backlog_value
         line = format_stats(
             (totals["in"] - before["in"]) / elapsed,
             (totals["out"] - before["out"]) / elapsed,
