@@ -530,9 +530,9 @@ class KafkaCluster:
         start_timeout: seconds each start or restart may take before it fails.
         cache_dir: jar cache, see :func:`ensure_jars`.
         cds: use a class-data-sharing archive of the broker's classes, kept next to the jars.
-            The first cluster that starts without one has node 1 write it when that node
-            exits cleanly; later JVMs map it and start about a second faster each. ``False``
-            (or ``STREAMPROCESSOR_KAFKA_CDS=0``) turns this off.
+            While there is none, one node of the cluster writes it when that node exits
+            cleanly (not after :meth:`kill`); later JVMs map it and start about a second
+            faster each. ``False`` (or ``STREAMPROCESSOR_KAFKA_CDS=0``) turns this off.
 
     """
 
@@ -638,7 +638,7 @@ class KafkaCluster:
                 try:
                     self._format_all()
                     for node in self.nodes:
-                        self._launch(node, dump_cds=self._cds and node.node_id == 1)
+                        self._launch(node)
                     deadline = time.monotonic() + self.start_timeout
                     for node in self.nodes:
                         self._wait_ready(node, deadline)
@@ -779,7 +779,7 @@ class KafkaCluster:
     def _server_properties(self, node: KafkaNode, voters: str) -> dict[str, str]:
         single = self.node_count == 1
         replicas = str(min(self.node_count, 3))
-        min_isr = "1" if single else "2"
+        min_isr = "2" if self.node_count >= 3 else "1"
         internal_partitions = "1" if single else "3"
         props: dict[str, str] = {
             "process.roles": "broker,controller",
@@ -917,10 +917,15 @@ class KafkaCluster:
         if failures:
             raise BrokerStartError("\n".join(failures))
 
-    def _launch(self, node: KafkaNode, *, dump_cds: bool = False) -> None:
+    def _launch(self, node: KafkaNode) -> None:
         node._cds_dump = None
         archive = self._cds_archive
-        if dump_cds and archive is not None and not archive.exists():
+        if (
+            archive is not None
+            and not archive.exists()
+            and not any(other._cds_dump is not None for other in self._nodes.values())
+        ):
+            # No archive yet: this node writes one when it exits (one writer per cluster).
             node._cds_dump = archive.with_name(f"{archive.stem}-{uuid.uuid4().hex[:8]}.tmp")
         cmd = [
             *self._jvm_args(self._heap, dump_cds=node._cds_dump),
