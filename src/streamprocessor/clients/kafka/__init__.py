@@ -1,0 +1,65 @@
+"""The Kafka client: a consumer group member and a producer on librdkafka (confluent-kafka).
+
+Datasheet:
+
+- fields: every ``Message`` field round-trips — value (``None`` is a tombstone), key,
+  timestamp (millisecond precision, UTC; none or the epoch lets Kafka stamp the send
+  time), tags ↔ headers (exactly the tags, both ways; a header without value reads as
+  ``b""``, a repeated header key keeps the last value), ``consumer_topic`` and
+  ``offset`` on consumed messages. The producer sends to ``producer_topic``, else its
+  configured topic — never to ``consumer_topic``. Timestamps and tags of consumed
+  messages are built on first access.
+- persistence: the broker. A consumer's acknowledged position is stored as it advances
+  and committed every ``commit_interval`` (default 5 s), synchronously on partition
+  revoke and on close; a new member of the group continues from there.
+- delivery: at least once. The committed position advances only over the acknowledged
+  prefix of the offsets actually delivered, so an out-of-order ack never skips an
+  unacknowledged message; and only once every message sent before the ack, on any open
+  producer, is delivered (the ack barrier). ``nack`` seeks the partition back: the
+  message and the later ones of its partition come again. An ack for a partition the
+  consumer no longer owns is a logged no-op.
+- ordering: per partition (messages of one key go to one partition). With acks from all
+  replicas (the default) the producer is idempotent, so retries neither reorder nor
+  duplicate; ``options.kafka_ordered_delivery()`` keeps order with other ack settings.
+- backlog: Σ over assigned partitions of (high watermark - acknowledged position, or the
+  committed offset where nothing was acknowledged yet); 0 before assignment.
+- failure: a broker that cannot be reached at start is an error after
+  ``connect_timeout`` (default 30 s); one that goes away later is ridden out. A full
+  local queue makes ``send`` wait. Failed deliveries, authentication, TLS and
+  configuration errors and missing topics are errors (see ``errors``); transient broker
+  trouble is logged. ``flush``/``close`` are bounded and say what was not delivered;
+  a consumer's close is bounded (shutdown timeout) and logs what it could not commit.
+- environment: ``CONSUMER_CLIENT_TYPE=kafka`` / ``PRODUCER_CLIENT_TYPE=kafka`` and
+  ``<P>_KAFKA_*`` (SPEC §7.5: ``BROKERS``, ``TOPICS``/``TOPIC``, ``GROUP_ID``,
+  ``COMMIT_INTERVAL``, ``OFFSET_INITIAL``, ``OFFSET_DEFAULT``, ``SSL_*``, ``DEBUG``, …),
+  plus ``<P>_KAFKA_SASL_MECHANISM``/``_USERNAME``/``_PASSWORD``,
+  ``<P>_KAFKA_LIBRDKAFKA_CONFIG`` (``key=value,…`` passed to librdkafka) and
+  ``<P>_KAFKA_CONNECT_TIMEOUT``.
+- extra to install: none (confluent-kafka is a dependency of streamprocessor).
+
+Test helpers for a live broker are in :mod:`streamprocessor.clients.kafka.testing`.
+"""
+
+from __future__ import annotations
+
+from streamprocessor.clients.kafka.consumer import KafkaConsumer
+from streamprocessor.clients.kafka.message import KafkaMessage
+from streamprocessor.clients.kafka.producer import KafkaProducer
+from streamprocessor.config import new_consumer_config, new_producer_config
+from streamprocessor.options import Option
+
+__all__ = ["KafkaConsumer", "KafkaMessage", "KafkaProducer", "new_consumer", "new_producer"]
+
+
+def new_consumer(*options: Option | None) -> KafkaConsumer:
+    """Return a Kafka consumer configured by ``options`` and the environment."""
+    config = new_consumer_config(*options)
+    config.type = "kafka"
+    return KafkaConsumer(config)
+
+
+def new_producer(*options: Option | None) -> KafkaProducer:
+    """Return a Kafka producer configured by ``options`` and the environment."""
+    config = new_producer_config(*options)
+    config.type = "kafka"
+    return KafkaProducer(config)

@@ -1,0 +1,192 @@
+"""The partitions a consumer owns now, their acknowledged positions, and the backlog.
+
+:class:`Assignment` keeps one :class:`PartitionState` per assigned partition (a new one
+per assignment generation), collects the positions acks moved, hands them to
+librdkafka's offset store, commits them synchronously when a partition goes or the
+consumer closes, and counts the backlog. Everything is guarded by one lock, because
+acks, the offset ticker and rebalance callbacks run on different threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from streamprocessor.clients.kafka.errors import describe
+from streamprocessor.clients.kafka.offsets import PartitionState
+
+__all__ = ["QUERY_TIMEOUT", "Assignment", "fmt"]
+
+QUERY_TIMEOUT = 5.0  # seconds for committed-offset and watermark queries (the original's)
+
+
+def fmt(partitions: Iterable[TopicPartition]) -> str:
+    """Return ``topic[partition]@offset, …`` for logs and errors."""
+    return ", ".join(
+        f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
+        for tp in partitions
+    )
+
+
+class Assignment:
+    """Partition states of one consumer; ``handle`` is its librdkafka consumer."""
+
+    def __init__(self, owner: object, handle: Any, log: logging.Logger) -> None:
+        self.owner = owner
+        self.handle = handle
+        self.log = log
+        self.lock = threading.RLock()
+        self.states: dict[tuple[str, int], PartitionState] = {}
+        self.dirty: set[PartitionState] = set()
+
+    # -- membership ---------------------------------------------------------------------
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """Start a new generation for ``partitions``."""
+        with self.lock:
+            for tp in partitions:
+                key = (tp.topic, tp.partition)
+                old = self.states.get(key)
+                if old is not None:
+                    old.revoked = True
+                self.states[key] = PartitionState(self.owner, tp.topic, tp.partition)
+
+    def owned(self, partitions: Iterable[TopicPartition]) -> list[PartitionState]:
+        """Return the current states of ``partitions`` (those still assigned)."""
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        with self.lock:
+            return [s for key, s in self.states.items() if key in keys]
+
+    def current(self) -> list[PartitionState]:
+        """Return the states of every assigned partition."""
+        with self.lock:
+            return list(self.states.values())
+
+    def drop(self, states: Iterable[PartitionState]) -> None:
+        """End the generation of ``states``: later acks for them are ignored."""
+        with self.lock:
+            for s in states:
+                s.revoked = True
+                if self.states.get((s.topic, s.partition)) is s:
+                    del self.states[(s.topic, s.partition)]
+                self.dirty.discard(s)
+
+    def drop_all(self) -> None:
+        """End every generation (the consumer is closed)."""
+        self.drop(self.current())
+
+    # -- positions ----------------------------------------------------------------------
+
+    def ack(self, tokens: Iterable[tuple[PartitionState, int]]) -> None:
+        """Apply acknowledgements; remember the partitions whose position moved."""
+        with self.lock:
+            dirty = self.dirty
+            for state, off in tokens:
+                if state.revoked:
+                    self.log.warning(
+                        "Ignoring the acknowledgement of %s[%d] offset %d: the partition was "
+                        "revoked, its new owner consumes it again",
+                        state.topic,
+                        state.partition,
+                        off,
+                    )
+                elif state.ack(off):
+                    dirty.add(state)
+
+    def store(self, only: Iterable[PartitionState] | None = None) -> None:
+        """Hand the moved positions to librdkafka (committed by auto-commit)."""
+        with self.lock:
+            dirty = self.dirty
+            chosen = set(dirty) if only is None else dirty.intersection(only)
+            dirty.difference_update(chosen)
+            offsets = positions(s for s in chosen if not s.revoked)
+            if not offsets:
+                return
+            try:
+                self.handle.store_offsets(offsets=offsets)
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if isinstance(err, KafkaError) and err.code() == KafkaError._STATE:
+                    self.log.debug("Offsets of unassigned partitions not stored: %s", err)
+                else:
+                    self.log.error("Unable to store offsets %s: %s", fmt(offsets), exc)
+
+    def commit_now(self, offsets: list[TopicPartition]) -> str:
+        """Commit ``offsets`` synchronously; return "" or what went wrong."""
+        if not offsets:
+            return ""
+        try:
+            result = self.handle.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
+                return ""
+            return describe(err) if isinstance(err, KafkaError) else str(exc)
+        failed = [tp for tp in result or () if tp.error is not None]
+        return "; ".join(f"{tp.topic}[{tp.partition}]: {describe(tp.error)}" for tp in failed)
+
+    def report_uncommitted(self, offsets: list[TopicPartition], why: str, reason: str) -> None:
+        """Log what could not be committed and what that means."""
+        self.log.error(
+            "Unable to commit offsets %s %s (%s): the messages from there on will be "
+            "consumed again",
+            fmt(offsets),
+            why,
+            reason,
+        )
+
+    # -- backlog ------------------------------------------------------------------------
+
+    def backlog(self) -> int:
+        """Return Σ over assigned partitions of (high watermark - acknowledged position).
+
+        Where nothing was acknowledged yet the committed offset counts (failing that, the
+        first message handed out, or the low watermark). High watermarks come from the
+        last fetch response; only partitions not fetched yet are asked for.
+        """
+        with self.lock:
+            states = [s for s in self.states.values() if not s.revoked]
+            known = {(s.topic, s.partition): (s.position, s.first_unacked) for s in states}
+        if not states:
+            return 0
+        c = self.handle
+        unknown = [TopicPartition(s.topic, s.partition) for s in states if s.position is None]
+        committed: dict[tuple[str, int], int] = {}
+        if unknown:
+            for tp in c.committed(unknown, QUERY_TIMEOUT):
+                if tp.offset >= 0:
+                    committed[(tp.topic, tp.partition)] = tp.offset
+        marks: dict[tuple[str, int], tuple[int, int]] = {}
+        missing = []
+        for s in states:
+            tp = TopicPartition(s.topic, s.partition)
+            low, high = c.get_watermark_offsets(tp, QUERY_TIMEOUT, True)
+            if high < 0:
+                missing.append(tp)
+            else:
+                marks[(s.topic, s.partition)] = (low, high)
+        for tp in missing:
+            marks[(tp.topic, tp.partition)] = c.get_watermark_offsets(tp, QUERY_TIMEOUT)
+        total = 0
+        for key, (position, first) in known.items():
+            low, high = marks[key]
+            pos = position
+            if pos is None:
+                pos = committed.get(key)
+            if pos is None:
+                pos = first
+            if pos is None or pos < low:
+                pos = max(low, 0)
+            total += max(high - pos, 0)
+        return total
+
+
+def positions(states: Iterable[PartitionState]) -> list[TopicPartition]:
+    """Return the acknowledged positions of ``states`` (those with one) as offsets."""
+    return [
+        TopicPartition(s.topic, s.partition, s.position) for s in states if s.position is not None
+    ]

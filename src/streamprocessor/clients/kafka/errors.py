@@ -1,0 +1,112 @@
+"""Which Kafka errors end a client, and how they read.
+
+librdkafka reports most trouble as information: it reconnects, retries and rejoins by
+itself, so a broker restart produces a burst of ``_TRANSPORT`` / ``_ALL_BROKERS_DOWN``
+errors that must *not* stop a processor. An error ends a client (it is *fatal*) when
+
+- librdkafka says so (``KafkaError.fatal()``: the handle is unusable), or
+- its cause cannot heal by retrying: failed authentication or authorisation, a TLS
+  failure, invalid configuration, a topic that does not exist (:data:`TERMINAL_CODES`).
+
+Everything else is logged and ridden out. The original's list of ignorable codes
+(``kafka.ignore_errors``, SPEC §6.10) stays available as an override: a code on it is
+never fatal (unless librdkafka itself calls the error fatal) and is logged at WARNING as
+the original did. Emptying the list (``options.kafka_handle_transient_errors()``) leaves
+the classification alone; unlike the original it does not make every error fatal.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection
+from typing import Any
+
+from confluent_kafka import KafkaError
+
+__all__ = [
+    "TERMINAL_CODES",
+    "Severity",
+    "classify",
+    "describe",
+]
+
+
+class Severity(enum.Enum):
+    """What to do with an error librdkafka reported."""
+
+    #: on the ignore list: log at WARNING, carry on
+    IGNORED = "ignored"
+    #: librdkafka recovers by itself: log, carry on
+    TRANSIENT = "transient"
+    #: the client cannot work: report it (default handling closes the client)
+    FATAL = "fatal"
+
+
+_E = KafkaError
+
+#: error code → the hint that follows the error text (what to check)
+_HINTS: dict[int, str] = {
+    _E._AUTHENTICATION: "authentication failed: check the SASL mechanism, username and "
+    "password (options.kafka_sasl, *_KAFKA_SASL_*) and the security protocol",
+    _E.SASL_AUTHENTICATION_FAILED: "authentication failed: check the SASL username and "
+    "password (options.kafka_sasl, *_KAFKA_SASL_*)",
+    _E.UNSUPPORTED_SASL_MECHANISM: "the broker does not offer this SASL mechanism: check "
+    "*_KAFKA_SASL_MECHANISM",
+    _E.ILLEGAL_SASL_STATE: "SASL handshake failed: check the security protocol and SASL settings",
+    _E.TOPIC_AUTHORIZATION_FAILED: "not authorised for the topic: check the broker ACLs",
+    _E.GROUP_AUTHORIZATION_FAILED: "not authorised for the consumer group: check the ACLs",
+    _E.CLUSTER_AUTHORIZATION_FAILED: "not authorised for the cluster: check the broker ACLs",
+    _E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "not authorised for the transactional id",
+    _E.DELEGATION_TOKEN_AUTHORIZATION_FAILED: "not authorised (delegation token)",
+    _E._SSL: "TLS failed: check *_KAFKA_SSL_* (CA, certificate, key and their passwords) and "
+    "that the broker listener speaks TLS",
+    _E._INVALID_ARG: "invalid configuration",
+    _E.INVALID_CONFIG: "the broker rejected the configuration",
+    _E.INVALID_REQUIRED_ACKS: "invalid required acks: use 0, 1 or -1 (*_KAFKA_REQUIRED_ACKS)",
+    _E._UNKNOWN_PROTOCOL: "unknown security protocol: check *_KAFKA_SECURITY_PROTOCOL",
+    _E.UNKNOWN_TOPIC_OR_PART: "the topic does not exist: create it, or check the topic name "
+    "(*_KAFKA_TOPICS / *_KAFKA_TOPIC)",
+    _E._UNKNOWN_TOPIC: "the topic does not exist: create it, or check the topic name "
+    "(*_KAFKA_TOPICS / *_KAFKA_TOPIC)",
+    _E.TOPIC_EXCEPTION: "invalid topic name",
+    _E.INVALID_GROUP_ID: "invalid consumer group id: check *_KAFKA_GROUP_ID",
+    _E.INCONSISTENT_GROUP_PROTOCOL: "the group's members use incompatible assignment strategies",
+}
+
+#: codes whose cause retrying cannot fix: authentication, authorisation, TLS,
+#: configuration, a missing topic
+TERMINAL_CODES: frozenset[int] = frozenset(_HINTS)
+
+_TRANSIENT_HINTS: dict[int, str] = {
+    _E._TRANSPORT: "the connection to a broker failed; librdkafka reconnects",
+    _E._ALL_BROKERS_DOWN: "no broker is reachable; librdkafka keeps trying",
+    _E._RESOLVE: "a broker name does not resolve; librdkafka keeps trying",
+    _E._MAX_POLL_EXCEEDED: "the application took longer than max_poll_interval between two "
+    "messages; the consumer left the group and rejoins",
+}
+
+
+def classify(err: Any, ignore: Collection[int] = ()) -> Severity:
+    """Return how to treat the librdkafka error ``err``.
+
+    ``ignore`` is the configured ignore list: its codes are never fatal unless
+    librdkafka marks the error fatal itself.
+    """
+    if err.fatal():
+        return Severity.FATAL
+    code = err.code()
+    if code in ignore:
+        return Severity.IGNORED
+    if code in TERMINAL_CODES:
+        return Severity.FATAL
+    return Severity.TRANSIENT
+
+
+def describe(err: Any) -> str:
+    """Return the error text with its librdkafka name and, when known, what to check."""
+    code = err.code()
+    text = f"{err.str()} ({err.name()})"
+    hint = _HINTS.get(code) or _TRANSIENT_HINTS.get(code)
+    if err.fatal():
+        hint = "librdkafka reports a fatal error; the client cannot continue"
+    return f"{text}: {hint}" if hint else text

@@ -1,0 +1,355 @@
+"""The Kafka producer: asynchronous sends, every delivery checked, bounded flush and close.
+
+How it works:
+
+- ``send`` numbers the message for the ack barrier and hands it to librdkafka with a
+  tiny per-message delivery callback; a full local queue makes ``send`` wait (serving
+  delivery reports meanwhile) instead of failing — back-pressure;
+- delivery reports run inside ``poll``: ``send`` polls every 1000 messages, consumers
+  poll through the idle hook before they block, and a background thread polls when
+  nobody else did for a while, so confirmations (and the commits waiting on them) flow
+  while the application is idle;
+- a report only appends the message's number to a deque; the numbers are moved into the
+  :class:`~streamprocessor.clients.barrier.DeliveryTracker` under a lock right after the
+  poll, in one batch;
+- a failed delivery is a :class:`~streamprocessor.stream.errors.DeliveryError`; the
+  message stays unconfirmed, so no ack that came after it is ever committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from datetime import timedelta
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from streamprocessor.clients.barrier import BARRIER
+from streamprocessor.clients.base import (
+    IDLE_HOOKS,
+    ProducerBase,
+    message_error,
+    seconds,
+    valid_message,
+)
+from streamprocessor.clients.kafka.errors import Severity, classify, describe
+from streamprocessor.clients.kafka.lifecycle import StartupErrors, run_bounded, wait_for_cluster
+from streamprocessor.clients.kafka.message import timestamp_ms
+from streamprocessor.clients.kafka.properties import (
+    config_error,
+    connect_timeout,
+    env_prefix,
+    producer_properties,
+    redacted,
+)
+from streamprocessor.stream.errors import ClientError, DeliveryError, FlushTimeoutError
+from streamprocessor.stream.message import Message
+
+__all__ = ["KafkaProducer"]
+
+_POLL_EVERY = 1000  # sends between two poll(0) calls on the sending thread
+_IDLE_POLL = 0.05  # seconds without a poll after which the background thread polls
+_SLICE = 0.2  # seconds: flush waits in slices so signals are handled
+_PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+
+
+class _Delivery:
+    """The delivery callback of one message: reports its number to the producer.
+
+    Success appends the number to the producer's deque; failure appends
+    ``(number, error, message)``. The producer settles both right after each poll.
+    """
+
+    __slots__ = ("done", "seq")
+
+    def __init__(self, seq: int, done: deque[Any]) -> None:
+        self.seq = seq
+        self.done = done
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is None:
+            self.done.append(self.seq)
+        else:
+            self.done.append((self.seq, err, msg))
+
+
+class KafkaProducer(ProducerBase):
+    """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
+
+    client_type = "kafka"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        try:
+            self._setup(config)
+        except BaseException:
+            BARRIER.unregister(self._tracker)
+            raise
+        self._register_interrupts()
+
+    def _setup(self, config: Any) -> None:
+        k = config.kafka
+        props = producer_properties(config)
+        self._topic: str = k.topic
+        self._ignore = frozenset(int(c) for c in k.ignore_errors)
+        self._done: deque[Any] = deque()
+        self._seq_lock = threading.Lock()
+        self._sends = 0
+        self._last_poll = time.monotonic()
+        self._purging = False
+        self._startup: StartupErrors | None = StartupErrors(self._ignore)
+        self._log.info(
+            "Finished parsing Kafka client configurations.",
+            extra={"client": "kafka", "config": redacted(props)},
+        )
+        conf = dict(props)
+        conf["error_cb"] = self._on_error
+        conf["stats_cb"] = self._on_stats
+        conf["logger"] = self._log
+        try:
+            self._p = Producer(conf)
+        except KafkaException as exc:
+            raise config_error(exc, config, "producer") from exc
+        self._produce = self._p.produce
+        try:
+            wait_for_cluster(
+                lambda t: self._p.list_topics(None, t),
+                lambda: self._p.poll(0),
+                self._startup,
+                connect_timeout(config),
+                props["bootstrap.servers"],
+                f"{env_prefix(config, 'producer')}_KAFKA_BROKERS",
+            )
+        except BaseException:
+            self._p.purge()
+            run_bounded(self._p.close, 2.0, "kafka-producer-close")
+            raise
+        self._startup = None
+        self._stop = threading.Event()
+        self._poller = threading.Thread(
+            target=self._poll_loop, name="streamprocessor-kafka-delivery", daemon=True
+        )
+        self._poller.start()
+        IDLE_HOOKS.append(self._idle)
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        """Send ``msg`` to its ``producer_topic`` (else the configured topic).
+
+        Blocks while librdkafka's local queue is full. Raises the pending fatal error of
+        this producer (e.g. a failed delivery) under default error handling.
+        """
+        if self._failure is not None or self._closing or self._closed:
+            self._check_open("send")
+        try:
+            value = msg.value
+            key = msg.key
+            topic = msg.producer_topic or self._topic
+            ts = msg.timestamp
+            tags = msg.tags
+        except AttributeError:
+            raise message_error(msg) from None
+        if (
+            (value is not None and value.__class__ is not bytes)
+            or (key is not None and key.__class__ is not bytes)
+        ) and not valid_message(msg):
+            raise message_error(msg)
+        with self._seq_lock:
+            seq = self._tracker.next_seq()
+        try:
+            self._produce(
+                topic,
+                value,
+                key,
+                -1,
+                _Delivery(seq, self._done),
+                None,
+                0 if ts is None else timestamp_ms(ts),
+                list(tags.items()) if tags else None,
+            )
+        except BufferError:
+            self._produce_blocking(msg, topic, value, key, ts, tags, seq)
+        except (KafkaException, TypeError, ValueError, OverflowError) as exc:
+            self._void(seq)
+            raise ClientError(f"unable to produce message to {topic!r}: {exc}") from exc
+        self._sends += 1
+        if self._sends >= _POLL_EVERY:
+            self._sends = 0
+            self._serve(0)
+
+    def _produce_blocking(
+        self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, seq: int
+    ) -> None:
+        """Wait for room in the local queue (back-pressure), serving delivery reports."""
+        while True:
+            self._serve(0.05)
+            if self._failure is not None or self._closed:
+                self._void(seq)
+                self._check_open("send")
+            try:
+                self._produce(
+                    topic,
+                    value,
+                    key,
+                    -1,
+                    _Delivery(seq, self._done),
+                    None,
+                    0 if ts is None else timestamp_ms(ts),
+                    list(tags.items()) if tags else None,
+                )
+                return
+            except BufferError:
+                continue
+            except (KafkaException, TypeError, ValueError, OverflowError) as exc:
+                self._void(seq)
+                raise ClientError(f"unable to produce message to {topic!r}: {exc}") from exc
+
+    def _void(self, seq: int) -> None:
+        """Confirm a send that never reached librdkafka: there is nothing to wait for."""
+        with self._seq_lock:
+            self._tracker.confirm(seq)
+
+    # -- delivery reports ---------------------------------------------------------------
+
+    def _serve(self, timeout: float) -> None:
+        self._last_poll = time.monotonic()
+        self._p.poll(timeout)
+        self._settle()
+
+    def _settle(self) -> None:
+        done = self._done
+        if not done:
+            return
+        failures = []
+        with self._seq_lock:
+            confirm = self._tracker.confirm
+            pop = done.popleft
+            try:
+                while True:
+                    item = pop()
+                    if item.__class__ is int:
+                        confirm(item)
+                    else:
+                        failures.append(item)
+            except IndexError:
+                pass
+        for _seq, err, msg in failures:
+            if err.code() in _PURGED and self._purging:
+                continue
+            self._fail(
+                DeliveryError(
+                    f"message delivery failure error: {describe(err)} "
+                    f"(topic {msg.topic()!r}, key {msg.key()!r})"
+                )
+            )
+
+    def _poll_loop(self) -> None:
+        stop = self._stop
+        while not stop.wait(_IDLE_POLL):
+            if time.monotonic() - self._last_poll < _IDLE_POLL:
+                continue
+            try:
+                self._serve(0)
+            except Exception as exc:  # keep serving; the handle may be closing
+                if stop.is_set():
+                    return
+                self._log.error("Serving Kafka delivery reports failed: %s", exc)
+
+    def _idle(self) -> None:
+        if not self._closed and not self._closing:
+            self._serve(0)
+
+    # -- errors and statistics (callbacks: never raise) ---------------------------------
+
+    def _on_error(self, err: Any) -> None:
+        try:
+            if self._startup is not None:
+                self._startup(err)
+                return
+            severity = classify(err, self._ignore)
+            if severity is Severity.FATAL:
+                self._fail(ClientError(f"received error from Kafka: {describe(err)}"))
+            elif severity is Severity.IGNORED:
+                self._log.warning(
+                    "Received transient error from Kafka. Ignoring.",
+                    extra={"error": describe(err)},
+                )
+            else:
+                self._log.warning("Kafka reported: %s", describe(err))
+        except BaseException:  # never into librdkafka
+            pass
+
+    def _on_stats(self, stats: str) -> None:
+        with contextlib.suppress(BaseException):  # never into librdkafka
+            self._log.info("Received Kafka statistics.", extra={"statistics": stats})
+
+    # -- flush and close ----------------------------------------------------------------
+
+    def _flush(self, timeout: float | None) -> int:
+        """Wait until nothing is queued or in flight, or ``timeout``; return what is left."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if deadline is None:
+                step = _SLICE
+            else:
+                step = max(min(_SLICE, deadline - time.monotonic()), 0.0)
+            self._last_poll = time.monotonic()
+            left = int(self._p.flush(step))
+            self._settle()
+            if left == 0 or (deadline is not None and time.monotonic() >= deadline):
+                return left
+
+    def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Wait until every message sent is delivered.
+
+        ``timeout`` (seconds or a timedelta) bounds the wait; without one the wait ends
+        when librdkafka delivered or gave up on every message (``message.timeout.ms``).
+        Raises :class:`FlushTimeoutError` saying how many messages were not delivered in
+        time, and the pending delivery error under default error handling.
+        """
+        if self._closing or self._closed or self._failure is not None:
+            self._check_open("flush")
+        t = seconds(timeout)
+        left = self._flush(t)
+        if self._failure is not None:
+            self._check_open("flush")
+        if left:
+            raise FlushTimeoutError(
+                f"{left} message(s) not delivered to Kafka within {t:g}s "
+                "(broker unreachable or slow?); they are still queued",
+                left,
+            )
+
+    def _close_impl(self) -> None:
+        with contextlib.suppress(ValueError):
+            IDLE_HOOKS.remove(self._idle)
+        timeout = self._shutdown_timeout
+        left = self._flush(timeout)
+        self._stop.set()
+        self._poller.join(1.0)
+        if left:
+            self._purging = True
+            self._p.purge()
+            self._p.poll(0)
+            self._settle()
+            self._log.error(
+                "failed to flush all messages, %d left: not delivered to Kafka within %gs; "
+                "they are dropped",
+                left,
+                timeout,
+            )
+        done, _, exc = run_bounded(self._p.close, 2.0, "streamprocessor-kafka-producer-close")
+        if not done:
+            self._log.error("The Kafka producer did not shut down within 2s; left behind")
+        elif exc is not None:
+            self._log.error("Closing the Kafka producer failed: %s", exc)
+        if left:
+            raise FlushTimeoutError(
+                f"failed to flush all messages, {left} left: not delivered to Kafka within "
+                f"{timeout:g}s (raise options.shutdown_timeout if the brokers are slow)",
+                left,
+            )
