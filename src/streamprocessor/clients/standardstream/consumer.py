@@ -1,0 +1,428 @@
+"""The standard-stream consumer: one message per line of stdin or of any binary reader.
+
+Speed: the input is read in large blocks (``os.read`` on the file descriptor when the
+reader has one) and split in C; a message object is built only when the iterator hands
+the line out, and every message of a block shares the block's read time. The hot loop
+makes no call besides building the message.
+
+Promptness and signals: before it would block on a pipe, socket or terminal the consumer
+runs the idle hooks (buffered producers such as the stdout producer flush there), and it
+waits in ``poll`` on the input together with a wake-up pipe, so a signal or a ``close()``
+from another thread ends the wait at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import select
+import stat
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from streamprocessor.clients.base import ConsumerBase, run_idle_hooks
+from streamprocessor.stream.errors import ClientError, LineTooLongError
+from streamprocessor.stream.message import Message
+
+__all__ = ["BLOCK_SIZE", "StandardstreamConsumer", "max_line_size_variable"]
+
+#: bytes asked for per read: large enough to amortise the per-block work, small enough
+#: that a block's lines stay in the CPU cache while they are handed out
+BLOCK_SIZE = 64 * 1024
+
+_NL = b"\n"
+_CR = b"\r"
+_POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR | select.POLLNVAL
+
+
+def max_line_size_variable(config: Any) -> str:
+    """Return the environment variable that sets this consumer's maximum line size."""
+    prefix = f"{config.name}_CONSUMER" if config.name else "CONSUMER"
+    return f"{prefix.upper()}_STANDARDSTREAM_MAX_LINE_SIZE"
+
+
+class _LineMessage(Message):
+    """A :class:`Message` read from a line of input; it behaves exactly as a Message.
+
+    It exists for speed: its constructor is C's (no ``__init__`` in Python), and the
+    consumer fills every field right after, so no field is ever unset.
+    """
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
+class _Lease:
+    """The opaque value of the messages a consumer hands out: says which consumer."""
+
+    __slots__ = ("consumer",)
+
+    def __init__(self, consumer: StandardstreamConsumer) -> None:
+        self.consumer = consumer
+
+
+def _strip_cr(lines: list[bytes]) -> list[bytes]:
+    return [line[:-1] if line[-1:] == _CR else line for line in lines]
+
+
+class StandardstreamConsumer(ConsumerBase):
+    """Consumer of newline-delimited messages (see the package docstring for its behaviour).
+
+    The reader is ``config.standardstream.reader`` (a binary file object) or, when that
+    is ``None``, the process's standard input (file descriptor 0). Neither is closed by
+    :meth:`close`: the caller owns them.
+    """
+
+    # this client's own state lives in slots: fast to reach from the hot loop, and it
+    # keeps the base's instance dict small enough for CPython's shared-key layout
+    __slots__ = (
+        "_eof",
+        "_fd",
+        "_lease",
+        "_lineno",
+        "_lines",
+        "_max",
+        "_pending_error",
+        "_poll",
+        "_read_obj",
+        "_reader",
+        "_release_lock",
+        "_rest",
+        "_rest_len",
+        "_ts",
+        "_wake_r",
+        "_wake_w",
+    )
+
+    client_type = "standardstream"
+    #: a line taken from a pipe cannot be put back: after an interrupt, hand out what
+    #: was read, then end
+    _drain_on_stop = True
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        section = config.standardstream
+        self._max: int = section.max_line_size
+        self._reader: Any = section.reader
+        self._fd = self._usable_fd(self._reader)
+        # poll only what can block: pipes, sockets, terminals (not regular files)
+        self._poll: Any = None
+        self._wake_r = self._wake_w = -1
+        if self._fd >= 0 and not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_w, False)
+            self._poll = select.poll()
+            self._poll.register(self._fd, select.POLLIN | select.POLLPRI)
+            self._poll.register(self._wake_r, select.POLLIN)
+        self._read_obj: Any = None
+        if self._fd < 0:
+            r = self._reader
+            self._read_obj = getattr(r, "read1", None) or r.read
+        # the partial line at the end of the last block, as pieces (a long line spans
+        # several blocks; joining once avoids quadratic copying)
+        self._rest: list[bytes] = []
+        self._rest_len = 0
+        self._lineno = 0  # lines handed out from input so far
+        self._eof = False
+        self._pending_error: ClientError | None = None
+        self._lines: list[bytes] = []  # the block being handed out; cleared on close
+        self._ts: datetime | None = None  # when the current block was read
+        self._release_lock = threading.Lock()
+        # the opaque value of every message handed out; ack/nack check it in one
+        # comparison, and close() ends the lease so they take the slow path and refuse
+        self._lease: _Lease | None = _Lease(self)
+        self._register_interrupts()
+
+    @staticmethod
+    def _usable_fd(reader: Any) -> int:
+        """Return the file descriptor to read, or -1 to read through the object."""
+        if reader is None:
+            stdin = sys.stdin
+            if stdin is not None:
+                # a redirected file the application already read from: start where it is
+                _sync_position(getattr(stdin, "buffer", None), 0)
+            return 0
+        try:
+            fd = reader.fileno()
+        except (AttributeError, OSError, ValueError):
+            return -1
+        if not isinstance(fd, int) or fd < 0:
+            return -1
+        if not isinstance(reader, io.RawIOBase | io.BufferedReader):
+            return -1  # an unknown object may hold data of its own: read through it
+        _sync_position(reader, fd)
+        return fd
+
+    # -- iteration ----------------------------------------------------------------------
+
+    def _iterate(self) -> Iterator[Message]:
+        buf = self._buffer  # messages given back with nack()
+        new = _LineMessage
+        lease = self._lease
+        self._iterating += 1
+        try:
+            while True:
+                if buf:
+                    while buf:
+                        yield buf.popleft()
+                lines = self._next_lines()
+                if lines is None:
+                    if buf:
+                        continue
+                    return
+                self._lines = lines
+                ts = self._ts
+                for line in lines:
+                    if buf:
+                        while buf:
+                            yield buf.popleft()
+                    m = new()
+                    m.value = line
+                    m.key = None
+                    m.timestamp = ts
+                    m.tags = {}
+                    m.consumer_topic = ""
+                    m.producer_topic = ""
+                    m.offset = None
+                    m._opaque = lease
+                    yield m
+        finally:
+            self._iterating -= 1
+            if (self._closing or self._closed) and not self._iterating:
+                self._release()
+
+    def _fill(self) -> bool:  # pragma: no cover - _iterate is overridden
+        raise NotImplementedError
+
+    def _next_lines(self) -> list[bytes] | None:
+        """Return the next complete lines (possibly none yet), or None: iteration ends."""
+        while True:
+            if self._pending_error is not None:
+                self._raise_pending()
+                return None
+            if self._closed or self._closing:
+                return None
+            if self._eof or self._stopping:
+                self._eof = True
+                run_idle_hooks()
+                if self._rest:  # a last line without newline, or read before a stop
+                    return self._take_rest()
+                return None
+            block = self._read_block()
+            if block is None:
+                continue  # stopped, closed or failed while waiting: checked above
+            if not block:
+                self._eof = True
+                continue
+            self._ts = datetime.now(UTC)
+            lines = block.split(_NL)
+            if len(lines) == 1:  # no newline: the line goes on
+                self._rest.append(block)
+                self._rest_len += len(block)
+                if self._rest_len > self._max + 1:  # + 1: a "\r" may end it
+                    self._too_long(0)
+                continue
+            rest = self._rest
+            if rest:
+                rest.append(lines[0])
+                lines[0] = b"".join(rest)
+                rest.clear()
+                self._rest_len = 0
+            tail = lines.pop()
+            if tail:
+                rest.append(tail)
+                self._rest_len = len(tail)
+            if _CR in block or lines[0][-1:] == _CR:
+                lines = _strip_cr(lines)
+            if len(lines[0]) > self._max or (
+                self._max < BLOCK_SIZE and max(map(len, lines)) > self._max
+            ):
+                lines = self._cut_at_long_line(lines)
+            elif self._rest_len > self._max + 1:
+                self._too_long(len(lines))
+            self._lineno += len(lines)
+            return lines
+
+    def _take_rest(self) -> list[bytes]:
+        line = b"".join(self._rest)
+        self._rest.clear()
+        self._rest_len = 0
+        if line[-1:] == _CR:
+            line = line[:-1]
+        if len(line) > self._max:
+            self._too_long(0)
+            return []
+        self._lineno += 1
+        return [line]
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _read_block(self) -> bytes | None:
+        """Read the next block: bytes (b"" at end of input), or None when interrupted."""
+        # before every read, so output keeps pace with input: buffered producers write
+        # once per input block, and at once when the input pauses
+        run_idle_hooks()
+        fd = self._fd
+        try:
+            if fd < 0:
+                data = self._read_obj(BLOCK_SIZE)
+                return b"" if data is None else bytes(data)
+            if self._poll is not None and not self._wait_readable():
+                return None
+            return os.read(fd, BLOCK_SIZE)
+        except BlockingIOError:
+            return None  # a non-blocking descriptor had nothing after all: wait again
+        except OSError as exc:
+            if self._closing or self._closed:
+                return None
+            self._error(ClientError(f"unable to read message from stream: {exc}"), exc)
+            return None
+
+    def _wait_readable(self) -> bool:
+        """Block until input is readable (True) or a stop or close woke us (False)."""
+        poll = self._poll
+        fd = self._fd
+        while True:
+            if self._stopping or self._closing or self._closed:
+                return False
+            ready = [ready_fd for ready_fd, _ in poll.poll()]
+            if fd in ready:
+                return True
+            # only the wake-up pipe: drain it and look at the flags again
+            with contextlib.suppress(OSError):
+                os.read(self._wake_r, 64)
+
+    # -- errors -------------------------------------------------------------------------
+
+    def _cut_at_long_line(self, lines: list[bytes]) -> list[bytes]:
+        limit = self._max
+        for i, line in enumerate(lines):
+            if len(line) > limit:
+                self._too_long(i)
+                return lines[:i]
+        return lines  # pragma: no cover - called only when a line is too long
+
+    def _too_long(self, lines_before: int) -> None:
+        n = self._lineno + lines_before + 1
+        var = max_line_size_variable(self.config)
+        self._pending_error = LineTooLongError(
+            f"unable to read message from stream: line {n} is longer than the maximum "
+            f"line size of {self._max} bytes; raise the limit with "
+            f"options.standardstream_max_line_size(n) or the environment variable {var}"
+        )
+
+    def _error(self, exc: ClientError, cause: BaseException | None = None) -> None:
+        exc.__cause__ = cause
+        self._pending_error = exc
+
+    def _raise_pending(self) -> None:
+        """End iteration with the pending error: written output first, then raise."""
+        exc = self._pending_error
+        assert exc is not None
+        self._pending_error = None
+        self._eof = True
+        self._rest.clear()
+        run_idle_hooks()  # every output before the bad line is written
+        self._fail(exc)
+        if self._failure is not None:
+            self._raise_failure()
+
+    # -- acks ---------------------------------------------------------------------------
+
+    def ack(self, msg: Message) -> None:
+        """Accept ``msg``: standard input has nothing to commit."""
+        try:
+            if msg._opaque is self._lease:
+                return
+        except AttributeError:
+            pass
+        self._refuse(msg, "ack")
+
+    def nack(self, msg: Message) -> None:
+        """Hand ``msg`` out again before the next line (as it is now)."""
+        try:
+            if msg._opaque is self._lease:
+                self._nack(msg)
+                return
+        except AttributeError:
+            pass
+        self._refuse(msg, "nack")
+
+    def _refuse(self, msg: object, what: str) -> NoReturn:
+        self._check_open(what)
+        raise ClientError(
+            f"cannot {what} a message this standardstream consumer did not hand out "
+            f"({what} the message object you got from iterating the consumer)"
+        )
+
+    def _token(self, msg: Message) -> Any:
+        return None
+
+    def _commit(self, tokens: list[Any]) -> None:
+        pass
+
+    def _nack(self, msg: Message) -> None:
+        self._buffer.appendleft(msg.copy())
+
+    def backlog(self) -> int:
+        """Return 0: standard input has no notion of an acknowledged position."""
+        return 0
+
+    # -- stop and close -----------------------------------------------------------------
+
+    def _wake(self) -> None:
+        # may run inside a signal handler: one non-blocking write, nothing else
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    def _close_impl(self) -> None:
+        self._lease = None
+        self._buffer.clear()
+        self._lines.clear()  # ends a loop over the current block, in any thread
+        self._rest.clear()
+        self._wake()
+        if not self._iterating:
+            self._release()
+        # else: the iterating thread releases the wake-up pipe when it leaves
+
+    def _release(self) -> None:
+        with self._release_lock:
+            r, w = self._wake_r, self._wake_w
+            self._wake_r = self._wake_w = -1
+            self._poll = None
+        for fd in (r, w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _describe_unfinished(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        source = "stdin" if self._reader is None else type(self._reader).__name__
+        return f"<{type(self).__name__} {source} {state}>"
+
+
+def _sync_position(reader: Any, fd: int) -> None:
+    """Move ``fd`` to where a buffered ``reader`` of a regular file logically is.
+
+    A buffered file object reads ahead: after ``f.readline()`` its descriptor is past
+    the line. Reading the descriptor directly must start right after what was returned.
+    """
+    if not isinstance(reader, io.BufferedReader):
+        return
+    try:
+        if reader.fileno() != fd or not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        pos = reader.tell()
+        if os.lseek(fd, 0, os.SEEK_CUR) != pos:
+            os.lseek(fd, pos, os.SEEK_SET)
+    except (OSError, ValueError):
+        pass
+

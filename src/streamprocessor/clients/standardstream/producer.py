@@ -1,0 +1,358 @@
+"""The standard-stream producer: each message's value as one line on stdout or any writer.
+
+``send`` appends the value to a private list (no lock, no syscall); the list is written
+as one block when it holds enough, when a consumer is about to wait for input (the idle
+hook), on ``flush()`` and on ``close()``. Output is thus written in large blocks for bulk
+input and at once for a person typing, whatever ``PYTHONUNBUFFERED`` says: standard
+output is written with ``os.write`` on file descriptor 1, after ``sys.stdout.flush()`` so
+that ``print()`` output written before stays before.
+
+A closed standard output (``| head -1``) is not an error: the rest of the output is
+discarded, ``/dev/null`` takes the place of file descriptor 1 (so nothing fails again at
+exit), every consumer of the process stops as it would on SIGTERM, and the program ends
+with status 0 — when no consumer is being iterated, the next ``send``/``flush`` raises
+``SystemExit(0)``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import os
+import select
+import sys
+import threading
+import weakref
+from datetime import timedelta
+from typing import Any
+
+from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
+from streamprocessor.clients.base import IDLE_HOOKS, ProducerBase, message_error
+from streamprocessor.stream.errors import ClientClosedError, ClientError
+from streamprocessor.stream.message import Message
+from streamprocessor.util.interrupts import COORDINATOR
+
+__all__ = ["FLUSH_SIZE", "StandardstreamProducer"]
+
+#: write once this many bytes are buffered
+FLUSH_SIZE = 64 * 1024
+
+_NL = b"\n"
+_GONE = (errno.EPIPE, errno.ECONNRESET)
+
+# open producers, flushed at interpreter exit when the application did not close them
+_OPEN: weakref.WeakSet[StandardstreamProducer] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _encode(chunk: list[bytes]) -> bytes:
+    r"""Return the lines of ``chunk``: each value plus ``\n`` unless it ends with one."""
+    if _NL not in b"".join(chunk):  # the common case: no value holds a newline
+        chunk.append(b"")
+        return _NL.join(chunk)
+    return b"".join([v if v[-1:] == _NL else v + _NL for v in chunk])
+
+
+class _Tracker(DeliveryTracker):
+    """A delivery tracker whose send count is derived from the producer's buffer.
+
+    ``send`` then costs no counter update: sends numbered so far = values taken out of
+    the buffer + values in it. ``confirmed`` advances after each successful write.
+    """
+
+    __slots__ = ("_producer",)
+
+    def __init__(self, producer: StandardstreamProducer, name: str) -> None:
+        self._producer = producer
+        super().__init__(name=name, flush=producer._barrier_flush)
+
+    @property
+    def sent(self) -> int:
+        """The number of values sent so far."""
+        return self._producer._sent_count()
+
+    @sent.setter
+    def sent(self, value: int) -> None:
+        pass  # derived; DeliveryTracker.__init__ sets 0
+
+    def next_seq(self) -> int:
+        """Return the number the latest send got (sends are counted by the buffer)."""
+        return self.sent
+
+
+class StandardstreamProducer(ProducerBase):
+    """Producer writing one line per message (see the package docstring for details).
+
+    The writer is ``config.standardstream.writer`` (a binary file object) or, when that
+    is ``None``, the process's standard output (file descriptor 1). Neither is closed by
+    :meth:`close`; both are flushed.
+    """
+
+    __slots__ = (
+        "_broken",
+        "_consumers_stopping",
+        "_fd",
+        "_lock",
+        "_parts",
+        "_size",
+        "_stdout",
+        "_taken",
+        "_write_lock",
+        "_writer",
+    )
+
+    client_type = "standardstream"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        # replace the base tracker by one that needs no per-send bookkeeping
+        BARRIER.unregister(self._tracker)
+        self._tracker = _Tracker(self, self._tracker.name)
+        BARRIER.register(self._tracker)
+
+        writer = config.standardstream.writer
+        self._writer: Any = writer
+        self._fd = 1 if writer is None else -1
+        self._stdout = writer is None or _fileno(writer) == 1
+        # values sent and not written yet; None once closed, failed or broken, which
+        # sends notice as an AttributeError on their fast path
+        self._parts: list[bytes] | None = []
+        self._taken = 0  # values removed from _parts by writes (or dropped)
+        self._size = 0  # bytes in _parts (about: updated without a lock)
+        self._lock = threading.Lock()  # _parts trimming + _taken, for the tracker
+        self._write_lock = threading.Lock()  # one writer at a time keeps blocks in order
+        self._broken = False
+        self._consumers_stopping = False
+        IDLE_HOOKS.append(self._idle)
+        _OPEN.add(self)
+        if self._stdout:
+            _register_atexit()
+        self._register_interrupts()
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        """Buffer ``msg.value`` as one line (``None`` writes an empty line)."""
+        try:
+            v = msg.value
+            parts = self._parts
+            if type(v) is not bytes:
+                v = self._other_value(msg)
+            parts.append(v)  # type: ignore[union-attr]  # None: the slow path below
+        except AttributeError:
+            self._send_refused(msg)
+            return
+        # not atomic across threads: a lost update only delays a write a little
+        self._size += len(v)
+        if self._size >= FLUSH_SIZE:
+            self._write_buffered(raise_errors=True)
+
+    @staticmethod
+    def _other_value(msg: Message) -> bytes:
+        v = msg.value
+        if isinstance(msg, Message):
+            if v is None:
+                return b""  # a tombstone is an empty line
+            if isinstance(v, bytes):
+                return bytes(v)
+        raise message_error(msg)
+
+    def _send_refused(self, msg: object) -> None:
+        """The slow path of ``send``: closed, failed, broken, or not a message."""
+        if self._broken:
+            self._after_broken()
+            return
+        self._check_open("send")
+        if self._parts is None:  # pragma: no cover - closed is caught above
+            raise ClientClosedError("cannot send: this standardstream producer is closed")
+        raise message_error(msg)
+
+    def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Write everything sent so far (writes block; ``timeout`` is not enforced)."""
+        if self._broken:
+            self._after_broken()
+            return
+        if self._closed or self._closing or self._failure is not None:
+            self._check_open("flush")
+        self._write_buffered(raise_errors=True)
+        if self._broken:
+            self._after_broken()
+
+    def _barrier_flush(self, timeout: float | None) -> None:
+        # a consumer closing: write what its acks wait for, never raise into its close
+        if not self._closed:
+            self._write_buffered(raise_errors=False)
+
+    def _idle(self) -> None:
+        """Idle hook: a consumer is about to wait for input; write what is buffered."""
+        if self._parts:
+            self._write_buffered(raise_errors=False)
+        if self._broken and not self._closing:
+            self._after_broken(from_hook=True)
+
+    def _sent_count(self) -> int:
+        with self._lock:
+            parts = self._parts
+            return self._taken + (len(parts) if parts else 0)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _write_buffered(self, raise_errors: bool) -> None:
+        """Write the buffered values as one block; report a failure per the config."""
+        with self._write_lock:
+            with self._lock:
+                parts = self._parts
+                n = len(parts) if parts else 0
+                if not n:
+                    return
+                assert parts is not None
+                chunk = parts[:n]
+                del parts[:n]  # sends from other threads append behind; never lost
+                self._taken += n
+                self._size = 0
+                upto = self._taken
+            data = _encode(chunk)
+            try:
+                self._write(data)
+            except OSError as exc:
+                self._write_failed(exc)
+            else:
+                self._tracker.confirm_upto(upto)
+                return
+        # outside the write lock: raising closes the client, which writes what is left
+        if raise_errors and self._failure is not None:
+            self._raise_failure()
+
+    def _write(self, data: bytes) -> None:
+        fd = self._fd
+        if fd >= 0:
+            out = sys.stdout
+            if out is not None:
+                with contextlib.suppress(Exception):
+                    out.flush()  # print() output written before ours stays before
+            view = memoryview(data)
+            while view:
+                try:
+                    view = view[os.write(fd, view) :]
+                except BlockingIOError:  # someone made the descriptor non-blocking
+                    select.select([], [fd], [])
+            return
+        w = self._writer
+        view = memoryview(data)
+        while view:
+            n = w.write(view)
+            if n is None:  # a non-blocking raw writer that took nothing
+                select.select([], [_fileno(w)], [])
+                continue
+            view = view[n:]
+        flush = getattr(w, "flush", None)
+        if flush is not None:
+            flush()
+
+    def _write_failed(self, exc: OSError) -> None:
+        if exc.errno in _GONE and self._stdout:
+            self._become_broken()
+            return
+        if self._closing and self._failure is None:
+            self._log.error("Could not write to stream while closing: %s", exc)
+        err = ClientError(f"unable to write message to stream: {exc}")
+        err.__cause__ = exc
+        self._fail(err)
+
+    def _on_failure(self) -> None:
+        self._parts = None  # sends take the slow path and raise the failure
+
+    # -- a closed standard output -------------------------------------------------------
+
+    def _become_broken(self) -> None:
+        """Standard output is closed: discard output from now on and stop the consumers."""
+        self._broken = True
+        self._parts = None
+        _silence_stdout()
+        self._log.debug("Standard output is closed: discarding further output and stopping.")
+        self._consumers_stopping = COORDINATOR.stop_consumers()
+
+    def _after_broken(self, from_hook: bool = False) -> None:
+        """Called by every send/flush once stdout is closed: end the program quietly.
+
+        While a consumer stops (it was interrupted and its loop ends by itself), the
+        output is discarded; with no consumer to stop, the program ends here with
+        status 0, as a Unix tool does when its reader goes away.
+        """
+        if self._consumers_stopping and COORDINATOR.stop_consumers():
+            return
+        if from_hook and not _is_main_thread():
+            return
+        raise SystemExit(0)
+
+    # -- close --------------------------------------------------------------------------
+
+    def _close_impl(self) -> None:
+        with contextlib.suppress(ValueError):
+            IDLE_HOOKS.remove(self._idle)
+        if not self._broken:
+            self._write_buffered(raise_errors=False)
+        with self._lock:
+            self._parts = None
+        _OPEN.discard(self)
+
+    def _describe_unfinished(self) -> str:
+        n = self._sent_count() - self._tracker.confirmed
+        return f"standardstream producer has {n} unwritten line(s)" if n > 0 else ""
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        sink = "stdout" if self._writer is None else type(self._writer).__name__
+        return f"<{type(self).__name__} {sink} {state}>"
+
+
+def _fileno(w: Any) -> int:
+    try:
+        fd = w.fileno()
+    except (AttributeError, OSError, ValueError):
+        return -1
+    return fd if isinstance(fd, int) else -1
+
+
+def _is_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _silence_stdout() -> None:
+    """Put /dev/null on file descriptor 1: later writes (print, exit flush) succeed."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # pragma: no cover - no /dev/null
+        return
+    try:
+        os.dup2(devnull, 1)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _flush_at_exit() -> None:
+    """Write what open producers still buffer; survive a closed standard output."""
+    for p in list(_OPEN):
+        with contextlib.suppress(Exception):
+            p._write_buffered(raise_errors=False)
+    out = sys.stdout
+    if out is None:
+        return
+    try:
+        out.flush()
+    except OSError as exc:  # Python would report "Exception ignored" and exit 120
+        if exc.errno in _GONE:
+            _silence_stdout()
+    except ValueError:
+        pass
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_flush_at_exit)
+

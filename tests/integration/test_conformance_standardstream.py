@@ -1,0 +1,114 @@
+"""The conformance suite on the standardstream client: over a file, a BytesIO and a pipe.
+
+The producer writes lines to the harness's "topic" and a consumer reads them back:
+
+- file: a regular file on disk (the consumer reads its descriptor; iteration is finite);
+- BytesIO: an object without a file descriptor (read through ``read1``; finite);
+- pipe: an ``os.pipe`` kept open for writing, so iteration never ends by itself and a
+  consumer waits in ``poll`` — the case of a terminal or a live pipeline.
+
+What the client does not claim — fields other than ``value``, acknowledgements that
+persist, a backlog, binary values (a value cannot hold a newline), tombstones (``None``
+is written as an empty line) — is skipped by the suite, visibly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamprocessor import options
+from streamprocessor.clients import standardstream
+from streamprocessor.testing.conformance import ConformanceSuite, Features, Harness
+
+FINITE = Features(
+    fields=frozenset({"value"}),
+    persistent_acks=False,
+    redelivers_unacked=False,
+    backlog=False,
+    binary_values=False,
+    tombstones=False,
+    ordering_per_key=True,
+    finite=True,
+)
+
+
+class FileHarness(Harness):
+    """Lines go to a file; each consumer reads the file from its start."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(features=FINITE, timeout=5.0)
+        self.path = path
+        path.write_bytes(b"")
+        self.files: list[Any] = []
+
+    def new_producer(self, *opts: Any) -> Any:
+        f = self.path.open("ab")
+        self.files.append(f)
+        return standardstream.new_producer(options.standardstream_writer(f), *opts)
+
+    def new_consumer(self, *opts: Any) -> Any:
+        f = self.path.open("rb")
+        self.files.append(f)
+        return standardstream.new_consumer(options.standardstream_reader(f), *opts)
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+
+class BytesIOHarness(Harness):
+    """Lines go to a BytesIO; each consumer reads a BytesIO of everything written."""
+
+    def __init__(self) -> None:
+        super().__init__(features=FINITE, timeout=5.0)
+        self.out = io.BytesIO()
+
+    def new_producer(self, *opts: Any) -> Any:
+        return standardstream.new_producer(options.standardstream_writer(self.out), *opts)
+
+    def new_consumer(self, *opts: Any) -> Any:
+        reader = io.BytesIO(self.out.getvalue())
+        return standardstream.new_consumer(options.standardstream_reader(reader), *opts)
+
+
+class PipeHarness(Harness):
+    """Lines go into a pipe that stays open: consumers wait for more, never reach EOF."""
+
+    def __init__(self) -> None:
+        super().__init__(features=Features(**{**FINITE.__dict__, "finite": False}), timeout=5.0)
+        r, w = os.pipe()
+        self.reader = os.fdopen(r, "rb", buffering=0)
+        self.writer = os.fdopen(w, "wb", buffering=0)
+
+    def new_producer(self, *opts: Any) -> Any:
+        return standardstream.new_producer(options.standardstream_writer(self.writer), *opts)
+
+    def new_consumer(self, *opts: Any) -> Any:
+        return standardstream.new_consumer(options.standardstream_reader(self.reader), *opts)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.reader.close()
+
+
+class TestStandardstreamFileConformance(ConformanceSuite):
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> Harness:
+        return FileHarness(tmp_path / "topic.txt")
+
+
+class TestStandardstreamBytesIOConformance(ConformanceSuite):
+    @pytest.fixture
+    def harness(self) -> Harness:
+        return BytesIOHarness()
+
+
+class TestStandardstreamPipeConformance(ConformanceSuite):
+    @pytest.fixture
+    def harness(self) -> Harness:
+        return PipeHarness()
