@@ -29,6 +29,7 @@ from streamprocessor.stream import Store
 __all__ = [
     "Option", "consumer_options", "disable_environment_config", "inmem_listen",
     "inmem_store", "kafka_broker", "kafka_commit_interval", "kafka_compression_codec",
+    "kafka_connect_timeout",
     "kafka_debug", "kafka_group_id", "kafka_group_id_random", "kafka_handle_transient_errors",
     "kafka_heartbeat_interval", "kafka_id", "kafka_librdkafka_config",
     "kafka_max_delivery_retries", "kafka_max_in_flight_requests", "kafka_max_poll_interval",
@@ -152,6 +153,15 @@ def kafka_broker(s: str) -> Option:
         c.kafka.brokers = [*c.kafka.brokers, value]
 
     return make("both", f"kafka_broker({value!r})", apply)
+
+
+def kafka_connect_timeout(d: Duration) -> Option:
+    """Fail a new client that cannot reach the brokers within ``d`` (not in Go; default 30s).
+
+    ``0s`` skips the wait (the original's behaviour: retry silently forever).
+    Environment: ``*_KAFKA_CONNECT_TIMEOUT``.
+    """
+    return setter("both", "kafka_connect_timeout", "kafka.connect_timeout", d)
 
 
 def kafka_debug() -> Option:

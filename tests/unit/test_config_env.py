@@ -91,6 +91,7 @@ SAMPLES: dict[str, tuple[str, Any, str | None]] = {
     "KAFKA_STATISTICS_INTERVAL": ("0", timedelta(0), "never"),
     "KAFKA_TOPICS": ("a,b", ["a", "b"], "a,"),
     "KAFKA_TOPIC": ("t", "t", None),
+    "KAFKA_CONNECT_TIMEOUT": ("5s", timedelta(seconds=5), "-5s"),
     "KAFKA_LIBRDKAFKA_CONFIG": (
         "linger.ms=5, debug=cgrp,fetch",
         {"linger.ms": "5", "debug": "cgrp,fetch"},

@@ -64,6 +64,8 @@ TABLE: list[tuple[options.Option, str, str, Any]] = [
      timedelta(seconds=1)),
     (options.kafka_compression_codec("GZIP"), "producer", "kafka.compression_codec",
      Compression.GZIP),
+    (options.kafka_connect_timeout("5s"), "both", "kafka.connect_timeout",
+     timedelta(seconds=5)),
     (options.kafka_debug(), "both", "kafka.debug.all", True),
     (options.kafka_group_id("g"), "consumer", "kafka.group_id", "g"),
     (options.kafka_handle_transient_errors(), "both", "kafka.ignore_errors", []),

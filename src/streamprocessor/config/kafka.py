@@ -239,6 +239,8 @@ def _duration(text: str) -> Any:
 
 class _KafkaCommon(_Section):
     brokers: _Names = Field(default_factory=list)
+    #: how long a new client waits for the brokers before failing (0: do not wait)
+    connect_timeout: Duration = _duration("30s")
     debug: KafkaDebug = Field(default_factory=KafkaDebug)
     heartbeat_interval: Duration = _duration("1s")
     id: StrictStr = ""

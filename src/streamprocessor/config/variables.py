@@ -159,6 +159,8 @@ VARIABLES: tuple[Variable, ...] = (
        "Maximum number of messages batched in one request (batch.num.messages)."),
     _V("KAFKA_BROKERS", "kafka.brokers", "both", "str-list", "",
        "Kafka brokers as host:port, comma-separated."),
+    _V("KAFKA_CONNECT_TIMEOUT", "kafka.connect_timeout", "both", "duration", "30s",
+       "How long a new client waits for the brokers before failing (0s: do not wait)."),
     _V("KAFKA_COMMIT_INTERVAL", "kafka.commit_interval", "consumer", "duration", "5s",
        "How often acknowledged offsets are committed."),
     _V("KAFKA_COMPRESSION_CODEC", "kafka.compression_codec", "producer", "enum", "lz4",

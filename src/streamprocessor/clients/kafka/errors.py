@@ -11,8 +11,9 @@ errors that must *not* stop a processor. An error ends a client (it is *fatal*) 
 Everything else is logged and ridden out. The original's list of ignorable codes
 (``kafka.ignore_errors``, SPEC §6.10) stays available as an override: a code on it is
 never fatal (unless librdkafka itself calls the error fatal) and is logged at WARNING as
-the original did. Emptying the list (``options.kafka_handle_transient_errors()``) leaves
-the classification alone; unlike the original it does not make every error fatal.
+the original did. An *empty* list (``options.kafka_handle_transient_errors()``) asks for
+the original's strict behaviour: every error librdkafka reports is fatal, so even a
+broker restart ends the client.
 """
 
 from __future__ import annotations
@@ -90,14 +91,14 @@ def classify(err: Any, ignore: Collection[int] = ()) -> Severity:
     """Return how to treat the librdkafka error ``err``.
 
     ``ignore`` is the configured ignore list: its codes are never fatal unless
-    librdkafka marks the error fatal itself.
+    librdkafka marks the error fatal itself; an empty list makes every error fatal.
     """
     if err.fatal():
         return Severity.FATAL
     code = err.code()
     if code in ignore:
         return Severity.IGNORED
-    if code in TERMINAL_CODES:
+    if code in TERMINAL_CODES or not ignore:
         return Severity.FATAL
     return Severity.TRANSIENT
 

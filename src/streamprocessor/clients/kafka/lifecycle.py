@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
 
-from streamprocessor.clients.kafka.errors import Severity, classify, describe
+from streamprocessor.clients.kafka.errors import TERMINAL_CODES, describe
 from streamprocessor.stream.errors import ClientError
 
 __all__ = ["ConsumeGate", "HandleGuard", "StartupErrors", "run_bounded", "wait_for_cluster"]
@@ -136,6 +136,11 @@ def run_bounded(
     return True, box.get("result"), box.get("error")
 
 
+def _terminal(err: Any) -> bool:
+    """Tell whether waiting longer for the cluster cannot help."""
+    return bool(err.fatal()) or err.code() in TERMINAL_CODES
+
+
 class StartupErrors:
     """Collects the terminal errors librdkafka reports while a client connects."""
 
@@ -148,7 +153,7 @@ class StartupErrors:
         """Take one error from librdkafka's error callback (never raises)."""
         try:
             self.last = err
-            if classify(err, self.ignore) is Severity.FATAL:
+            if err.code() not in self.ignore and _terminal(err):
                 self.errors.append(err)
         except Exception:  # never let anything escape into librdkafka
             pass
@@ -165,8 +170,10 @@ def wait_for_cluster(
     """Ask for metadata until the cluster answers; raise ClientError after ``timeout``.
 
     ``serve`` runs librdkafka's callbacks so that a terminal error (TLS, authentication)
-    fails at once instead of after the whole timeout.
+    fails at once instead of after the whole timeout. A ``timeout`` of 0 skips the wait.
     """
+    if timeout <= 0:
+        return None
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -174,7 +181,7 @@ def wait_for_cluster(
             return list_topics(max(min(left, 1.0), 0.05))
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and classify(err) is Severity.FATAL:
+            if isinstance(err, KafkaError) and _terminal(err):
                 raise ClientError(
                     f"unable to connect to Kafka at {brokers}: {describe(err)}"
                 ) from exc

@@ -300,7 +300,7 @@ def producer_properties(config: Any) -> dict[str, Any]:
 
 
 def connect_timeout(config: Any) -> float:
-    """Return the seconds a new client waits for the cluster before failing."""
+    """Return the seconds a new client waits for the cluster before failing (0: no wait)."""
     value = getattr(config.kafka, "connect_timeout", None)
     if value is None:
         value = DEFAULT_CONNECT_TIMEOUT
