@@ -1,0 +1,123 @@
+"""Bounded waits of the Kafka client: unreachable brokers, guards, helper threads.
+
+No broker is needed: an unreachable address is the point.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from streamprocessor import options
+from streamprocessor.clients import kafka
+from streamprocessor.clients.barrier import BARRIER
+from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard, run_bounded
+from streamprocessor.stream.errors import ClientError, ConfigError
+
+UNREACHABLE = "127.0.0.1:1"
+
+
+def quick(*opts: Any) -> list[Any]:
+    return [
+        options.kafka_broker(UNREACHABLE),
+        options.kafka_topic("t"),
+        options.kafka_connect_timeout("1s"),
+        options.manual_interrupt_handling(),
+        *opts,
+    ]
+
+
+def test_unreachable_broker_fails_a_consumer_within_the_connect_timeout() -> None:
+    start = time.monotonic()
+    with pytest.raises(ClientError, match=r"unable to reach Kafka at 127\.0\.0\.1:1 within 1s"):
+        kafka.new_consumer(*quick(options.kafka_group_id("g")))
+    assert time.monotonic() - start < 5
+
+
+def test_unreachable_broker_fails_a_producer_and_leaves_no_tracker() -> None:
+    before = len(BARRIER.trackers)
+    start = time.monotonic()
+    with pytest.raises(ClientError, match="PRODUCER_KAFKA_BROKERS"):
+        kafka.new_producer(*quick())
+    assert time.monotonic() - start < 5
+    assert len(BARRIER.trackers) == before
+
+
+def test_unresolvable_broker_name_fails_within_the_connect_timeout() -> None:
+    start = time.monotonic()
+    with pytest.raises(ClientError, match="unable to reach Kafka"):
+        kafka.new_producer(
+            options.kafka_broker("no-such-host.invalid:9092"),
+            options.kafka_topic("t"),
+            options.kafka_connect_timeout("1s"),
+            options.manual_interrupt_handling(),
+        )
+    assert time.monotonic() - start < 5
+
+
+def test_invalid_librdkafka_value_is_a_config_error_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="PRODUCER_KAFKA_RETRY_BACKOFF"):
+        kafka.new_producer(*quick(options.kafka_retry_backoff("1h")))
+
+
+def test_missing_ssl_file_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="ssl"):
+        kafka.new_consumer(
+            *quick(
+                options.kafka_group_id("g"),
+                options.kafka_security_protocol("ssl"),
+                options.kafka_ssl("/no/such/ca.pem", "", "", "", "", "", ""),
+            )
+        )
+
+
+def test_unknown_passthrough_property_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"no\.such\.property.*LIBRDKAFKA_CONFIG"):
+        kafka.new_producer(*quick(options.kafka_librdkafka_config({"no.such.property": "1"})))
+
+
+def test_guard_shut_waits_for_calls_in_progress() -> None:
+    g = HandleGuard()
+    assert g.enter()
+    threading.Timer(0.1, g.exit).start()
+    start = time.monotonic()
+    assert g.shut(2.0)
+    assert time.monotonic() - start >= 0.09
+    assert not g.enter()
+
+
+def test_guard_shut_gives_up_after_its_timeout() -> None:
+    g = HandleGuard()
+    assert g.enter()
+    assert not g.shut(0.05)
+
+
+def test_run_bounded_returns_the_result_or_gives_up() -> None:
+    assert run_bounded(lambda: 7, 1.0, "t") == (True, 7, None)
+    done, _, _ = run_bounded(lambda: time.sleep(1), 0.05, "t")
+    assert not done
+    done, _, exc = run_bounded(lambda: 1 / 0, 1.0, "t")
+    assert done and isinstance(exc, ZeroDivisionError)
+
+
+def test_gate_lets_another_thread_in_between_two_consumes() -> None:
+    gate = ConsumeGate()
+    stop = threading.Event()
+
+    def iterate() -> None:
+        while not stop.is_set():
+            with gate.iterate():
+                time.sleep(0.02)
+
+    t = threading.Thread(target=iterate, daemon=True)
+    t.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    with gate.other():
+        waited = time.monotonic() - start
+    stop.set()
+    t.join(1)
+    assert waited < 0.5

@@ -1,0 +1,57 @@
+"""Acknowledged positions move only over the acknowledged prefix of delivered offsets."""
+
+from __future__ import annotations
+
+from streamprocessor.clients.kafka.offsets import PartitionState
+
+
+def state(*offsets: int) -> PartitionState:
+    s = PartitionState(None, "t", 0)
+    s.delivered.extend(offsets)
+    return s
+
+
+def test_in_order_acks_move_the_position_one_by_one() -> None:
+    s = state(0, 1, 2)
+    assert s.ack(0) and s.position == 1
+    assert s.ack(1) and s.position == 2
+
+
+def test_an_ack_past_an_unacked_offset_commits_nothing() -> None:
+    s = state(0, 1, 2)
+    assert not s.ack(1)
+    assert s.position is None
+    assert s.ack(0)
+    assert s.position == 2
+
+
+def test_gaps_in_offsets_do_not_stall_the_position() -> None:
+    s = state(10, 13, 20)
+    s.ack(13)
+    s.ack(10)
+    assert s.position == 14
+    s.ack(20)
+    assert s.position == 21
+    assert s.first_unacked is None
+
+
+def test_duplicate_and_unknown_acks_change_nothing() -> None:
+    s = state(5, 6)
+    s.ack(5)
+    assert not s.ack(5)
+    assert not s.ack(99)
+    assert s.position == 6
+    assert list(s.delivered) == [6]
+
+
+def test_truncate_forgets_the_nacked_offset_and_later_ones() -> None:
+    s = state(1, 2, 3, 4)
+    s.ack(3)
+    s.truncate(2)
+    assert list(s.delivered) == [1]
+    assert s.acked == set()
+    s.delivered.extend([2, 3])
+    s.ack(1)
+    assert s.position == 2
+    s.ack(3)
+    assert s.position == 2
