@@ -236,7 +236,7 @@ def describe() -> None:
     import confluent_kafka
 
     print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()}, {os.cpu_count()} cpus, "
-          f"Python {platform.python_version()}, confluent-kafka {confluent_kafka.version()[0]}, "
+          f"Python {platform.python_version()}, confluent-kafka {confluent_kafka.__version__}, "
           f"librdkafka {confluent_kafka.libversion()[0]}")
 
 
@@ -263,10 +263,12 @@ def main() -> None:
 
         latency(brokers, args.seconds)
     if args.what in ("memory", "all"):
-        from bench_pipeline_memory import memory
+        from bench_pipeline_memory import memory, memory_kafka
 
         memory(args.memory_n)
         memory(args.memory_n, concurrency=4)
+        if brokers:
+            memory_kafka(brokers, args.memory_n)
 
 
 if __name__ == "__main__":

@@ -67,18 +67,21 @@ def _pipeline(which: str, brokers: str, src: str, dst: str) -> subprocess.Popen[
                    CONSUMER_KAFKA_LIBRDKAFKA_CONFIG=f"fetch.wait.max.ms={FETCH_WAIT_MS}",
                    PRODUCER_CLIENT_TYPE="kafka", PRODUCER_KAFKA_BROKERS=brokers,
                    PRODUCER_KAFKA_TOPIC=dst,
-                   PRODUCER_KAFKA_LIBRDKAFKA_CONFIG=f"linger.ms={LINGER_MS}")
+                   PRODUCER_KAFKA_LIBRDKAFKA_CONFIG=f"linger.ms={LINGER_MS}",
+                   STREAMPROCESSOR_LOG_LEVEL="info")  # the assignment is logged at info
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             cwd=ROOT)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    for line in iter(proc.stderr.readline, b""):
-        if b"AssignedPartitions" in line:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{which} pipeline not assigned")
-    threading.Thread(target=lambda: proc.stderr.read() if proc.stderr else None,
-                     daemon=True).start()
+    assigned = threading.Event()
+
+    def drain(stream: Any) -> None:  # read stderr to its end; say when assigned
+        for line in iter(stream.readline, b""):
+            if b"AssignedPartitions" in line:
+                assigned.set()
+
+    threading.Thread(target=drain, args=(proc.stderr,), daemon=True).start()
+    if not assigned.wait(60):
+        proc.kill()
+        raise TimeoutError(f"{which} pipeline not assigned after 60s")
     return proc
 
 

@@ -328,3 +328,36 @@ def test_handler_timeout_is_automatic_for_kafka_only() -> None:
         assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() == 300.0  # type: ignore[dict-item]
         consumer.config.kafka.max_poll_interval = timedelta(seconds=42)
         assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() == 42.0  # type: ignore[dict-item]
+
+
+def test_partition_of_reads_the_partition_of_the_consumers_opaque() -> None:
+    from streamprocessor.runner.engine import partition_of
+    from streamprocessor.stream import set_message_opaque
+
+    class State:
+        partition = 3
+
+    m = Message(value=b"v")
+    assert partition_of(m) is None
+    set_message_opaque(m, (State(), 17))
+    assert partition_of(m) == 3
+
+
+def test_messages_of_one_partition_go_to_one_worker() -> None:
+    from streamprocessor.stream import set_message_opaque
+
+    class State:
+        def __init__(self, p: int) -> None:
+            self.partition = p
+
+    store = InmemStore()
+    with inmem.new_consumer(options.inmem_store(store),
+                            options.manual_interrupt_handling()) as consumer:
+        runner = Runner(consumer, {"producer": consumer}, upper,  # type: ignore[dict-item]
+                        RunnerSettings(concurrency=4))
+        lanes = set()
+        for i in range(20):
+            m = Message(value=b"v", key=str(i).encode(), consumer_topic="t")
+            set_message_opaque(m, (State(2), i))
+            lanes.add(runner._lane_of(m, 4))
+        assert len(lanes) == 1
