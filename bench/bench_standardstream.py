@@ -154,6 +154,9 @@ def bench(infile: Path, n: int, rounds: int, sink: str, env: dict[str, str]) -> 
                  f"best/best {min(times['bare']) / min(times['echo']):.2f}")
     lines.append(f"- echo / cat throughput: {summary('cat', r_cat)}; "
                  f"best/best {min(times['cat']) / min(times['echo']):.2f}")
+    c_bare = [b / e for b, e in zip(cpus["bare"], cpus["echo"], strict=True)]
+    lines.append(f"- by CPU time (less sensitive to other load), echo / bare: "
+                 f"{summary('cpu', c_bare)}")
     return lines
 
 

@@ -152,6 +152,35 @@ def test_a_line_typed_into_a_long_lived_pipe_appears_at_once(unbuffered: str) ->
             p.wait(5)
 
 
+def test_lines_typed_at_a_terminal_are_answered_at_once() -> None:
+    main, tty = pty.openpty()
+    p = subprocess.Popen([PY, ECHO], stdin=tty, stdout=tty, stderr=subprocess.PIPE,
+                         env=env(DRY_RUN="1", CONSUMER_CLIENT_TYPE="standardstream"))
+    os.close(tty)
+    with os.fdopen(main, "r+b", buffering=0) as term:
+        try:
+            for word in (b"hello", b"world"):
+                term.write(word + b"\n")
+                # the terminal echoes the typing, then the processor answers
+                assert read_until(term, word + b"\r\n" + word + b"\r\n").endswith(
+                    word + b"\r\n" + word + b"\r\n"
+                )
+            term.write(b"\x04")  # Ctrl-D: end of input
+            assert p.wait(TIMEOUT) == 0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+    assert p.stderr is not None and p.stderr.read() == b""
+
+
+def test_a_closed_stdin_is_a_clear_error() -> None:
+    r = subprocess.run(["bash", "-c", f"{PY} -c '{WHICH}' <&-"], capture_output=True,
+                       env=env(CONSUMER_CLIENT_TYPE="standardstream"), timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert b"cannot read standard input" in r.stderr
+
+
 # -- choosing the client from the environment ---------------------------------------------
 
 

@@ -397,3 +397,27 @@ def test_an_interrupt_hands_out_what_was_read_then_ends(pipe: Any) -> None:
     assert done.wait(5)
     assert got == [b"a", b"b", b"partial"]
     c.close()
+
+
+def test_output_is_flushed_before_the_consumer_waits_for_input(pipe: Any) -> None:
+    reader, w = pipe
+    out = io.BytesIO()
+    c = standardstream.new_consumer(options.standardstream_reader(reader))
+    p = standardstream.new_producer(options.standardstream_writer(out))
+
+    def run() -> None:
+        for m in c:
+            p.send(m)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    for i, word in enumerate((b"one", b"two")):
+        os.write(w, word + b"\n")
+        deadline = time.monotonic() + 5
+        want = b"".join(x + b"\n" for x in (b"one", b"two")[: i + 1])
+        while out.getvalue() != want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert out.getvalue() == want  # written without flush(): the consumer went idle
+    c.close()
+    t.join(5)
+    p.close()

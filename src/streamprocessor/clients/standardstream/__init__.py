@@ -25,8 +25,9 @@ Datasheet:
 - end: iteration ends at end of input. On SIGINT/SIGTERM/SIGQUIT (default interrupt
   handling) the consumer hands out what it already read — a partial last line included
   — and ends; a blocked read on a pipe, socket or terminal is woken at once, and so is
-  one blocked in another thread by ``close()``. A reader without a file descriptor
-  (``io.BytesIO``) is read through its ``read1``/``read``;
+  one blocked in another thread by ``close()``. A plain file object (``open(p, "rb")``,
+  ``os.fdopen``, ``sys.stdin.buffer``) is read through its file descriptor; any other
+  reader (``io.BytesIO``, a socket file, a decompressor) through its ``read1``/``read``;
 - producer sink: ``options.standardstream_writer(f)`` or, by default, standard output
   (file descriptor 1). Each message writes ``value`` plus ``\n`` unless the value
   already ends with one; ``None`` writes an empty line; other fields are ignored. Lines
@@ -43,10 +44,13 @@ Datasheet:
 - selection: ``CONSUMER_CLIENT_TYPE=standardstream``, ``PRODUCER_CLIENT_TYPE=
   standardstream``; without a type, stdin that is a pipe, a socket or a redirected file
   selects this consumer, and ``DRY_RUN`` (any value) selects this producer;
-- limits: a reader that is a buffered file object of a pipe must not have been read
-  from before (its read-ahead would be skipped; for a regular file the position is
-  honoured); a reader object without a file descriptor that blocks cannot be woken by a
-  signal. POSIX only;
+- limits: a buffered file object of a pipe (``sys.stdin`` included) must not have been
+  read from before (its read-ahead would be skipped; for a regular file the position is
+  honoured); a blocking read through an object's ``read1``/``read`` cannot be woken by
+  a signal; a blocked write to a stalled standard output is ended only by the shutdown
+  timeout; ``print()`` of the application's own to a closed standard output raises
+  ``BrokenPipeError`` as in any Python program, unless the producer noticed first
+  (output buffered by ``print()`` at exit is handled). POSIX only;
 - extra to install: none.
 """
 

@@ -112,7 +112,12 @@ class StandardstreamConsumer(ConsumerBase):
         # poll only what can block: pipes, sockets, terminals (not regular files)
         self._poll: Any = None
         self._wake_r = self._wake_w = -1
-        if self._fd >= 0 and not stat.S_ISREG(os.fstat(self._fd).st_mode):
+        try:
+            mode = os.fstat(self._fd).st_mode if self._fd >= 0 else 0
+        except OSError as exc:
+            what = "standard input" if self._reader is None else "the reader"
+            raise ClientError(f"cannot read {what}: {exc} (is it closed?)") from exc
+        if self._fd >= 0 and not stat.S_ISREG(mode):
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_w, False)
             self._poll = select.poll()
@@ -146,14 +151,12 @@ class StandardstreamConsumer(ConsumerBase):
                 # a redirected file the application already read from: start where it is
                 _sync_position(getattr(stdin, "buffer", None), 0)
             return 0
-        try:
-            fd = reader.fileno()
-        except (AttributeError, OSError, ValueError):
+        # only a plain file object is read through its descriptor: any other object
+        # may transform the bytes (TLS, compression) or hold data of its own
+        raw = reader.raw if isinstance(reader, io.BufferedReader) else reader
+        if not isinstance(raw, io.FileIO) or raw.closed:
             return -1
-        if not isinstance(fd, int) or fd < 0:
-            return -1
-        if not isinstance(reader, io.RawIOBase | io.BufferedReader):
-            return -1  # an unknown object may hold data of its own: read through it
+        fd = raw.fileno()
         _sync_position(reader, fd)
         return fd
 

@@ -144,8 +144,9 @@ class StandardstreamProducer(ProducerBase):
             self._send_refused(msg)
             return
         # not atomic across threads: a lost update only delays a write a little
-        self._size += len(v)
-        if self._size >= FLUSH_SIZE:
+        size = self._size + len(v)
+        self._size = size
+        if size >= FLUSH_SIZE:
             self._write_buffered(raise_errors=True)
 
     @staticmethod
