@@ -1,0 +1,228 @@
+"""The Kafka producer against a real broker: routing, headers, back-pressure, deliveries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from streamprocessor import options
+from streamprocessor.clients import kafka
+from streamprocessor.clients.kafka import testing as kt
+from streamprocessor.stream.errors import ClientClosedError, DeliveryError
+from streamprocessor.stream.message import Message
+
+pytestmark = pytest.mark.kafka
+TIMEOUT = 20.0
+
+
+def new_producer(brokers: str, topic: str, *opts: Any) -> Any:
+    return kafka.new_producer(*kt.producer_options(brokers, topic), *opts)
+
+
+def raw_headers(brokers: str, topic: str) -> list[Any]:
+    """Return the headers of every record in ``topic`` exactly as stored."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": kt.random_name("raw")})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        out: list[Any] = []
+        deadline = time.monotonic() + TIMEOUT
+        _, high = c.get_watermark_offsets(TopicPartition(topic, 0), TIMEOUT)
+        while len(out) < high and time.monotonic() < deadline:
+            out.extend(m.headers() for m in c.consume(100, 0.2) if m.error() is None)
+        return out
+    finally:
+        c.close()
+
+
+def test_producer_topic_wins_over_the_configured_topic(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """A message's producer_topic is its destination; otherwise the configured topic."""
+    default, other = kafka_topic(), kafka_topic()
+    with new_producer(kafka_brokers, default) as p:
+        p.send(Message(value=b"to-default"))
+        p.send(Message(value=b"to-other", producer_topic=other))
+    assert [m.value for m in kt.read_messages(kafka_brokers, default)] == [b"to-default"]
+    assert [m.value for m in kt.read_messages(kafka_brokers, other)] == [b"to-other"]
+
+
+def test_a_consumed_message_is_never_sent_back_to_its_consumer_topic(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """Re-sending a consumed message goes to the producer's topic (the original's test)."""
+    source, sink = kafka_topic(), kafka_topic()
+    kt.produce_messages(kafka_brokers, source, ("k", "v"))
+    with (
+        kafka.new_consumer(*kt.consumer_options(kafka_brokers, source)) as c,
+        new_producer(kafka_brokers, sink) as p,
+    ):
+        m = next(iter(c))
+        assert m.consumer_topic == source
+        p.send(m)
+        c.ack(m)
+    assert kt.read_messages(kafka_brokers, source, count=1)[0].value == b"v"
+    [out] = kt.read_messages(kafka_brokers, sink)
+    assert (out.key, out.value) == (b"k", b"v")
+    assert len(kt.read_messages(kafka_brokers, source)) == 1
+
+
+def test_tags_become_exactly_the_headers(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """One header per tag and nothing else (the original added empty extra headers)."""
+    topic = kafka_topic()
+    with new_producer(kafka_brokers, topic) as p:
+        p.send(Message(value=b"v", tags={"trace": b"abc", "empty": b""}))
+        p.send(Message(value=b"no-tags"))
+    first, second = raw_headers(kafka_brokers, topic)
+    assert sorted(first) == [("empty", b""), ("trace", b"abc")]
+    assert second is None
+
+
+def test_headers_become_tags(kafka_brokers: str, kafka_topic: Callable[..., str]) -> None:
+    """Headers written by another producer arrive as tags."""
+    topic = kafka_topic()
+    kt.produce_messages(
+        kafka_brokers,
+        topic,
+        Message(value=b"v", key=b"k", tags={"a": b"1", "b": b"2"},
+                timestamp=datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)),
+    )  # fmt: skip
+    with kafka.new_consumer(*kt.consumer_options(kafka_brokers, topic)) as c:
+        m = next(iter(c))
+    assert m.tags == {"a": b"1", "b": b"2"}
+    assert m.timestamp == datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert (m.key, m.value, m.offset) == (b"k", b"v", 0)
+
+
+def test_a_tombstone_round_trips_as_none(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """value=None is sent as a Kafka null value and read back as None."""
+    topic = kafka_topic(**{"cleanup.policy": "compact"})
+    with new_producer(kafka_brokers, topic) as p:
+        p.send(Message(value=None, key=b"gone"))
+    [m] = kt.read_messages(kafka_brokers, topic)
+    assert (m.key, m.value) == (b"gone", None)
+
+
+def test_a_full_local_queue_makes_send_wait_instead_of_failing(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """With room for 10 messages, 3000 sends all arrive: back-pressure, not an error."""
+    topic = kafka_topic()
+    with new_producer(kafka_brokers, topic, options.kafka_max_queue_size_messages(10)) as p:
+        for i in range(3000):
+            p.send(Message(value=b"%d" % i))
+    got = kt.read_messages(kafka_brokers, topic)
+    assert [m.value for m in got] == [b"%d" % i for i in range(3000)]
+
+
+def test_a_delivery_the_broker_refuses_is_an_error(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """A record over the topic's size limit fails delivery: flush raises DeliveryError."""
+    topic = kafka_topic(**{"max.message.bytes": "1000"})
+    p = new_producer(kafka_brokers, topic, options.kafka_compression_codec("none"))
+    p.send(Message(value=b"x" * 5000))
+    with pytest.raises(DeliveryError, match=r"message delivery failure error.*MSG_SIZE_TOO_LARGE"):
+        p.flush(TIMEOUT)
+    assert p.closed
+    with pytest.raises(ClientClosedError):
+        p.send(Message(value=b"after"))
+
+
+def test_with_manual_error_handling_a_failed_delivery_arrives_on_errors(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """Manual handling: the DeliveryError is on errors(), the producer stays usable."""
+    topic = kafka_topic(**{"max.message.bytes": "1000"})
+    p = new_producer(
+        kafka_brokers,
+        topic,
+        options.kafka_compression_codec("none"),
+        options.manual_error_handling(),
+    )
+    p.send(Message(value=b"x" * 5000))
+    p.flush(TIMEOUT)
+    err = p.errors().get(TIMEOUT)
+    assert isinstance(err, DeliveryError)
+    p.send(Message(value=b"small"))
+    p.close()
+    assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"small"]
+
+
+def test_send_is_safe_from_many_threads(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """Four threads sending at once: every message arrives once, in order per thread."""
+    topic = kafka_topic()
+    p = new_producer(kafka_brokers, topic)
+
+    def run(t: int) -> None:
+        for i in range(500):
+            p.send(Message(value=b"%d-%d" % (t, i), key=b"%d" % t))
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT)
+    p.close()
+    got = [m.value for m in kt.read_messages(kafka_brokers, topic)]
+    assert len(got) == 2000
+    for t in range(4):
+        mine = [v for v in got if v is not None and v.startswith(b"%d-" % t)]
+        assert mine == [b"%d-%d" % (t, i) for i in range(500)]
+
+
+def test_producer_configured_only_by_the_environment(
+    kafka_brokers: str, kafka_topic: Callable[..., str], stream_env: pytest.MonkeyPatch
+) -> None:
+    """PRODUCER_* variables alone make a working Kafka producer via the factory."""
+    import streamprocessor
+
+    topic = kafka_topic()
+    stream_env.setenv("PRODUCER_CLIENT_TYPE", "kafka")
+    stream_env.setenv("PRODUCER_KAFKA_BROKERS", kafka_brokers)
+    stream_env.setenv("PRODUCER_KAFKA_TOPIC", topic)
+    stream_env.setenv("PRODUCER_KAFKA_COMPRESSION_CODEC", "gzip")
+    stream_env.setenv("PRODUCER_KAFKA_MAX_QUEUE_BUFFER_DURATION", "1ms")
+    with streamprocessor.new_producer() as p:
+        assert isinstance(p, kafka.KafkaProducer)
+        assert p.config.kafka.compression_codec == "gzip"
+        p.send(Message(value=b"from-env"))
+    assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"from-env"]
+
+
+def test_an_ack_is_committed_only_after_the_earlier_send_is_delivered(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """The ack barrier: with a 3 s batching delay the commit waits for the delivery."""
+    source, sink = kafka_topic(), kafka_topic()
+    kt.produce_messages(kafka_brokers, source, "in")
+    with (
+        kafka.new_consumer(
+            *kt.consumer_options(kafka_brokers, source),
+            options.kafka_commit_interval("100ms"),
+        ) as c,
+        new_producer(kafka_brokers, sink, options.kafka_max_queue_buffer_duration("3s")) as p,
+    ):
+        m = next(iter(c))
+        sent_at = time.monotonic()
+        p.send(Message(value=b"out"))
+        c.ack(m)
+        time.sleep(1.0)
+        assert kt.committed_offsets(kafka_brokers, source, source) == {0: -1001}
+        deadline = time.monotonic() + TIMEOUT
+        while kt.committed_offsets(kafka_brokers, source, source) != {0: 1}:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert time.monotonic() - sent_at >= 2.5
+    assert [o.value for o in kt.read_messages(kafka_brokers, sink)] == [b"out"]
