@@ -321,13 +321,18 @@ def test_a_stuck_handler_ends_the_process_with_status_1(
 
 
 def test_handler_timeout_is_automatic_for_kafka_only() -> None:
+    from streamprocessor.runner.watchdog import handler_limit
+
+    s = RunnerSettings()
     with inmem.new_consumer(options.inmem_store(InmemStore()),
                             options.manual_interrupt_handling()) as consumer:
-        assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() is None  # type: ignore[dict-item]
+        assert handler_limit(consumer, True, s) is None
         consumer.config.type = "kafka"
-        assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() == 300.0  # type: ignore[dict-item]
+        assert handler_limit(consumer, True, s) == 300.0
+        assert handler_limit(consumer, False, s) is None
         consumer.config.kafka.max_poll_interval = timedelta(seconds=42)
-        assert Runner(consumer, {"producer": consumer}, upper)._handler_limit() == 42.0  # type: ignore[dict-item]
+        assert handler_limit(consumer, True, s) == 42.0
+        assert handler_limit(consumer, True, s.replace(handler_timeout=timedelta(0))) is None
 
 
 def test_partition_of_reads_the_partition_of_the_consumers_opaque() -> None:
@@ -361,3 +366,25 @@ def test_messages_of_one_partition_go_to_one_worker() -> None:
             set_message_opaque(m, (State(2), i))
             lanes.add(runner._lane_of(m, 4))
         assert len(lanes) == 1
+
+
+def test_a_failure_with_workers_ends_a_consumer_that_waits_for_input() -> None:
+    store = InmemStore()
+    for i in range(10):
+        store.add(Message(value=str(i).encode(), key=str(i).encode()))
+
+    def fails_at_5(m: Message) -> Message:
+        if m.value == b"5":
+            raise ValueError("five")
+        return m
+
+    with inmem.new_consumer(options.inmem_store(store), options.inmem_listen(),
+                            options.manual_interrupt_handling()) as consumer, \
+            inmem.new_producer(options.inmem_store(InmemStore()),
+                               options.manual_interrupt_handling()) as producer:
+        started = time.monotonic()
+        with pytest.raises(HandlerFailedError, match="five"):
+            Runner(consumer, {"producer": producer}, fails_at_5,
+                   RunnerSettings(concurrency=3)).run()
+        assert time.monotonic() - started < 5
+    assert b"5" in [m.value for m in store.messages()]

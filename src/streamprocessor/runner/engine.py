@@ -31,48 +31,16 @@ from streamprocessor.runner.handler import (
     describe,
     outputs,
 )
+from streamprocessor.runner.lanes import Lane, partition_of
 from streamprocessor.runner.settings import RunnerSettings
-from streamprocessor.stream import Consumer, Message, Producer, message_opaque
+from streamprocessor.runner.watchdog import StuckWatchdog, close_quietly, handler_limit
+from streamprocessor.stream import Consumer, Message, Producer
 from streamprocessor.util import COORDINATOR
 
 __all__ = ["Lane", "Runner", "partition_of"]
 
 _log = logging.getLogger("streamprocessor.runner")
 _STOP = object()
-_KAFKA_DEFAULT_MAX_POLL = 300.0  # librdkafka's max.poll.interval.ms default, in seconds
-
-
-class Lane:
-    """One worker's queue, counters and the message it is handling (for the watchdog)."""
-
-    __slots__ = ("current", "index", "n_dead", "n_errors", "n_in", "n_out", "n_skipped",
-                 "queue")
-
-    def __init__(self, index: int, size: int) -> None:
-        self.index = index
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=size)
-        self.current: Message | None = None
-        self.n_in = 0
-        self.n_out = 0
-        self.n_errors = 0
-        self.n_skipped = 0
-        self.n_dead = 0
-
-
-def partition_of(msg: Message) -> int | None:
-    """Return the Kafka partition a consumed message came from (None elsewhere).
-
-    Read from a ``partition`` attribute of the message or of the consumer's opaque data
-    (the Kafka consumer keeps its partition state there), so no client is imported.
-    """
-    part = getattr(msg, "partition", None)
-    if isinstance(part, int):
-        return part
-    op = message_opaque(msg)
-    if isinstance(op, tuple) and op:
-        op = op[0]
-    part = getattr(op, "partition", None)
-    return part if isinstance(part, int) else None
 
 
 class Runner:
@@ -139,13 +107,9 @@ class Runner:
         policy, and the client's error when a client fails; the message in question is
         not acknowledged.
         """
-        limit = self._handler_limit()
-        watchdog = None
+        limit = handler_limit(self.consumer, self.handler is not None, self.settings)
         if limit:
-            watchdog = threading.Thread(
-                target=self._watch, args=(limit,), daemon=True, name="sp-handler-watchdog"
-            )
-            watchdog.start()
+            StuckWatchdog(self.lanes, limit, self._done, self._clients, self._exit).start()
         try:
             if self.settings.concurrency == 1:
                 if self.handler is None:
@@ -281,8 +245,25 @@ class Runner:
 
     def _set_fatal(self, exc: BaseException) -> None:
         with self._fatal_lock:
-            if self._fatal is None:
-                self._fatal = exc
+            if self._fatal is not None:
+                return
+            self._fatal = exc
+        # the consuming thread may wait for input that never comes: once the workers
+        # have finished the messages in hand, close the consumer to end its iteration
+        threading.Thread(target=self._close_consumer_when_idle, daemon=True,
+                         name="sp-stop-after-failure").start()
+
+    def _close_consumer_when_idle(self) -> None:
+        deadline = time.monotonic() + 10.0
+        while any(la.current is not None for la in self.lanes) and not self._done.is_set():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if not self._done.is_set():
+            close_quietly(self.consumer)
+
+    def _clients(self) -> list[Any]:
+        return [self.consumer, *self.producers.values()]
 
     # -- handling and policies --------------------------------------------------------
 
@@ -367,61 +348,3 @@ class Runner:
             if left <= 0:
                 return True
             time.sleep(min(left, 0.05))
-
-    # -- the stuck-handler watchdog ----------------------------------------------------
-
-    def _handler_limit(self) -> float | None:
-        limit = self.settings.handler_timeout
-        if limit is not None:
-            return limit.total_seconds() or None
-        config = getattr(self.consumer, "config", None)
-        if self.handler is None or getattr(config, "type", "") != "kafka":
-            return None
-        mpi = getattr(getattr(config, "kafka", None), "max_poll_interval", None)
-        seconds = mpi.total_seconds() if mpi is not None else 0.0
-        return seconds or _KAFKA_DEFAULT_MAX_POLL
-
-    def _watch(self, limit: float) -> None:
-        tick = min(1.0, limit / 4)
-        seen: dict[int, tuple[Message, float]] = {}
-        while not self._done.wait(tick):
-            now = time.monotonic()
-            for lane in self.lanes:
-                cur = lane.current
-                if cur is None:
-                    seen.pop(lane.index, None)
-                    continue
-                prev = seen.get(lane.index)
-                if prev is None or prev[0] is not cur:
-                    seen[lane.index] = (cur, now)
-                elif now - prev[1] >= limit:
-                    self._stuck(cur, now - prev[1], limit)
-                    return
-
-    def _stuck(self, msg: Message, elapsed: float, limit: float) -> None:
-        _log.critical(
-            "The handler has been running for %.1fs on %s, past the handler timeout of "
-            "%gs (for Kafka: the max poll interval, after which the group reassigns the "
-            "partition). Exiting with status 1 so a supervisor restarts the processor; "
-            "the message is not acknowledged.",
-            elapsed, describe(msg), limit,
-        )
-        self._close_all(timeout=10.0)
-        for h in logging.getLogger().handlers:
-            h.flush()
-        self._exit(1)
-
-    def _close_all(self, timeout: float) -> None:
-        """Close every client (commit what was acknowledged), each bounded by ``timeout``."""
-        clients: list[Any] = [self.consumer, *self.producers.values()]
-        for client in clients:
-            t = threading.Thread(target=_quiet_close, args=(client,), daemon=True)
-            t.start()
-            t.join(timeout)
-
-
-def _quiet_close(client: Any) -> None:
-    try:
-        client.close()
-    except Exception as exc:
-        _log.error("Closing %r failed: %s", client, exc)
