@@ -388,3 +388,22 @@ def test_a_failure_with_workers_ends_a_consumer_that_waits_for_input() -> None:
                    RunnerSettings(concurrency=3)).run()
         assert time.monotonic() - started < 5
     assert b"5" in [m.value for m in store.messages()]
+
+
+def test_partitions_take_the_workers_in_turn() -> None:
+    from streamprocessor.stream import set_message_opaque
+
+    class State:
+        def __init__(self, p: int) -> None:
+            self.partition = p
+
+    with inmem.new_consumer(options.inmem_store(InmemStore()),
+                            options.manual_interrupt_handling()) as consumer:
+        runner = Runner(consumer, {"producer": consumer}, upper,  # type: ignore[dict-item]
+                        RunnerSettings(concurrency=3))
+        picked = []
+        for p in (0, 1, 2, 0, 1, 2):
+            m = Message(value=b"v", consumer_topic="t")
+            set_message_opaque(m, (State(p), 0))
+            picked.append(runner._lane_of(m, 3))
+        assert picked == [0, 1, 2, 0, 1, 2]

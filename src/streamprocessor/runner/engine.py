@@ -74,6 +74,7 @@ class Runner:
         self.lanes = [Lane(i, self.settings.queue_size) for i in range(n)]
         self._main = Lane(-1, 1) if n > 1 else self.lanes[0]
         self._rr = 0
+        self._partition_lanes: dict[tuple[str, int], int] = {}
         s = self.settings
         self._dl_producer: Producer | None = None
         if s.on_error == "dead-letter":
@@ -209,7 +210,14 @@ class Runner:
     def _lane_of(self, msg: Message, n: int) -> int:
         part = partition_of(msg)
         if part is not None:
-            return hash((msg.consumer_topic, part)) % n
+            # partitions take the lanes in turn as they first appear: no two share a
+            # worker while there are more workers than partitions
+            lanes = self._partition_lanes
+            tp = (msg.consumer_topic, part)
+            lane = lanes.get(tp)
+            if lane is None:
+                lane = lanes[tp] = len(lanes) % n
+            return lane
         if msg.key is not None:
             return hash(msg.key) % n
         self._rr = (self._rr + 1) % n
