@@ -134,3 +134,20 @@ def test_stats_print_one_line_per_interval_when_not_a_terminal() -> None:
     assert len(lines) >= 2
     assert "\r" not in out.getvalue()
     assert lines[-1].endswith("total in 50 out 0")
+
+
+def test_stats_rewrite_one_line_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    totals = {"in": 1, "out": 1, "errors": 0, "skipped": 0, "dead_letters": 0}
+    printer = StatsPrinter(lambda: dict(totals), lambda: 0, 0.05, out)
+    printer.start()
+    time.sleep(0.2)
+    printer.stop()
+    text = out.getvalue()
+    assert text.count("\r\x1b[K") >= 2
+    assert text.endswith("\n")
+    assert text.count("\n") == 1
