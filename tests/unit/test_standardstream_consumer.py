@@ -421,3 +421,13 @@ def test_output_is_flushed_before_the_consumer_waits_for_input(pipe: Any) -> Non
     c.close()
     t.join(5)
     p.close()
+
+
+def test_a_reader_that_returns_text_is_a_clear_error() -> None:
+    class Texty:
+        def read(self, n: int = -1) -> str:
+            return "text\n"
+
+    c = standardstream.new_consumer(options.standardstream_reader(Texty()))  # type: ignore[arg-type]
+    with c, pytest.raises(ClientError, match="binary reader"):
+        list(c)

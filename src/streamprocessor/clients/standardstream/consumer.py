@@ -1,9 +1,10 @@
 """The standard-stream consumer: one message per line of stdin or of any binary reader.
 
 Speed: the input is read in large blocks (``os.read`` on the file descriptor when the
-reader has one) and split in C; a message object is built only when the iterator hands
-the line out, and every message of a block shares the block's read time. The hot loop
-makes no call besides building the message.
+reader is a plain file object) and split in C; a message object is built only when the
+iterator hands the line out, and every message of a block shares the block's read time
+(one ``datetime`` per block, immutable, so sharing it is safe). The hot loop makes no
+call besides building the message.
 
 Promptness and signals: before it would block on a pipe, socket or terminal the consumer
 runs the idle hooks (buffered producers such as the stdout producer flush there), and it
@@ -36,7 +37,6 @@ BLOCK_SIZE = 64 * 1024
 
 _NL = b"\n"
 _CR = b"\r"
-_POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 
 def max_line_size_variable(config: Any) -> str:
@@ -273,7 +273,15 @@ class StandardstreamConsumer(ConsumerBase):
         try:
             if fd < 0:
                 data = self._read_obj(BLOCK_SIZE)
-                return b"" if data is None else bytes(data)
+                if data is None or isinstance(data, bytes):
+                    return data or b""
+                if isinstance(data, str):
+                    self._error(ClientError(
+                        "unable to read message from stream: the reader returned text; "
+                        "pass a binary reader (open(path, 'rb'), sys.stdin.buffer, BytesIO)"
+                    ))
+                    return None
+                return bytes(data)
             if self._poll is not None and not self._wait_readable():
                 return None
             return os.read(fd, BLOCK_SIZE)
