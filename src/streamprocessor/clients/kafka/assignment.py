@@ -39,9 +39,8 @@ class Assignment:
         self.owner = owner
         self.handle = handle
         self.log = log
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()  # never held while calling out, so never nested
         self.states: dict[tuple[str, int], PartitionState] = {}
-        self.dirty: set[PartitionState] = set()
 
     # -- membership ---------------------------------------------------------------------
 
@@ -73,7 +72,6 @@ class Assignment:
                 s.revoked = True
                 if self.states.get((s.topic, s.partition)) is s:
                     del self.states[(s.topic, s.partition)]
-                self.dirty.discard(s)
 
     def drop_all(self) -> None:
         """End every generation (the consumer is closed)."""
@@ -82,9 +80,8 @@ class Assignment:
     # -- positions ----------------------------------------------------------------------
 
     def ack(self, tokens: Iterable[tuple[PartitionState, int]]) -> None:
-        """Apply acknowledgements; remember the partitions whose position moved."""
+        """Apply acknowledgements (any order)."""
         with self.lock:
-            dirty = self.dirty
             for state, off in tokens:
                 if state.revoked:
                     self.log.warning(
@@ -94,18 +91,23 @@ class Assignment:
                         state.partition,
                         off,
                     )
-                elif state.ack(off):
-                    dirty.add(state)
+                else:
+                    state.ack(off)
+
+    def moved(self) -> bool:
+        """Tell whether some position moved since it was last stored."""
+        return any(s.position != s.stored for s in tuple(self.states.values()))
 
     def store(self, only: Iterable[PartitionState] | None = None) -> None:
         """Hand the moved positions to librdkafka (committed by auto-commit)."""
         with self.lock:
-            dirty = self.dirty
-            chosen = set(dirty) if only is None else dirty.intersection(only)
-            dirty.difference_update(chosen)
-            offsets = positions(s for s in chosen if not s.revoked)
+            chosen = list(self.states.values()) if only is None else list(only)
+            moved = [s for s in chosen if not s.revoked and s.position != s.stored]
+            offsets = positions(moved)
             if not offsets:
                 return
+            for s in moved:
+                s.stored = s.position
             try:
                 self.handle.store_offsets(offsets=offsets)
             except KafkaException as exc:

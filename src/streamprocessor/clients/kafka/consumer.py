@@ -24,6 +24,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
+from streamprocessor.clients.barrier import BARRIER
 from streamprocessor.clients.base import ConsumerBase, run_idle_hooks
 from streamprocessor.clients.kafka.assignment import QUERY_TIMEOUT, Assignment, fmt, positions
 from streamprocessor.clients.kafka.errors import Severity, classify, describe
@@ -124,8 +125,7 @@ class KafkaConsumer(ConsumerBase):
             c = self._c
             gate = self._gate
             with gate.iterate():
-                if self._parts.dirty or len(self._pending):
-                    self._sync()
+                self._sync()
                 msgs = c.consume(_BATCH, 0)
             if not msgs:
                 run_idle_hooks()
@@ -148,6 +148,7 @@ class KafkaConsumer(ConsumerBase):
         parts = self._parts
         states = parts.states
         state: PartitionState | None = None
+        deliver: Any = None
         last_topic: str | None = None
         last_part = -1
         with parts.lock:
@@ -161,36 +162,62 @@ class KafkaConsumer(ConsumerBase):
                 part = m.partition()
                 if part != last_part or topic != last_topic:
                     state = states.get((topic, part))
+                    deliver = state.delivered.append if state is not None else None
                     last_topic, last_part = topic, part
-                if state is None:  # fetched before a revoke: not ours any more
+                if deliver is None:  # fetched before a revoke: not ours any more
                     continue
                 off = m.offset()
-                state.delivered.append(off)
+                deliver(off)
                 km = _new(KafkaMessage)
                 km.value = m.value()
                 km.key = m.key()
                 km.consumer_topic = topic
                 km.producer_topic = ""
                 km.offset = off
-                km._opaque = (state, off)
+                km._opaque = state
                 km._record = m
                 append(km)
 
     # -- acks ---------------------------------------------------------------------------
 
+    def ack(self, msg: Message) -> None:
+        """Acknowledge ``msg``: its partition's position moves over the acknowledged prefix.
+
+        The position is committed once every message sent before this call (on any
+        open producer) is delivered. Raises ClientClosedError on a closed consumer and
+        ClientError for a message this consumer did not hand out.
+        """
+        if self._closed or self._closing or self._failure is not None:
+            self._check_open("ack")
+        try:
+            state = msg._opaque
+            off = msg.offset
+        except AttributeError:
+            raise _foreign() from None
+        if type(state) is not PartitionState or state.owner is not self or off is None:
+            raise _foreign()
+        # (private reads of the barrier: this is the per-message path)
+        if BARRIER._trackers or self._pending._q:
+            marks = BARRIER.marks()
+            if marks or self._pending._q:
+                self._pending.add(marks, (state, off))
+                self._drain_pending()
+                return
+        # the common case in one piece: in order, nothing to wait for
+        with self._parts.lock:
+            d = state.delivered
+            if d and d[0] == off and not state.acked and not state.revoked:
+                d.popleft()
+                state.position = off + 1
+                return
+        self._parts.ack(((state, off),))
+
     def _token(self, msg: Message) -> tuple[PartitionState, int]:
-        op = getattr(msg, "_opaque", None)
-        if (
-            type(op) is not tuple
-            or len(op) != 2
-            or type(op[0]) is not PartitionState
-            or op[0].owner is not self
-        ):
-            raise ClientError(
-                "cannot acknowledge a message this Kafka consumer did not hand out "
-                "(ack/nack the message object you got from iterating the consumer)"
-            )
-        return op
+        state = getattr(msg, "_opaque", None)
+        off = getattr(msg, "offset", None)
+        if type(state) is not PartitionState or state.owner is not self or off is None:
+            raise _foreign()
+        return state, off
 
     def _commit(self, tokens: list[Any]) -> None:
         self._parts.ack(tokens)
@@ -207,7 +234,7 @@ class KafkaConsumer(ConsumerBase):
                 )
                 return
             state.truncate(off)
-            self._purge(lambda m: m._opaque[0] is state and m._opaque[1] >= off)
+            self._purge(lambda m: m._opaque is state and m.offset >= off)
         self._seek(state, off)
 
     def _purge(self, stale: Any) -> None:
@@ -249,14 +276,13 @@ class KafkaConsumer(ConsumerBase):
 
     def _sync(self) -> None:
         """Commit ready barrier acks and hand new positions to librdkafka."""
-        if len(self._pending):
+        if self._pending:
             self._drain_pending()
-        if self._parts.dirty:
-            self._parts.store()
+        self._parts.store()
 
     def _tick(self, interval: float) -> None:
         while not self._tick_stop.wait(interval):
-            if not (self._parts.dirty or len(self._pending)):
+            if not (self._pending or self._parts.moved()):
                 continue
             if not self._guard.enter():
                 return
@@ -347,10 +373,10 @@ class KafkaConsumer(ConsumerBase):
             problem = parts.commit_now(offsets)
             if problem:
                 parts.report_uncommitted(offsets, "before the partitions went", problem)
+        parts.drop(states)
+        gone = set(map(id, states))
         with parts.lock:
-            parts.drop(states)
-            gone = set(map(id, states))
-            self._purge(lambda m: id(m._opaque[0]) in gone)
+            self._purge(lambda m: id(m._opaque) in gone)
 
     # -- errors and statistics (callbacks: never raise) ---------------------------------
 
@@ -451,3 +477,10 @@ class KafkaConsumer(ConsumerBase):
         n = sum(1 for s in self._parts.current() if s.delivered)
         more = f"{n} partition(s) with unacknowledged messages" if n else ""
         return "; ".join(x for x in (base, more) if x)
+
+
+def _foreign() -> ClientError:
+    return ClientError(
+        "cannot acknowledge a message this Kafka consumer did not hand out "
+        "(ack/nack the message object you got from iterating the consumer)"
+    )

@@ -22,7 +22,16 @@ __all__ = ["PartitionState"]
 class PartitionState:
     """Delivered and acknowledged offsets of one partition in one assignment generation."""
 
-    __slots__ = ("acked", "delivered", "owner", "partition", "position", "revoked", "topic")
+    __slots__ = (
+        "acked",
+        "delivered",
+        "owner",
+        "partition",
+        "position",
+        "revoked",
+        "stored",
+        "topic",
+    )
 
     def __init__(self, owner: object, topic: str, partition: int) -> None:
         #: the consumer that owns this state (an ack by another consumer is refused)
@@ -35,6 +44,8 @@ class PartitionState:
         self.acked: set[int] = set()
         #: the offset after the acknowledged prefix (what to commit); None: nothing acked
         self.position: int | None = None
+        #: the position last handed to librdkafka's offset store
+        self.stored: int | None = None
         self.revoked = False
 
     def ack(self, offset: int) -> bool:
