@@ -97,7 +97,8 @@ class KafkaProducer(ProducerBase):
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._done: deque[Any] = deque()
         self._seq_lock = threading.Lock()
-        self._sends = 0
+        #: closing, closed or failed: ``send`` takes the slow path and says why
+        self._unusable = False
         self._last_poll = time.monotonic()
         self._purging = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
@@ -143,7 +144,7 @@ class KafkaProducer(ProducerBase):
         Blocks while librdkafka's local queue is full. Raises the pending fatal error of
         this producer (e.g. a failed delivery) under default error handling.
         """
-        if self._failure is not None or self._closing or self._closed:
+        if self._unusable:
             self._check_open("send")
         try:
             value = msg.value
@@ -158,8 +159,9 @@ class KafkaProducer(ProducerBase):
             or (key is not None and key.__class__ is not bytes)
         ) and not valid_message(msg):
             raise message_error(msg)
+        tracker = self._tracker
         with self._seq_lock:
-            seq = self._tracker.next_seq()
+            seq = tracker.sent = tracker.sent + 1
         try:
             self._produce(
                 topic,
@@ -176,9 +178,7 @@ class KafkaProducer(ProducerBase):
         except (KafkaException, TypeError, ValueError, OverflowError) as exc:
             self._void(seq)
             raise ClientError(f"unable to produce message to {topic!r}: {exc}") from exc
-        self._sends += 1
-        if self._sends >= _POLL_EVERY:
-            self._sends = 0
+        if not seq % _POLL_EVERY:
             self._serve(0)
 
     def _produce_blocking(
@@ -324,7 +324,11 @@ class KafkaProducer(ProducerBase):
                 left,
             )
 
+    def _on_failure(self) -> None:
+        self._unusable = True
+
     def _close_impl(self) -> None:
+        self._unusable = True
         with contextlib.suppress(ValueError):
             IDLE_HOOKS.remove(self._idle)
         timeout = self._shutdown_timeout
