@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import deque
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from streamprocessor.clients.base import (
     seconds,
     valid_message,
 )
+from streamprocessor.clients.kafka.delivery import Deliveries, Report
 from streamprocessor.clients.kafka.errors import Severity, classify, describe
 from streamprocessor.clients.kafka.lifecycle import StartupErrors, run_bounded, wait_for_cluster
 from streamprocessor.clients.kafka.message import timestamp_ms
@@ -56,26 +56,6 @@ _SLICE = 0.2  # seconds: flush waits in slices so signals are handled
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
-class _Delivery:
-    """The delivery callback of one message: reports its number to the producer.
-
-    Success appends the number to the producer's deque; failure appends
-    ``(number, error, message)``. The producer settles both right after each poll.
-    """
-
-    __slots__ = ("done", "seq")
-
-    def __init__(self, seq: int, done: deque[Any]) -> None:
-        self.seq = seq
-        self.done = done
-
-    def __call__(self, err: Any, msg: Any) -> None:
-        if err is None:
-            self.done.append(self.seq)
-        else:
-            self.done.append((self.seq, err, msg))
-
-
 class KafkaProducer(ProducerBase):
     """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
 
@@ -95,8 +75,9 @@ class KafkaProducer(ProducerBase):
         props = producer_properties(config)
         self._topic: str = k.topic
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
-        self._done: deque[Any] = deque()
         self._seq_lock = threading.Lock()
+        self._dr = Deliveries(self._tracker, self._seq_lock)
+        self._done = self._dr.done
         #: closing, closed or failed: ``send`` takes the slow path and says why
         self._unusable = False
         self._last_poll = time.monotonic()
@@ -168,7 +149,7 @@ class KafkaProducer(ProducerBase):
                 value,
                 key,
                 -1,
-                _Delivery(seq, self._done),
+                Report(seq, self._done),
                 None,
                 0 if ts is None else timestamp_ms(ts),
                 list(tags.items()) if tags else None,
@@ -186,7 +167,8 @@ class KafkaProducer(ProducerBase):
     ) -> None:
         """Wait for room in the local queue (back-pressure), serving delivery reports."""
         while True:
-            self._serve(0.05)
+            if not self._serve(0.05):
+                time.sleep(0.005)  # another thread serves the reports
             if self._failure is not None or self._closed:
                 self._void(seq)
                 self._check_open("send")
@@ -196,7 +178,7 @@ class KafkaProducer(ProducerBase):
                     value,
                     key,
                     -1,
-                    _Delivery(seq, self._done),
+                    Report(seq, self._done),
                     None,
                     0 if ts is None else timestamp_ms(ts),
                     list(tags.items()) if tags else None,
@@ -215,28 +197,22 @@ class KafkaProducer(ProducerBase):
 
     # -- delivery reports ---------------------------------------------------------------
 
-    def _serve(self, timeout: float) -> None:
-        self._last_poll = time.monotonic()
-        self._p.poll(timeout)
-        self._settle()
+    def _serve(self, timeout: float) -> bool:
+        """Poll for delivery reports unless another thread does; return whether it polled."""
+        lock = self._dr.serve_lock
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            self._last_poll = time.monotonic()
+            self._p.poll(timeout)
+            failures = self._dr.settle()
+        finally:
+            lock.release()
+        if failures:
+            self._report_failures(failures)
+        return True
 
-    def _settle(self) -> None:
-        done = self._done
-        if not done:
-            return
-        failures = []
-        with self._seq_lock:
-            confirm = self._tracker.confirm
-            pop = done.popleft
-            try:
-                while True:
-                    item = pop()
-                    if item.__class__ is int:
-                        confirm(item)
-                    else:
-                        failures.append(item)
-            except IndexError:
-                pass
+    def _report_failures(self, failures: list[tuple[int, Any, Any]]) -> None:
         for _seq, err, msg in failures:
             if err.code() in _PURGED and self._purging:
                 continue
@@ -297,9 +273,12 @@ class KafkaProducer(ProducerBase):
                 step = _SLICE
             else:
                 step = max(min(_SLICE, deadline - time.monotonic()), 0.0)
-            self._last_poll = time.monotonic()
-            left = int(self._p.flush(step))
-            self._settle()
+            with self._dr.serve_lock:
+                self._last_poll = time.monotonic()
+                left = int(self._p.flush(step))
+                failures = self._dr.settle()
+            if failures:
+                self._report_failures(failures)
             if left == 0 or (deadline is not None and time.monotonic() >= deadline):
                 return left
 
@@ -338,8 +317,7 @@ class KafkaProducer(ProducerBase):
         if left:
             self._purging = True
             self._p.purge()
-            self._p.poll(0)
-            self._settle()
+            self._serve(0)
             self._log.error(
                 "failed to flush all messages, %d left: not delivered to Kafka within %gs; "
                 "they are dropped",
