@@ -87,6 +87,15 @@ _TRANSIENT_HINTS: dict[int, str] = {
 }
 
 
+#: hints for errors about one message (a failed delivery ends the producer anyway)
+_MESSAGE_HINTS: dict[int, str] = {
+    _E.MSG_SIZE_TOO_LARGE: "the message is larger than the producer's message.max.bytes "
+    "(librdkafka's default 1000000) or the topic's max.message.bytes (the broker's default "
+    "1048588): send smaller messages, or raise both limits (*_KAFKA_LIBRDKAFKA_CONFIG="
+    "message.max.bytes=N, and max.message.bytes on the topic)",
+}
+
+
 def classify(err: Any, ignore: Collection[int] = ()) -> Severity:
     """Return how to treat the librdkafka error ``err``.
 
@@ -107,7 +116,7 @@ def describe(err: Any) -> str:
     """Return the error text with its librdkafka name and, when known, what to check."""
     code = err.code()
     text = f"{err.str()} ({err.name()})"
-    hint = _HINTS.get(code) or _TRANSIENT_HINTS.get(code)
+    hint = _HINTS.get(code) or _TRANSIENT_HINTS.get(code) or _MESSAGE_HINTS.get(code)
     if err.fatal():
         hint = "librdkafka reports a fatal error; the client cannot continue"
     return f"{text}: {hint}" if hint else text
