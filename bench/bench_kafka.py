@@ -13,10 +13,12 @@ produce (N x 100 B, one partition, timed from the first send until flush() retur
   delivery-report work the library does), ``poll(0)`` every 1000, BufferError → poll and
   retry; the target is library >= 0.9 x this;
 - ``raw``: ``produce(topic, value)`` without callback, ``poll(0)`` every 1000;
-- ``lib``: ``producer.send(msg)`` over pre-built ``Message`` objects, then ``flush()``.
+- ``lib``: ``producer.send(msg)`` over pre-built ``Message`` objects (frozen out of the
+  garbage collector's way, ``gc.freeze()``), then ``flush()``.
 
 consume (N x 100 B seeded once into one partition; timed from the first message to the
-N-th; every message's value is read):
+N-th; every message's value is read; both consumers fetch up to 10 MiB per partition so
+that fetching is not what bounds both):
 
 - ``raw``: ``consume(1000, 0)``, blocking ``consume(1, 0.2)`` only when that was empty,
   ``store_offsets`` of the last offset + 1 once per batch; the target is library >= 0.7x;
@@ -61,12 +63,17 @@ def producer_opts(brokers: str, topic: str) -> list[Any]:
     ]
 
 
+#: librdkafka properties both consumers get on top of the library's defaults (--fetch-bytes)
+CONSUMER_EXTRA: dict[str, str] = {}
+
+
 def consumer_opts(brokers: str, topic: str, group: str) -> list[Any]:
     return [
         options.kafka_broker(brokers),
         options.kafka_topic(topic),
         options.kafka_group_id(group),
         options.manual_interrupt_handling(),
+        options.kafka_librdkafka_config(CONSUMER_EXTRA),
     ]
 
 
@@ -119,6 +126,7 @@ def produce_raw(brokers: str, topic: str, n: int, reports: bool) -> float:
 
 def produce_lib(brokers: str, topic: str, n: int) -> float:
     msgs = [Message(value=VALUE) for _ in range(n)]
+    gc.freeze()  # the pre-built messages are input, not the library's garbage to scan
     with kafka.new_producer(*producer_opts(brokers, topic)) as p:
         send = p.send
         send(Message(value=b"warm-up"))  # the same warm-up as the baselines
@@ -128,6 +136,7 @@ def produce_lib(brokers: str, topic: str, n: int) -> float:
             send(m)
         p.flush()
         t1 = time.perf_counter()
+    gc.unfreeze()
     return t1 - t0
 
 
@@ -252,7 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("what", nargs="?", default="all", choices=["produce", "consume", "all"])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument(
+        "--fetch-bytes",
+        type=int,
+        default=10 * 1024 * 1024,
+        help="max.partition.fetch.bytes for both consumers (0: librdkafka's 1 MiB), so that "
+        "fetching does not bound both sides",
+    )
     args = ap.parse_args(argv)
+    if args.fetch_bytes:
+        CONSUMER_EXTRA["max.partition.fetch.bytes"] = str(args.fetch_bytes)
     brokers = os.environ.get("STREAMPROCESSOR_TEST_KAFKA_BROKERS")
     cluster = None
     if not brokers:

@@ -71,6 +71,8 @@ class KafkaConsumer(ConsumerBase):
             "cooperative" in str(props.get("partition.assignment.strategy", ""))
             or str(props.get("group.protocol", "")).lower() == "consumer"
         )
+        #: closing, closed or failed: ``ack`` takes the slow path and says why
+        self._unusable = False
         self._guard = HandleGuard()
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
@@ -187,14 +189,15 @@ class KafkaConsumer(ConsumerBase):
         open producer) is delivered. Raises ClientClosedError on a closed consumer and
         ClientError for a message this consumer did not hand out.
         """
-        if self._closed or self._closing or self._failure is not None:
+        if self._unusable:
             self._check_open("ack")
         try:
-            state = msg._opaque
+            state: PartitionState = msg._opaque
             off = msg.offset
+            mine = state.owner is self  # only this consumer's PartitionStates qualify
         except AttributeError:
-            raise _foreign() from None
-        if type(state) is not PartitionState or state.owner is not self or off is None:
+            mine = False
+        if not mine or off is None:
             raise _foreign()
         # (private reads of the barrier: this is the per-message path)
         if BARRIER._trackers or self._pending._q:
@@ -204,12 +207,16 @@ class KafkaConsumer(ConsumerBase):
                 self._drain_pending()
                 return
         # the common case in one piece: in order, nothing to wait for
-        with self._parts.lock:
+        lock = self._parts.lock
+        lock.acquire()  # (acquire/release: half the cost of a with statement here)
+        try:
             d = state.delivered
             if d and d[0] == off and not state.acked and not state.revoked:
                 d.popleft()
                 state.position = off + 1
                 return
+        finally:
+            lock.release()
         self._parts.ack(((state, off),))
 
     def _token(self, msg: Message) -> tuple[PartitionState, int]:
@@ -409,6 +416,7 @@ class KafkaConsumer(ConsumerBase):
             self._log.info("Received Kafka statistics.", extra={"statistics": stats})
 
     def _on_failure(self) -> None:
+        self._unusable = True
         self._buffer.clear()
 
     # -- backlog ------------------------------------------------------------------------
@@ -434,6 +442,7 @@ class KafkaConsumer(ConsumerBase):
     # -- close --------------------------------------------------------------------------
 
     def _close_impl(self) -> None:
+        self._unusable = True
         timeout = self._shutdown_timeout
         deadline = time.monotonic() + timeout
         self._tick_stop.set()

@@ -136,13 +136,15 @@ class KafkaProducer(ProducerBase):
         except AttributeError:
             raise message_error(msg) from None
         if (
-            (value is not None and value.__class__ is not bytes)
+            (value.__class__ is not bytes and value is not None)
             or (key is not None and key.__class__ is not bytes)
         ) and not valid_message(msg):
             raise message_error(msg)
+        lock = self._seq_lock
         tracker = self._tracker
-        with self._seq_lock:
-            seq = tracker.sent = tracker.sent + 1
+        lock.acquire()
+        seq = tracker.sent = tracker.sent + 1
+        lock.release()
         try:
             self._produce(
                 topic,
@@ -159,7 +161,7 @@ class KafkaProducer(ProducerBase):
         except (KafkaException, TypeError, ValueError, OverflowError) as exc:
             self._void(seq)
             raise ClientError(f"unable to produce message to {topic!r}: {exc}") from exc
-        if not seq % _POLL_EVERY:
+        if not seq % 1000:  # serve delivery reports now and then (_POLL_EVERY)
             self._serve(0)
 
     def _produce_blocking(
