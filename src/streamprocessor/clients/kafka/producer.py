@@ -56,6 +56,12 @@ _SLICE = 0.2  # seconds: flush waits in slices so signals are handled
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
+def _text(exc: BaseException) -> str:
+    """An exception from ``produce()``: librdkafka's error with its hint, or the text."""
+    err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    return describe(err) if isinstance(err, KafkaError) else str(exc)
+
+
 class KafkaProducer(ProducerBase):
     """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
 
@@ -160,7 +166,7 @@ class KafkaProducer(ProducerBase):
             self._produce_blocking(msg, topic, value, key, ts, tags, seq)
         except (KafkaException, TypeError, ValueError, OverflowError) as exc:
             self._void(seq)
-            raise ClientError(f"unable to produce message to {topic!r}: {exc}") from exc
+            raise ClientError(f"unable to produce message to {topic!r}: {_text(exc)}") from exc
         if not seq % 1000:  # serve delivery reports now and then (_POLL_EVERY)
             self._serve(0)
 
@@ -190,7 +196,7 @@ class KafkaProducer(ProducerBase):
                 continue
             except (KafkaException, TypeError, ValueError, OverflowError) as exc:
                 self._void(seq)
-                raise ClientError(f"unable to produce message to {topic!r}: {exc}") from exc
+                raise ClientError(f"unable to produce message to {topic!r}: {_text(exc)}") from exc
 
     def _void(self, seq: int) -> None:
         """Confirm a send that never reached librdkafka: there is nothing to wait for."""
