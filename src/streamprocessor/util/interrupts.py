@@ -156,7 +156,10 @@ class ShutdownCoordinator:
         if self._wfd >= 0:
             with contextlib.suppress(OSError):
                 os.write(self._wfd, b"x")
-        if not any(c._is_iterating for c in clients):
+        # a client that is closing (flushing, committing) must not be cut short by an
+        # exception raised into it: treat that like a consume loop in progress
+        busy = any(c._is_iterating or getattr(c, "_closing", False) for c in clients)
+        if not busy:
             # nobody is in a consume loop: behave like Python does without us
             self.interrupted = None
             if sig == signal.SIGINT:
