@@ -17,8 +17,7 @@ produce (N x 100 B, one partition, timed from the first send until flush() retur
   garbage collector's way, ``gc.freeze()``), then ``flush()``.
 
 consume (N x 100 B seeded once into one partition; timed from the first message to the
-N-th; every message's value is read; both consumers fetch up to 10 MiB per partition so
-that fetching is not what bounds both):
+N-th; every message's value is read):
 
 - ``raw``: ``consume(1000, 0)``, blocking ``consume(1, 0.2)`` only when that was empty,
   ``store_offsets`` of the last offset + 1 once per batch; the target is library >= 0.7x;
@@ -264,9 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--fetch-bytes",
         type=int,
-        default=10 * 1024 * 1024,
-        help="max.partition.fetch.bytes for both consumers (0: librdkafka's 1 MiB), so that "
-        "fetching does not bound both sides",
+        default=0,
+        help="max.partition.fetch.bytes for both consumers (0: librdkafka's 1 MiB)",
     )
     args = ap.parse_args(argv)
     if args.fetch_bytes:

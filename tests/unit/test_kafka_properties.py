@@ -23,6 +23,7 @@ STATIC_CONSUMER = {
     "enable.auto.commit": True,
     "enable.auto.offset.store": False,
     "enable.partition.eof": False,
+    "fetch.queue.backoff.ms": 50,
 }
 
 
