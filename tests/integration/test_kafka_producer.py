@@ -226,3 +226,32 @@ def test_an_ack_is_committed_only_after_the_earlier_send_is_delivered(
             time.sleep(0.1)
         assert time.monotonic() - sent_at >= 2.5
     assert [o.value for o in kt.read_messages(kafka_brokers, sink)] == [b"out"]
+
+
+def test_with_two_producers_an_ack_waits_for_both(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """The general barrier: the ack is committed only after both producers delivered."""
+    source, fast_sink, slow_sink = kafka_topic(), kafka_topic(), kafka_topic()
+    kt.produce_messages(kafka_brokers, source, "in")
+    with (
+        kafka.new_consumer(
+            *kt.consumer_options(kafka_brokers, source),
+            options.kafka_commit_interval("100ms"),
+        ) as c,
+        new_producer(kafka_brokers, fast_sink) as fast,
+        new_producer(
+            kafka_brokers, slow_sink, options.kafka_max_queue_buffer_duration("3s")
+        ) as slow,
+    ):
+        m = next(iter(c))
+        fast.send(Message(value=b"a"))
+        slow.send(Message(value=b"b"))
+        c.ack(m)
+        fast.flush(TIMEOUT)
+        time.sleep(1.0)
+        assert kt.committed_offsets(kafka_brokers, source, source) == {0: -1001}
+        deadline = time.monotonic() + TIMEOUT
+        while kt.committed_offsets(kafka_brokers, source, source) != {0: 1}:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)

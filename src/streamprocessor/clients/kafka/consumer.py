@@ -22,11 +22,11 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from streamprocessor.clients.barrier import BARRIER
-from streamprocessor.clients.base import ConsumerBase, run_idle_hooks
-from streamprocessor.clients.kafka.assignment import QUERY_TIMEOUT, Assignment, fmt, positions
+from streamprocessor.clients.base import run_idle_hooks
+from streamprocessor.clients.kafka.acks import AckMixin
+from streamprocessor.clients.kafka.assignment import Assignment, positions
 from streamprocessor.clients.kafka.errors import Severity, classify, describe
 from streamprocessor.clients.kafka.lifecycle import (
     ConsumeGate,
@@ -44,18 +44,18 @@ from streamprocessor.clients.kafka.properties import (
     env_prefix,
     redacted,
 )
+from streamprocessor.clients.kafka.rebalance import RebalanceMixin
+from streamprocessor.clients.kafka.waiting import WaitingAcks
 from streamprocessor.stream.errors import ClientError
-from streamprocessor.stream.message import Message
 
 __all__ = ["KafkaConsumer"]
 
 _BATCH = 1000
 _SLICE = 0.2  # seconds: the longest a blocking consume waits before flags are checked
-_OFFSET_TAIL_BASE = -2000  # librdkafka's logical "n before the end" offsets
 _new = KafkaMessage.__new__
 
 
-class KafkaConsumer(ConsumerBase):
+class KafkaConsumer(RebalanceMixin, AckMixin):
     """Consumer of one or more Kafka topics in a consumer group."""
 
     client_type = "kafka"
@@ -73,6 +73,8 @@ class KafkaConsumer(ConsumerBase):
         )
         #: closing, closed or failed: ``ack`` takes the slow path and says why
         self._unusable = False
+        #: acks waiting for the one open producer's deliveries (the general case: _pending)
+        self._waiting = WaitingAcks()
         self._guard = HandleGuard()
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
@@ -180,116 +182,17 @@ class KafkaConsumer(ConsumerBase):
                 km._record = m
                 append(km)
 
-    # -- acks ---------------------------------------------------------------------------
-
-    def ack(self, msg: Message) -> None:
-        """Acknowledge ``msg``: its partition's position moves over the acknowledged prefix.
-
-        The position is committed once every message sent before this call (on any
-        open producer) is delivered. Raises ClientClosedError on a closed consumer and
-        ClientError for a message this consumer did not hand out.
-        """
-        if self._unusable:
-            self._check_open("ack")
-        try:
-            state: PartitionState = msg._opaque
-            off = msg.offset
-            mine = state.owner is self  # only this consumer's PartitionStates qualify
-        except AttributeError:
-            mine = False
-        if not mine or off is None:
-            raise _foreign()
-        # (private reads of the barrier: this is the per-message path)
-        if BARRIER._trackers or self._pending._q:
-            marks = BARRIER.marks()
-            if marks or self._pending._q:
-                self._pending.add(marks, (state, off))
-                self._drain_pending()
-                return
-        # the common case in one piece: in order, nothing to wait for
-        lock = self._parts.lock
-        lock.acquire()  # (acquire/release: half the cost of a with statement here)
-        try:
-            d = state.delivered
-            if d and d[0] == off and not state.acked and not state.revoked:
-                d.popleft()
-                state.position = off + 1
-                return
-        finally:
-            lock.release()
-        self._parts.ack(((state, off),))
-
-    def _token(self, msg: Message) -> tuple[PartitionState, int]:
-        state = getattr(msg, "_opaque", None)
-        off = getattr(msg, "offset", None)
-        if type(state) is not PartitionState or state.owner is not self or off is None:
-            raise _foreign()
-        return state, off
-
-    def _commit(self, tokens: list[Any]) -> None:
-        self._parts.ack(tokens)
-
-    def _nack(self, msg: Message) -> None:
-        state, off = self._token(msg)
-        with self._parts.lock:
-            if state.revoked:
-                self._log.warning(
-                    "Ignoring the nack of %s[%d] offset %d: the partition was revoked",
-                    state.topic,
-                    state.partition,
-                    off,
-                )
-                return
-            state.truncate(off)
-            self._purge(lambda m: m._opaque is state and m.offset >= off)
-        self._seek(state, off)
-
-    def _purge(self, stale: Any) -> None:
-        """Drop buffered messages for which ``stale(message)`` is true."""
-        buf = self._buffer
-        keep = [m for m in buf if not stale(m)]
-        if len(keep) != len(buf):
-            buf.clear()
-            buf.extend(keep)
-
-    def _seek(self, state: PartitionState, off: int) -> None:
-        if not self._guard.enter():
-            return
-        try:
-            tp = TopicPartition(state.topic, state.partition, off)
-            for attempt in range(40):
-                try:
-                    with self._gate.other():
-                        self._c.seek(tp)
-                    return
-                except KafkaException as exc:
-                    err = exc.args[0] if exc.args else None
-                    # right after an assignment the fetcher may not be ready yet
-                    if not isinstance(err, KafkaError) or err.code() != KafkaError._STATE:
-                        raise ClientError(
-                            f"unable to nack {state.topic}[{state.partition}] offset {off}: "
-                            f"seek failed: {describe(err) if err is not None else exc}"
-                        ) from exc
-                    if attempt == 39:
-                        raise ClientError(
-                            f"unable to nack {state.topic}[{state.partition}] offset {off}: "
-                            f"the partition is not being fetched ({describe(err)})"
-                        ) from exc
-                    time.sleep(0.05)
-        finally:
-            self._guard.exit()
-
     # -- positions ----------------------------------------------------------------------
 
     def _sync(self) -> None:
         """Commit ready barrier acks and hand new positions to librdkafka."""
-        if self._pending:
+        if self._pending or self._waiting.q:
             self._drain_pending()
         self._parts.store()
 
     def _tick(self, interval: float) -> None:
         while not self._tick_stop.wait(interval):
-            if not (self._pending or self._parts.moved()):
+            if not (self._pending or self._waiting.q or self._parts.moved()):
                 continue
             if not self._guard.enter():
                 return
@@ -304,86 +207,6 @@ class KafkaConsumer(ConsumerBase):
                 self._log.error("Unable to store acknowledged offsets: %s", exc)
             finally:
                 self._guard.exit()
-
-    # -- rebalances (callbacks from librdkafka: they never raise) ------------------------
-
-    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        try:
-            self._parts.assign(partitions)
-            self._log.info(
-                "Received event from Kafka.",
-                extra={"event": "AssignedPartitions", "partitions": fmt(partitions)},
-            )
-            if self._offset_default is not None and partitions:
-                self._apply_offset_default(consumer, partitions)
-        except BaseException as exc:  # never into librdkafka
-            self._fail(ClientError(f"failed to assign partitions {fmt(partitions)}: {exc}"))
-
-    def _apply_offset_default(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        """Start partitions without a committed offset at ``offset_default``."""
-        default = self._offset_default
-        assert default is not None
-        target = default if default >= 0 else _OFFSET_TAIL_BASE + default
-        try:
-            committed = consumer.committed(
-                [TopicPartition(tp.topic, tp.partition) for tp in partitions], QUERY_TIMEOUT
-            )
-        except KafkaException as exc:
-            self._fail(
-                ClientError(
-                    f"unable to retrieve committed offsets of {fmt(partitions)} to apply "
-                    f"the default offset: {exc}"
-                )
-            )
-            return
-        starts = {(c.topic, c.partition): c.offset for c in committed}
-        out = []
-        for tp in partitions:
-            start = starts.get((tp.topic, tp.partition), OFFSET_INVALID)
-            out.append(
-                TopicPartition(tp.topic, tp.partition, target if start == OFFSET_INVALID else start)
-            )
-        if self._incremental:
-            consumer.incremental_assign(out)
-        else:
-            consumer.assign(out)
-
-    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        try:
-            self._log.info(
-                "Received event from Kafka.",
-                extra={"event": "RevokedPartitions", "partitions": fmt(partitions)},
-            )
-            self._release(partitions, commit=not self._handle_closing)
-        except BaseException as exc:  # never into librdkafka
-            self._log.error("Failed to release partitions %s: %s", fmt(partitions), exc)
-
-    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        try:
-            self._log.warning(
-                "Partitions %s were lost (the group moved on without this consumer): "
-                "acknowledgements since the last commit will be consumed again",
-                fmt(partitions),
-            )
-            self._release(partitions, commit=False)
-        except BaseException as exc:  # never into librdkafka
-            self._log.error("Failed to release lost partitions %s: %s", fmt(partitions), exc)
-
-    def _release(self, partitions: list[TopicPartition], commit: bool) -> None:
-        """Commit what was acknowledged on ``partitions`` (if asked), then let them go."""
-        parts = self._parts
-        states = parts.owned(partitions)
-        if commit and states:
-            self._flush_barrier(self._shutdown_timeout)
-            parts.store(states)
-            offsets = positions(states)
-            problem = parts.commit_now(offsets)
-            if problem:
-                parts.report_uncommitted(offsets, "before the partitions went", problem)
-        parts.drop(states)
-        gone = set(map(id, states))
-        with parts.lock:
-            self._purge(lambda m: id(m._opaque) in gone)
 
     # -- errors and statistics (callbacks: never raise) ---------------------------------
 
@@ -483,13 +306,10 @@ class KafkaConsumer(ConsumerBase):
 
     def _describe_unfinished(self) -> str:
         base = super()._describe_unfinished()
+        if self._waiting.q:
+            base = "; ".join(
+                x for x in (base, f"{len(self._waiting)} ack(s) waiting for deliveries") if x
+            )
         n = sum(1 for s in self._parts.current() if s.delivered)
         more = f"{n} partition(s) with unacknowledged messages" if n else ""
         return "; ".join(x for x in (base, more) if x)
-
-
-def _foreign() -> ClientError:
-    return ClientError(
-        "cannot acknowledge a message this Kafka consumer did not hand out "
-        "(ack/nack the message object you got from iterating the consumer)"
-    )
