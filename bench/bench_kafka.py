@@ -62,6 +62,9 @@ def producer_opts(brokers: str, topic: str) -> list[Any]:
     ]
 
 
+#: freeze the pre-built input messages out of the garbage collector's way (--no-freeze)
+FREEZE = True
+
 #: librdkafka properties both consumers get on top of the library's defaults (--fetch-bytes)
 CONSUMER_EXTRA: dict[str, str] = {}
 
@@ -125,7 +128,8 @@ def produce_raw(brokers: str, topic: str, n: int, reports: bool) -> float:
 
 def produce_lib(brokers: str, topic: str, n: int) -> float:
     msgs = [Message(value=VALUE) for _ in range(n)]
-    gc.freeze()  # the pre-built messages are input, not the library's garbage to scan
+    if FREEZE:
+        gc.freeze()  # the pre-built messages are input, not the library's garbage to scan
     with kafka.new_producer(*producer_opts(brokers, topic)) as p:
         send = p.send
         send(Message(value=b"warm-up"))  # the same warm-up as the baselines
@@ -266,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="max.partition.fetch.bytes for both consumers (0: librdkafka's 1 MiB)",
     )
+    ap.add_argument("--no-freeze", action="store_true", help="leave the input to the GC")
     args = ap.parse_args(argv)
+    global FREEZE
+    FREEZE = not args.no_freeze
     if args.fetch_bytes:
         CONSUMER_EXTRA["max.partition.fetch.bytes"] = str(args.fetch_bytes)
     brokers = os.environ.get("STREAMPROCESSOR_TEST_KAFKA_BROKERS")
