@@ -82,3 +82,29 @@ def test_equality_compares_fields_not_opaque():
     set_message_opaque(a, 1)
     assert a == b
     assert a != Message(value=b"y", key=b"k")
+
+
+def test_consumer_mock_offers_what_the_test_puts_in_and_records_acks():
+    from streamprocessor.stream import ConsumerMock
+
+    m = Message(value=b"x")
+    with ConsumerMock(messages=[m]) as c:
+        it = iter(c)
+        got = next(it)
+        c.ack(got)
+        c.nack(got)
+        assert c.backlog() == 0
+    assert list(it) == []
+    assert c.acked == [m] and c.nacked == [m]
+    c.close()  # idempotent, unlike the original
+
+
+def test_producer_mock_records_sends_and_errors_end_on_close():
+    from streamprocessor.stream import ProducerMock
+
+    p = ProducerMock()
+    p.send(Message(value=b"a"))
+    p.errors_chan.put(RuntimeError("boom"))
+    p.close()
+    assert [m.value for m in p.sent] == [b"a"]
+    assert [str(e) for e in p.errors()] == ["boom"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from streamprocessor.stream.errors import (
     StreamProcessorError,
 )
 from streamprocessor.stream.message import Message
+from streamprocessor.stream.mocks import Channel
 from streamprocessor.util.interrupts import COORDINATOR
 
 __all__ = [
@@ -51,9 +51,6 @@ def run_idle_hooks() -> None:
     """Run the idle hooks (consumers call this before blocking on their source)."""
     for hook in tuple(IDLE_HOOKS):
         hook()
-
-
-_END = object()
 
 
 def message_error(msg: object) -> ClientError:
@@ -94,42 +91,17 @@ def seconds(timeout: float | timedelta | None) -> float | None:
     return timeout
 
 
-class ErrorChannel:
+class ErrorChannel(Channel):
     """An iterable of a client's errors; iteration ends when the client is closed."""
-
-    def __init__(self) -> None:
-        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._closed = False
-
-    def put(self, exc: BaseException) -> None:
-        """Deliver ``exc`` to the reader."""
-        self._q.put(exc)
-
-    def close(self) -> None:
-        """End iteration once every error put before is read."""
-        if not self._closed:
-            self._closed = True
-            self._q.put(_END)
 
     def get(self, timeout: float | None = None) -> BaseException | None:
         """Return the next error, or ``None`` at the end or after ``timeout`` seconds."""
-        try:
-            item = self._q.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _END:
-            self._q.put(_END)
-            return None
-        assert isinstance(item, BaseException)
+        item = super().get(timeout)
+        assert item is None or isinstance(item, BaseException)
         return item
 
     def __iter__(self) -> Iterator[BaseException]:
-        while True:
-            item = self._q.get()
-            if item is _END:
-                self._q.put(_END)
-                return
-            yield item
+        return super().__iter__()
 
 
 class ClientBase:

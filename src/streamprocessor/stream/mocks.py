@@ -10,25 +10,41 @@ from typing import Any, Self
 
 from streamprocessor.stream.message import Message
 
-__all__ = ["ConsumerMock", "ProducerMock"]
+__all__ = ["Channel", "ConsumerMock", "ProducerMock"]
 
 _END = object()
 
 
-class _Channel:
-    """An unbounded, closable queue: iterate until closed."""
+class Channel:
+    """An unbounded, closable queue: iterating it ends once it is closed and drained.
+
+    Several readers may iterate it; each item goes to one of them.
+    """
 
     def __init__(self) -> None:
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.closed = False
 
     def put(self, item: Any) -> None:
+        """Append ``item``."""
         self._q.put(item)
 
     def close(self) -> None:
+        """End iteration once every item put before is read (idempotent)."""
         if not self.closed:
             self.closed = True
             self._q.put(_END)
+
+    def get(self, timeout: float | None = None) -> Any:
+        """Return the next item, or ``None`` at the end or after ``timeout`` seconds."""
+        try:
+            item = self._q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _END:
+            self._q.put(_END)  # other readers end too
+            return None
+        return item
 
     def __iter__(self) -> Iterator[Any]:
         while True:
@@ -39,7 +55,37 @@ class _Channel:
             yield item
 
 
-class ConsumerMock:
+class _MockBase:
+    """What both mocks share: configuration, the error channel, close and ``with``."""
+
+    def __init__(self, configuration: Any) -> None:
+        self.config = configuration
+        self.configuration = configuration
+        self.messages_chan = Channel()
+        self.errors_chan = Channel()
+
+    def errors(self) -> Iterable[BaseException]:
+        """Return the errors the test put in."""
+        return iter(self.errors_chan)
+
+    def close(self) -> None:
+        """End iteration of messages and errors (idempotent, unlike the original)."""
+        self.messages_chan.close()
+        self.errors_chan.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ConsumerMock(_MockBase):
     """A consumer whose messages and errors are whatever the test puts in.
 
     ``messages_chan.put(msg)`` offers a message, ``errors_chan.put(exc)`` an error; iteration
@@ -48,10 +94,7 @@ class ConsumerMock:
     """
 
     def __init__(self, configuration: Any = None, messages: Iterable[Message] = ()) -> None:
-        self.config = configuration
-        self.configuration = configuration
-        self.messages_chan = _Channel()
-        self.errors_chan = _Channel()
+        super().__init__(configuration)
         self.acked: list[Message] = []
         self.nacked: list[Message] = []
         for m in messages:
@@ -76,35 +119,12 @@ class ConsumerMock:
         """Return 0, like the original."""
         return 0
 
-    def errors(self) -> Iterable[BaseException]:
-        """Return the errors the test put in."""
-        return iter(self.errors_chan)
 
-    def close(self) -> None:
-        """End iteration of messages and errors."""
-        self.messages_chan.close()
-        self.errors_chan.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class ProducerMock:
+class ProducerMock(_MockBase):
     """A producer that records what is sent in ``sent`` (and on ``messages_chan``)."""
 
     def __init__(self, configuration: Any = None) -> None:
-        self.config = configuration
-        self.configuration = configuration
-        self.messages_chan = _Channel()
-        self.errors_chan = _Channel()
+        super().__init__(configuration)
         self.sent: list[Message] = []
 
     def send(self, msg: Message) -> None:
@@ -114,23 +134,3 @@ class ProducerMock:
 
     def flush(self, timeout: float | timedelta | None = None) -> None:
         """Do nothing: everything is recorded at once."""
-
-    def errors(self) -> Iterable[BaseException]:
-        """Return the errors the test put in."""
-        return iter(self.errors_chan)
-
-    def close(self) -> None:
-        """Close the channels."""
-        self.messages_chan.close()
-        self.errors_chan.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
