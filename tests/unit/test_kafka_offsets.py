@@ -7,7 +7,8 @@ from streamprocessor.clients.kafka.offsets import PartitionState
 
 def state(*offsets: int) -> PartitionState:
     s = PartitionState(None, "t", 0)
-    s.delivered.extend(offsets)
+    for o in offsets:
+        s.deliver(o)
     return s
 
 
@@ -41,17 +42,32 @@ def test_duplicate_and_unknown_acks_change_nothing() -> None:
     assert not s.ack(5)
     assert not s.ack(99)
     assert s.position == 6
-    assert list(s.delivered) == [6]
+    assert list(s.runs) == [[6, 7]]
 
 
 def test_truncate_forgets_the_nacked_offset_and_later_ones() -> None:
     s = state(1, 2, 3, 4)
     s.ack(3)
     s.truncate(2)
-    assert list(s.delivered) == [1]
+    assert list(s.runs) == [[1, 2]]
     assert s.acked == set()
-    s.delivered.extend([2, 3])
+    s.deliver(2)
+    s.deliver(3)
     s.ack(1)
     assert s.position == 2
     s.ack(3)
     assert s.position == 2
+
+
+def test_consecutive_offsets_take_one_run_whatever_their_number() -> None:
+    s = state(*range(100_000))
+    assert list(s.runs) == [[0, 100_000]]
+    assert s.outstanding == 100_000
+    s.deliver(100_005)
+    assert list(s.runs) == [[0, 100_000], [100_005, 100_006]]
+
+
+def test_an_ack_inside_a_gap_is_ignored() -> None:
+    s = state(1, 5)
+    assert not s.ack(3)
+    assert s.acked == set()

@@ -79,11 +79,15 @@ class AckMixin(ConsumerBase):
         lock = self._parts.lock
         lock.acquire()  # (acquire/release: half the cost of a with statement here)
         try:
-            d = state.delivered
-            if d and d[0] == off and not state.acked and not state.revoked:
-                d.popleft()
-                state.position = off + 1
-                return
+            runs = state.runs
+            if runs and not state.acked and not state.revoked:
+                head = runs[0]
+                if head[0] == off:
+                    head[0] = off + 1
+                    if head[1] == off + 1:
+                        runs.popleft()
+                    state.position = off + 1
+                    return
         finally:
             lock.release()
         self._parts.ack(((state, off),))

@@ -152,7 +152,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         parts = self._parts
         states = parts.states
         state: PartitionState | None = None
-        deliver: Any = None
+        tail: list[int] = [-1, -1]  # the last run of delivered offsets of ``state``
         last_topic: str | None = None
         last_part = -1
         with parts.lock:
@@ -166,12 +166,18 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 part = m.partition()
                 if part != last_part or topic != last_topic:
                     state = states.get((topic, part))
-                    deliver = state.delivered.append if state is not None else None
                     last_topic, last_part = topic, part
-                if deliver is None:  # fetched before a revoke: not ours any more
+                    if state is not None:
+                        tail = state.runs[-1] if state.runs else [-1, -1]
+                if state is None:  # fetched before a revoke: not ours any more
                     continue
                 off = m.offset()
-                deliver(off)
+                # PartitionState.deliver, inlined: extend the last run or start one
+                if tail[1] == off:
+                    tail[1] = off + 1
+                else:
+                    tail = [off, off + 1]
+                    state.runs.append(tail)
                 km = _new(KafkaMessage)
                 km.value = m.value()
                 km.key = m.key()
@@ -310,6 +316,6 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             base = "; ".join(
                 x for x in (base, f"{len(self._waiting)} ack(s) waiting for deliveries") if x
             )
-        n = sum(1 for s in self._parts.current() if s.delivered)
+        n = sum(1 for s in self._parts.current() if s.runs)
         more = f"{n} partition(s) with unacknowledged messages" if n else ""
         return "; ".join(x for x in (base, more) if x)

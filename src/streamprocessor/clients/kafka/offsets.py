@@ -5,9 +5,13 @@ next offset after N" is unknowable; a :class:`PartitionState` remembers the offs
 handed out, in order, and moves its position only over the acknowledged prefix of them.
 Acknowledging N+1 before N therefore commits nothing; acknowledging N then commits both.
 
+Delivered offsets are kept as runs ``[first, end)`` of consecutive offsets, so memory
+grows with the number of gaps, not of messages: a consumer that never acknowledges
+does not grow without bound.
+
 A state belongs to one assignment of one partition (a *generation*): a rebalance that
 takes the partition away marks the state revoked, and a later assignment makes a new
-one. Messages carry their state in their opaque value, so an ack that arrives after the
+one. Messages carry their state as their opaque value, so an ack that arrives after the
 partition was revoked is recognised and ignored instead of committing into someone
 else's assignment.
 """
@@ -24,11 +28,11 @@ class PartitionState:
 
     __slots__ = (
         "acked",
-        "delivered",
         "owner",
         "partition",
         "position",
         "revoked",
+        "runs",
         "stored",
         "topic",
     )
@@ -38,8 +42,8 @@ class PartitionState:
         self.owner = owner
         self.topic = topic
         self.partition = partition
-        #: offsets handed out (or buffered to be) and not yet covered by ``position``
-        self.delivered: deque[int] = deque()
+        #: offsets handed out and not yet passed by ``position``: runs ``[first, end)``
+        self.runs: deque[list[int]] = deque()
         #: acknowledged offsets still behind an unacknowledged one
         self.acked: set[int] = set()
         #: the offset after the acknowledged prefix (what to commit); None: nothing acked
@@ -48,42 +52,66 @@ class PartitionState:
         self.stored: int | None = None
         self.revoked = False
 
+    def deliver(self, offset: int) -> None:
+        """Record that ``offset`` is handed out (offsets arrive in increasing order)."""
+        runs = self.runs
+        if runs and runs[-1][1] == offset:
+            runs[-1][1] = offset + 1
+        else:
+            runs.append([offset, offset + 1])
+
     def ack(self, offset: int) -> bool:
         """Acknowledge ``offset``; return True when the position moved."""
-        d = self.delivered
-        if not d:
+        runs = self.runs
+        if not runs:
             return False
-        if d[0] == offset:
-            d.popleft()
-            pos = offset + 1
+        head = runs[0]
+        if head[0] == offset:
+            self._pass(offset)
             acked = self.acked
-            if acked:
-                while d and d[0] in acked:
-                    o = d.popleft()
-                    acked.discard(o)
-                    pos = o + 1
-            self.position = pos
+            while acked and runs and runs[0][0] in acked:
+                o = runs[0][0]
+                acked.discard(o)
+                self._pass(o)
             return True
-        if d[0] < offset <= d[-1]:
+        if head[0] < offset < runs[-1][1] and self._holds(offset):
             self.acked.add(offset)
         return False
 
+    def _pass(self, offset: int) -> None:
+        """Move past ``offset``, the first outstanding one."""
+        head = self.runs[0]
+        head[0] = offset + 1
+        if head[0] == head[1]:
+            self.runs.popleft()
+        self.position = offset + 1
+
+    def _holds(self, offset: int) -> bool:
+        return any(first <= offset < end for first, end in self.runs)
+
     def truncate(self, offset: int) -> None:
         """Forget the deliveries from ``offset`` on (they come again after a seek)."""
-        d = self.delivered
-        while d and d[-1] >= offset:
-            d.pop()
+        runs = self.runs
+        while runs and runs[-1][0] >= offset:
+            runs.pop()
+        if runs and runs[-1][1] > offset:
+            runs[-1][1] = offset
         if self.acked:
             self.acked = {o for o in self.acked if o < offset}
 
     @property
     def first_unacked(self) -> int | None:
         """The oldest delivered offset not acknowledged yet (None when there is none)."""
-        return self.delivered[0] if self.delivered else None
+        return self.runs[0][0] if self.runs else None
+
+    @property
+    def outstanding(self) -> int:
+        """How many delivered offsets are not passed by the position yet."""
+        return sum(end - first for first, end in self.runs)
 
     def __repr__(self) -> str:
         state = " revoked" if self.revoked else ""
         return (
             f"<PartitionState {self.topic}[{self.partition}] position={self.position} "
-            f"outstanding={len(self.delivered)}{state}>"
+            f"outstanding={self.outstanding}{state}>"
         )
