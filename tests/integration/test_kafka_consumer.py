@@ -361,3 +361,27 @@ def test_a_subscribed_topic_that_does_not_exist_is_an_error(kafka_brokers: str) 
         for _ in c:
             assert time.monotonic() - start < TIMEOUT
     assert c.closed
+
+
+def test_a_lone_message_is_handed_out_promptly(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """At a low rate a message is not held back waiting for a batch to fill."""
+    topic = kafka_topic()
+    with new_consumer(kafka_brokers, topic) as c:
+        kt.wait_for_assignment(c, TIMEOUT)
+        got: list[float] = []
+
+        def read() -> None:
+            for _ in c:
+                got.append(time.monotonic())
+                break
+
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        time.sleep(1.0)  # the consumer is idle, blocked in its short waits
+        sent = time.monotonic()
+        kt.produce_messages(kafka_brokers, topic, "lone")
+        t.join(TIMEOUT)
+        assert got
+        assert got[0] - sent < 1.0

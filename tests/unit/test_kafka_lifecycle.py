@@ -5,6 +5,7 @@ No broker is needed: an unreachable address is the point.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -121,3 +122,26 @@ def test_gate_lets_another_thread_in_between_two_consumes() -> None:
     stop.set()
     t.join(1)
     assert waited < 0.5
+
+
+def test_statistics_are_logged_at_the_statistics_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """librdkafka statistics arrive as an INFO record carrying the JSON."""
+    with caplog.at_level(logging.INFO, logger="streamprocessor"):
+        p = kafka.new_producer(
+            options.kafka_broker(UNREACHABLE),
+            options.kafka_topic("t"),
+            options.kafka_connect_timeout("0s"),
+            options.kafka_statistics_interval("100ms"),
+            options.manual_interrupt_handling(),
+        )
+        try:
+            deadline = time.monotonic() + 5
+            while not any(r.message == "Received Kafka statistics." for r in caplog.records):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            p.close()
+    record = next(r for r in caplog.records if r.message == "Received Kafka statistics.")
+    assert '"type": "producer"' in record.statistics or '"type":"producer"' in record.statistics
