@@ -246,6 +246,10 @@ class KafkaProducer(ProducerBase):
     def _idle(self) -> None:
         if not self._closed and not self._closing:
             self._serve(0)
+        if self._failure is not None and not self._failure_raised:
+            # A failed delivery must end the application's loop even when its input is
+            # idle and no further send comes: the consumer about to wait raises it.
+            self._raise_failure()
 
     # -- errors and statistics (callbacks: never raise) ---------------------------------
 
