@@ -76,6 +76,9 @@ class BytesIOHarness(Harness):
         return standardstream.new_consumer(options.standardstream_reader(reader), *opts)
 
 
+_KEEP_OPEN: list[Any] = []
+
+
 class PipeHarness(Harness):
     """Lines go into a pipe that stays open: consumers wait for more, never reach EOF."""
 
@@ -92,8 +95,10 @@ class PipeHarness(Harness):
         return standardstream.new_consumer(options.standardstream_reader(self.reader), *opts)
 
     def close(self) -> None:
-        self.writer.close()
-        self.reader.close()
+        # Keep the descriptors open until the session ends: a consumer thread the suite
+        # left waiting may still poll the read end, and a closed number reused by the
+        # next test's pipe would let that thread read the next test's lines.
+        _KEEP_OPEN.extend((self.writer, self.reader))
 
 
 class TestStandardstreamFileConformance(ConformanceSuite):
