@@ -12,9 +12,13 @@ The everyday names::
 
 The client type comes from the environment (``CONSUMER_CLIENT_TYPE``,
 ``PRODUCER_CLIENT_TYPE``, ``DRY_RUN``) or a pipe on stdin.
+
+``options`` (and pydantic, which the configs are built with) is imported when first
+used, so a processor on stdin/stdout with default settings starts quickly.
 """
 
-from streamprocessor import options
+from typing import TYPE_CHECKING, Any
+
 from streamprocessor.clients import new_consumer, new_producer
 from streamprocessor.stream import (
     ClientClosedError,
@@ -29,6 +33,9 @@ from streamprocessor.stream import (
     StreamProcessorError,
     UnknownClientError,
 )
+
+if TYPE_CHECKING:
+    from streamprocessor import options
 
 __version__ = "0.1.0"
 
@@ -49,3 +56,11 @@ __all__ = [
     "new_producer",
     "options",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "options":
+        import streamprocessor.options
+
+        return streamprocessor.options
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

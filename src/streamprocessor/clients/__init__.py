@@ -4,25 +4,27 @@
 pipe), as the original did. The registry maps a type name — the same word as the client's
 folder and the ``*_CLIENT_TYPE`` value — to its module, imported only when chosen, so
 importing streamprocessor never imports a client library.
+
+Nor pydantic, which the configs are built with: a standard-stream client whose settings
+are all defaults (no options, none of its variables in the environment) gets a
+:class:`~streamprocessor.config.defaults.DefaultConfig`, and the real config is built only
+when someone reads ``client.config``.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import stat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamprocessor.config import (
-    client_type_from_env,
-    dry_run,
-    new_consumer_config,
-    new_producer_config,
-)
-from streamprocessor.options import Option
+from streamprocessor.config.defaults import DefaultConfig, Kind
+from streamprocessor.config.env import defaults_apply, dry_run, env_client_type
 from streamprocessor.stream.errors import UnknownClientError
 from streamprocessor.stream.protocols import Consumer, Producer
+
+if TYPE_CHECKING:
+    from streamprocessor.config.build import Option
 
 __all__ = ["REGISTRY", "client_types", "new_consumer", "new_producer", "stdin_is_piped"]
 
@@ -49,6 +51,8 @@ def _class(type_name: str, which: int) -> Any:
 
 
 def _unknown(kind: str, value: str, variable: str) -> UnknownClientError:
+    import difflib
+
     valid = ", ".join(client_types())
     hint = difflib.get_close_matches(value, client_types(), n=1)
     maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -74,6 +78,26 @@ def _variable(config: Any, kind: str) -> str:
     return f"{prefix.upper()}_CLIENT_TYPE"
 
 
+def _with_defaults(kind: Kind, options: tuple[Option | None, ...]) -> Any:
+    """Return the standard-stream client with default settings when that is what is asked.
+
+    That is: no options, none of the client's variables set, and the client type
+    standardstream (set, or chosen by a piped stdin / ``DRY_RUN``). Otherwise None: the
+    caller builds the config and decides as always (errors included).
+    """
+    if not defaults_apply(kind, options):
+        return None
+    if kind == "producer" and dry_run():
+        chosen = "standardstream"
+    else:
+        chosen = (env_client_type(kind) or "").strip().lower()
+        if not chosen and kind == "consumer" and stdin_is_piped():
+            chosen = "standardstream"
+    if chosen != "standardstream":
+        return None
+    return _class(chosen, 0 if kind == "consumer" else 1)(DefaultConfig(kind, chosen))
+
+
 def new_consumer(*options: Option | None) -> Consumer:
     """Return the consumer the environment asks for.
 
@@ -82,6 +106,12 @@ def new_consumer(*options: Option | None) -> Consumer:
     it, a piped or redirected stdin selects ``standardstream``; otherwise this raises
     :class:`UnknownClientError` saying how to choose.
     """
+    quick = _with_defaults("consumer", options)
+    if quick is not None:
+        consumer: Consumer = quick
+        return consumer
+    from streamprocessor.config import client_type_from_env, new_consumer_config
+
     config = new_consumer_config(*options)
     type_name = client_type_from_env(config, "consumer")
     if type_name:
@@ -96,7 +126,7 @@ def new_consumer(*options: Option | None) -> Consumer:
             "or pipe input into stdin"
         )
     config.type = type_name
-    consumer: Consumer = _class(type_name, 0)(config)
+    consumer = _class(type_name, 0)(config)
     return consumer
 
 
@@ -107,6 +137,12 @@ def new_producer(*options: Option | None) -> Producer:
     ``PRODUCER_CLIENT_TYPE`` (or ``<NAME>_PRODUCER_CLIENT_TYPE``, fallback ``CLIENT_TYPE``).
     Without either this raises :class:`UnknownClientError` saying how to choose.
     """
+    quick = _with_defaults("producer", options)
+    if quick is not None:
+        producer: Producer = quick
+        return producer
+    from streamprocessor.config import client_type_from_env, new_producer_config
+
     config = new_producer_config(*options)
     if dry_run():
         type_name = "standardstream"
@@ -121,5 +157,5 @@ def new_producer(*options: Option | None) -> Producer:
         if type_name not in REGISTRY:
             raise _unknown("producer", type_name, _variable(config, "producer"))
     config.type = type_name
-    producer: Producer = _class(type_name, 1)(config)
+    producer = _class(type_name, 1)(config)
     return producer

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from streamprocessor.clients.barrier import BARRIER, DeliveryTracker, PendingAcks
+from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.stream.errors import (
     ClientClosedError,
     ClientError,
@@ -40,6 +41,8 @@ __all__ = [
     "seconds",
     "valid_message",
 ]
+
+_MATERIALIZE = threading.Lock()  # one thread builds a client's real config
 
 #: Called by every consumer just before it would block waiting for input (stdin has no
 #: complete line ready, Kafka returned nothing): buffered producers flush here, so output
@@ -112,7 +115,8 @@ class ClientBase:
     client_type = ""
 
     def __init__(self, config: Any) -> None:
-        self.config = config
+        # a DefaultConfig (the standard-stream clients' quick start) until ``config`` is read
+        self._config = config
         self._log: logging.Logger = config.logger
         self._closed = False
         self._closing = False
@@ -122,6 +126,21 @@ class ClientBase:
         self._errors = ErrorChannel()
         self._registered = False
 
+    @property
+    def config(self) -> Any:
+        """The client's ``ConsumerConfig`` or ``ProducerConfig`` (built on first use)."""
+        config = self._config
+        if isinstance(config, DefaultConfig):
+            with _MATERIALIZE:
+                config = self._config
+                if isinstance(config, DefaultConfig):
+                    config = self._config = config.materialize()
+        return config
+
+    @config.setter
+    def config(self, config: Any) -> None:
+        self._config = config
+
     # -- errors -------------------------------------------------------------------------
 
     def errors(self) -> ErrorChannel:
@@ -130,7 +149,7 @@ class ClientBase:
         With default error handling the returned channel holds a single
         :class:`ManualErrorsDisabledError` and ends, as in the original.
         """
-        if self.config.handle_errors:
+        if self._config.handle_errors:
             ch = ErrorChannel()
             ch.put(
                 ManualErrorsDisabledError(
@@ -148,7 +167,7 @@ class ClientBase:
         Default handling: log it, close this client cleanly, raise it at the next call.
         Manual handling: put it on ``errors()``; the client stays open.
         """
-        if not self.config.handle_errors:
+        if not self._config.handle_errors:
             self._errors.put(exc)
             return
         if self._failure is None:
@@ -181,7 +200,7 @@ class ClientBase:
     # -- interrupts ---------------------------------------------------------------------
 
     def _register_interrupts(self) -> None:
-        if self.config.handle_interrupt:
+        if self._config.handle_interrupt:
             self._registered = COORDINATOR.register(self)
 
     def _unregister_interrupts(self) -> None:
@@ -202,7 +221,7 @@ class ClientBase:
 
     @property
     def _shutdown_timeout(self) -> float:
-        return float(self.config.shutdown_timeout.total_seconds())
+        return float(self._config.shutdown_timeout.total_seconds())
 
     # -- close --------------------------------------------------------------------------
 
@@ -245,7 +264,7 @@ class ClientBase:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        name = f" {self.config.name!r}" if self.config.name else ""
+        name = f" {self._config.name!r}" if self._config.name else ""
         return f"<{type(self).__name__}{name} {state}>"
 
 

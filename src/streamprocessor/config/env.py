@@ -3,28 +3,45 @@
 Every function takes an optional ``environ`` mapping (tests pass their own); ``None``
 means the process environment. Only variables that are present are applied; present but
 empty counts as set (an empty string, an empty list), as in the original.
+
+The config models, and with them pydantic, are imported when first needed: the client
+factory asks :func:`defaults_apply`, :func:`env_client_type` and :func:`dry_run` before
+it builds a config, and a standard-stream client with default settings never builds one.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import TypeVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from pydantic import ValidationError
-
-from streamprocessor.config.kafka import KafkaDebug
-from streamprocessor.config.models import ConsumerConfig, ProducerConfig
-from streamprocessor.config.parsing import parse_value
-from streamprocessor.config.variables import ClientKind, Variable, env_prefix, variables_for
 from streamprocessor.stream.errors import ConfigError
 
-__all__ = ["DRY_RUN", "client_type_from_env", "dry_run", "kind_of", "load_env", "lookup"]
+if TYPE_CHECKING:
+    from streamprocessor.config.kafka import KafkaDebug
+    from streamprocessor.config.models import ConsumerConfig, ProducerConfig
+    from streamprocessor.config.variables import ClientKind, Variable
+
+__all__ = [
+    "DRY_RUN",
+    "LEGACY_NAMES",
+    "client_type_from_env",
+    "defaults_apply",
+    "dry_run",
+    "env_client_type",
+    "kind_of",
+    "load_env",
+    "lookup",
+]
 
 #: Present (with any value, even empty): producers write to stdout (SPEC §3.2).
 DRY_RUN = "DRY_RUN"
 
-_Config = TypeVar("_Config", ConsumerConfig, ProducerConfig)
+#: The variables also read under a bare legacy name (``CLIENT_TYPE`` aside); the table's
+#: ``fallback`` column, checked by a test.
+LEGACY_NAMES = frozenset({"CA_PATH", "CERT_PATH", "CLIENT_ID", "CRL_PATH", "MAX_QUEUE_SIZE_KBYTES"})
+
+_Config = TypeVar("_Config", "ConsumerConfig", "ProducerConfig")
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -33,6 +50,8 @@ def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
 
 def kind_of(config: ConsumerConfig | ProducerConfig) -> ClientKind:
     """Return ``"consumer"`` or ``"producer"`` for a config object."""
+    from streamprocessor.config.models import ConsumerConfig
+
     return "consumer" if isinstance(config, ConsumerConfig) else "producer"
 
 
@@ -51,6 +70,10 @@ def lookup(
 
 
 def _apply(config: ConsumerConfig | ProducerConfig, var: Variable, name: str, raw: str) -> None:
+    from pydantic import ValidationError
+
+    from streamprocessor.config.parsing import parse_value
+
     value = parse_value(var, raw, name)
     *path, attr = var.field.split(".")
     owner: object = config
@@ -82,6 +105,8 @@ def load_env(
     (the builders check it). Returns ``config``; raises :class:`ConfigError` at the first
     invalid value, naming the variable.
     """
+    from streamprocessor.config.variables import env_prefix, variables_for
+
     env = _env(environ)
     kind = kind_of(config)
     pre = env_prefix(kind, config.name) if prefix is None else prefix
@@ -103,6 +128,8 @@ def client_type_from_env(
     Read even when environment configuration is disabled, as the original's factory
     did; lower-cased, surrounding spaces removed.
     """
+    from streamprocessor.config.variables import env_prefix, variables_for
+
     kind = kind or kind_of(config)
     var = next(v for v in variables_for(kind) if v.field == "type")
     found = lookup(var, env_prefix(kind, config.name), environ)
@@ -113,3 +140,39 @@ def client_type_from_env(
 def dry_run(environ: Mapping[str, str] | None = None) -> bool:
     """Tell whether ``DRY_RUN`` is present (any value, even empty)."""
     return DRY_RUN in _env(environ)
+
+
+def defaults_apply(
+    kind: Literal["consumer", "producer"],
+    options: Iterable[object],
+    environ: Mapping[str, str] | None = None,
+) -> bool:
+    """Tell whether ``options`` and the environment leave every setting at its default.
+
+    True when every option is ``None`` and no variable of the default ``kind`` client is
+    set, its client type excepted (the factory reads that one itself). Conservative:
+    any ``CONSUMER_…`` variable counts, known or not. Imports no pydantic.
+    """
+    if any(option is not None for option in options):
+        return False
+    prefix = "CONSUMER_" if kind == "consumer" else "PRODUCER_"
+    client_type = f"{prefix}CLIENT_TYPE"
+    for key in _env(environ):
+        if (key.startswith(prefix) and key != client_type) or key in LEGACY_NAMES:
+            return False
+    return True
+
+
+def env_client_type(
+    kind: Literal["consumer", "producer"], environ: Mapping[str, str] | None = None
+) -> str | None:
+    """Return ``<KIND>_CLIENT_TYPE`` (else ``CLIENT_TYPE``) as set, or None when neither is.
+
+    For the default (unnamed) client; the text as it is (:func:`client_type_from_env`
+    normalises it).
+    """
+    env = _env(environ)
+    for name in (f"{kind.upper()}_CLIENT_TYPE", "CLIENT_TYPE"):
+        if name in env:
+            return env[name]
+    return None

@@ -9,13 +9,13 @@ parsed by :mod:`streamprocessor.config.parsing`; these validators then check the
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, BinaryIO, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator, Strict
 
+from streamprocessor.config.defaults import DEFAULT_LOGGER_NAME, default_logger
 from streamprocessor.config.durations import DURATION_EXAMPLE, parse_duration
 
 __all__ = [
@@ -37,15 +37,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: The logger every client uses unless ``options.logger(...)`` says otherwise.
-DEFAULT_LOGGER_NAME = "streamprocessor"
-
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def default_logger() -> logging.Logger:
-    """Return the default logger, ``logging.getLogger("streamprocessor")``."""
-    return logging.getLogger(DEFAULT_LOGGER_NAME)
 
 
 def _duration_input(value: object) -> object:

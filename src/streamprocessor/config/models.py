@@ -8,11 +8,11 @@ Every model validates on assignment, so ``config.kafka.commit_interval = "1s"`` 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from streamprocessor.config.defaults import MAX_LINE_SIZE, SHUTDOWN_TIMEOUT
 from streamprocessor.config.fields import (
     Bool,
     Duration,
@@ -68,7 +68,7 @@ class StandardstreamConsumerConfig(_Section):
     """The standard-stream consumer section: a binary reader (None: stdin), line limit."""
 
     reader: Reader = None
-    max_line_size: PositiveInt = 524_288
+    max_line_size: PositiveInt = MAX_LINE_SIZE
 
 
 class StandardstreamProducerConfig(_Section):
@@ -84,7 +84,7 @@ class _Global(_Section):
     handle_errors: Bool = True
     handle_interrupt: Bool = True
     logger: logging.Logger = Field(default_factory=default_logger)
-    shutdown_timeout: Duration = Field(default_factory=lambda: timedelta(seconds=10))
+    shutdown_timeout: Duration = SHUTDOWN_TIMEOUT
 
 
 class ConsumerConfig(_Global):

@@ -31,9 +31,10 @@ import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from streamprocessor.config import ClientKind, env_prefix, variables_for
+if TYPE_CHECKING:
+    from streamprocessor.config.variables import ClientKind
 
 __all__ = ["About", "Row", "Section", "client_section", "render_usage", "usage"]
 
@@ -105,6 +106,9 @@ def _display(entry: str, kind: ClientKind) -> tuple[str, str]:
 
 def client_section(entry: str, kind: ClientKind) -> Section:
     """Return the section of a consumer or producer entry (``consumer``, ``producer2``, …)."""
+    # not at import: the variable table imports pydantic, which clients on stdin never need
+    from streamprocessor.config.variables import env_prefix, variables_for
+
     name, title = _display(entry, kind)
     prefix = env_prefix(kind, name)
     who = f"the default {kind}" if not name else f"the {kind} named {name}"

@@ -56,19 +56,32 @@ Datasheet:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from streamprocessor.clients.standardstream.consumer import StandardstreamConsumer
 from streamprocessor.clients.standardstream.producer import StandardstreamProducer
-from streamprocessor.config import new_consumer_config, new_producer_config
-from streamprocessor.options import Option
+from streamprocessor.config.defaults import DefaultConfig
+from streamprocessor.config.env import defaults_apply, env_client_type
+
+if TYPE_CHECKING:
+    from streamprocessor.config.build import Option
 
 __all__ = ["StandardstreamConsumer", "StandardstreamProducer", "new_consumer", "new_producer"]
 
 
 def new_consumer(*options: Option | None) -> StandardstreamConsumer:
     """Return a consumer of stdin (or the reader option) configured by ``options``."""
+    if defaults_apply("consumer", options):  # no pydantic needed (see config.defaults)
+        return StandardstreamConsumer(DefaultConfig("consumer", env_client_type("consumer") or ""))
+    from streamprocessor.config.build import new_consumer_config
+
     return StandardstreamConsumer(new_consumer_config(*options))
 
 
 def new_producer(*options: Option | None) -> StandardstreamProducer:
     """Return a producer to stdout (or the writer option) configured by ``options``."""
+    if defaults_apply("producer", options):
+        return StandardstreamProducer(DefaultConfig("producer", env_client_type("producer") or ""))
+    from streamprocessor.config.build import new_producer_config
+
     return StandardstreamProducer(new_producer_config(*options))
