@@ -15,17 +15,22 @@ from another thread ends the wait at once.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import select
 import stat
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from streamprocessor.clients.base import ConsumerBase, run_idle_hooks
+from streamprocessor.clients.standardstream.lines import (
+    Lease,
+    LineMessage,
+    max_line_size_variable,
+    strip_cr,
+    usable_fd,
+)
 from streamprocessor.stream.errors import ClientError, LineTooLongError
 from streamprocessor.stream.message import Message
 
@@ -37,36 +42,7 @@ BLOCK_SIZE = 64 * 1024
 
 _NL = b"\n"
 _CR = b"\r"
-
-
-def max_line_size_variable(config: Any) -> str:
-    """Return the environment variable that sets this consumer's maximum line size."""
-    prefix = f"{config.name}_CONSUMER" if config.name else "CONSUMER"
-    return f"{prefix.upper()}_STANDARDSTREAM_MAX_LINE_SIZE"
-
-
-class _LineMessage(Message):
-    """A :class:`Message` read from a line of input; it behaves exactly as a Message.
-
-    It exists for speed: its constructor is C's (no ``__init__`` in Python), and the
-    consumer fills every field right after, so no field is ever unset.
-    """
-
-    __slots__ = ()
-    __init__ = object.__init__
-
-
-class _Lease:
-    """The opaque value of the messages a consumer hands out: says which consumer."""
-
-    __slots__ = ("consumer",)
-
-    def __init__(self, consumer: StandardstreamConsumer) -> None:
-        self.consumer = consumer
-
-
-def _strip_cr(lines: list[bytes]) -> list[bytes]:
-    return [line[:-1] if line[-1:] == _CR else line for line in lines]
+_READ_WAIT = 1.0  # seconds close() waits for a read of the input in progress
 
 
 class StandardstreamConsumer(ConsumerBase):
@@ -83,11 +59,13 @@ class StandardstreamConsumer(ConsumerBase):
         "_eof",
         "_fd",
         "_lease",
+        "_line_type",
         "_lineno",
         "_lines",
         "_max",
         "_pending_error",
         "_poll",
+        "_read_lock",
         "_read_obj",
         "_reader",
         "_release_lock",
@@ -108,7 +86,7 @@ class StandardstreamConsumer(ConsumerBase):
         section = config.standardstream
         self._max: int = section.max_line_size
         self._reader: Any = section.reader
-        self._fd = self._usable_fd(self._reader)
+        self._fd = usable_fd(self._reader)
         # poll only what can block: pipes, sockets, terminals (not regular files)
         self._poll: Any = None
         self._wake_r = self._wake_w = -1
@@ -137,35 +115,23 @@ class StandardstreamConsumer(ConsumerBase):
         self._lines: list[bytes] = []  # the block being handed out; cleared on close
         self._ts: datetime | None = None  # when the current block was read
         self._release_lock = threading.Lock()
+        self._read_lock = threading.RLock()  # (re-entrant: close() from a signal handler)
         # the opaque value of every message handed out; ack/nack check it in one
         # comparison, and close() ends the lease so they take the slow path and refuse
-        self._lease: _Lease | None = _Lease(self)
+        self._lease: Lease | None = Lease(self)
+        #: the class of the messages handed out (None once closed: acks take the slow path)
+        self._line_type: type[LineMessage] | None = type(
+            "LineMessage", (LineMessage,), {"__slots__": (), "_opaque": self._lease}
+        )
         self._register_interrupts()
-
-    @staticmethod
-    def _usable_fd(reader: Any) -> int:
-        """Return the file descriptor to read, or -1 to read through the object."""
-        if reader is None:
-            stdin = sys.stdin
-            if stdin is not None:
-                # a redirected file the application already read from: start where it is
-                _sync_position(getattr(stdin, "buffer", None), 0)
-            return 0
-        # only a plain file object is read through its descriptor: any other object
-        # may transform the bytes (TLS, compression) or hold data of its own
-        raw = reader.raw if isinstance(reader, io.BufferedReader) else reader
-        if not isinstance(raw, io.FileIO) or raw.closed:
-            return -1
-        fd = raw.fileno()
-        _sync_position(reader, fd)
-        return fd
 
     # -- iteration ----------------------------------------------------------------------
 
     def _iterate(self) -> Iterator[Message]:
         buf = self._buffer  # messages given back with nack()
-        new = _LineMessage
-        lease = self._lease
+        new = self._line_type
+        if new is None:
+            return
         self._iterating += 1
         try:
             while True:
@@ -185,13 +151,7 @@ class StandardstreamConsumer(ConsumerBase):
                             yield buf.popleft()
                     m = new()
                     m.value = line
-                    m.key = None
                     m.timestamp = ts
-                    m.tags = {}
-                    m.consumer_topic = ""
-                    m.producer_topic = ""
-                    m.offset = None
-                    m._opaque = lease
                     yield m
         finally:
             self._iterating -= 1
@@ -240,7 +200,7 @@ class StandardstreamConsumer(ConsumerBase):
                 rest.append(tail)
                 self._rest_len = len(tail)
             if _CR in block or lines[0][-1:] == _CR:
-                lines = _strip_cr(lines)
+                lines = strip_cr(lines)
             if len(lines[0]) > self._max or (
                 self._max < BLOCK_SIZE and max(map(len, lines)) > self._max
             ):
@@ -284,7 +244,12 @@ class StandardstreamConsumer(ConsumerBase):
                 return bytes(data)
             if self._poll is not None and not self._wait_readable():
                 return None
-            return os.read(fd, BLOCK_SIZE)
+            with self._read_lock:
+                # the descriptor is the caller's: once close() returned it may be closed
+                # and its number reused, so a closed consumer never reads it again
+                if self._closing or self._closed:
+                    return None
+                return os.read(fd, BLOCK_SIZE)
         except BlockingIOError:
             return None  # a non-blocking descriptor had nothing after all: wait again
         except OSError as exc:
@@ -346,8 +311,10 @@ class StandardstreamConsumer(ConsumerBase):
 
     def ack(self, msg: Message) -> None:
         """Accept ``msg``: standard input has nothing to commit."""
-        try:
-            if msg._opaque is self._lease:
+        if msg.__class__ is self._line_type:
+            return
+        try:  # a message given back by nack() and handed out again is a copy
+            if msg._opaque is self._lease is not None:
                 return
         except AttributeError:
             pass
@@ -356,7 +323,7 @@ class StandardstreamConsumer(ConsumerBase):
     def nack(self, msg: Message) -> None:
         """Hand ``msg`` out again before the next line (as it is now)."""
         try:
-            if msg._opaque is self._lease:
+            if msg._opaque is self._lease is not None:
                 self._nack(msg)
                 return
         except AttributeError:
@@ -393,10 +360,16 @@ class StandardstreamConsumer(ConsumerBase):
 
     def _close_impl(self) -> None:
         self._lease = None
+        self._line_type = None
         self._buffer.clear()
         self._lines.clear()  # ends a loop over the current block, in any thread
         self._rest.clear()
         self._wake()
+        # a read of the descriptor in progress in another thread ends before close()
+        # returns (it does not block: poll said readable, or a regular file); none starts
+        # after. Bounded, in case another reader of a shared pipe took the data meanwhile.
+        if self._read_lock.acquire(timeout=_READ_WAIT):
+            self._read_lock.release()
         if not self._iterating:
             self._release()
         # else: the iterating thread releases the wake-up pipe when it leaves
@@ -418,22 +391,3 @@ class StandardstreamConsumer(ConsumerBase):
         state = "closed" if self._closed else "open"
         source = "stdin" if self._reader is None else type(self._reader).__name__
         return f"<{type(self).__name__} {source} {state}>"
-
-
-def _sync_position(reader: Any, fd: int) -> None:
-    """Move ``fd`` to where a buffered ``reader`` of a regular file logically is.
-
-    A buffered file object reads ahead: after ``f.readline()`` its descriptor is past
-    the line. Reading the descriptor directly must start right after what was returned.
-    """
-    if not isinstance(reader, io.BufferedReader):
-        return
-    try:
-        if reader.fileno() != fd or not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
-        pos = reader.tell()
-        if os.lseek(fd, 0, os.SEEK_CUR) != pos:
-            os.lseek(fd, pos, os.SEEK_SET)
-    except (OSError, ValueError):
-        pass
-
