@@ -31,20 +31,23 @@ def make_store(n: int) -> InmemStore:
     return store
 
 
-def baseline(store: InmemStore) -> float:
+def baseline(store: InmemStore) -> tuple[float, float]:
     src = store.snapshots()
     out: list[Message] = []
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for value, key, ts, tags, ct, pt, off in src:
         m = Message(value, key, ts, dict(tags) if tags else None, ct, pt, off)
         out.append(m)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     assert len(out) == len(src)
-    return t1 - t0
+    return t1 - t0, c1 - c0
 
 
-def library(store: InmemStore) -> float:
+def library(store: InmemStore) -> tuple[float, float]:
     out = InmemStore()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with (
         inmem.new_consumer(options.inmem_store(store)) as c,
@@ -54,8 +57,9 @@ def library(store: InmemStore) -> float:
             p.send(m)
             c.ack(m)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     assert len(out) == len(store)
-    return t1 - t0
+    return t1 - t0, c1 - c0
 
 
 def main() -> None:
@@ -64,16 +68,17 @@ def main() -> None:
     store = make_store(n)
     snapshot_of(Message())  # warm imports
     gc.collect()
-    ratios, base_t, lib_t = [], [], []
+    ratios, cpu_ratios, base_t, lib_t = [], [], [], []
     for i in range(pairs):
         order = (baseline, library) if i % 2 == 0 else (library, baseline)
         times = {}
         for fn in order:
             gc.collect()
             times[fn.__name__] = fn(store)
-        base_t.append(times["baseline"])
-        lib_t.append(times["library"])
-        ratios.append(times["baseline"] / times["library"])
+        base_t.append(times["baseline"][0])
+        lib_t.append(times["library"][0])
+        ratios.append(times["baseline"][0] / times["library"][0])
+        cpu_ratios.append(times["baseline"][1] / times["library"][1])
     print(f"# inmem consume->produce, N={n}, pairs={pairs}, {datetime.now(UTC):%Y-%m-%d}")
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "

@@ -34,7 +34,9 @@ class InmemConsumer(ConsumerBase):
         # consume-once: the fixture read at start; entries are indexes into it
         self._fixture: list[Snapshot] = store.snapshots() if self._once else []
         self._next = 0
-        self._acked: set[int] = set()
+        # consume-once: one byte per fixture entry, 1 once acknowledged (cheaper than a set)
+        self._acked = bytearray(len(self._fixture))
+        self._n_acked = 0
         # listen mode: the highest entry id leased so far
         self._after = 0
         self._register_interrupts()
@@ -98,14 +100,20 @@ class InmemConsumer(ConsumerBase):
                 self._check_open("ack")
             op = getattr(msg, "_opaque", None)
             if op.__class__ is tuple and op[0] is self:
-                self._acked.add(op[1])
+                i = op[1]
+                if not self._acked[i]:
+                    self._acked[i] = 1
+                    self._n_acked += 1
                 return
             self._token(msg)  # raises the clear error
         super().ack(msg)
 
     def _commit(self, tokens: list[Any]) -> None:
         if self._once:
-            self._acked.update(tokens)
+            for i in tokens:
+                if not self._acked[i]:
+                    self._acked[i] = 1
+                    self._n_acked += 1
         else:
             self._store.remove_many(tokens)
 
@@ -122,7 +130,7 @@ class InmemConsumer(ConsumerBase):
     def backlog(self) -> int:
         """Return the messages not yet acknowledged (listen mode: those in the store)."""
         if self._once:
-            return len(self._fixture) - len(self._acked)
+            return len(self._fixture) - self._n_acked
         return len(self._store)
 
     def _close_impl(self) -> None:
