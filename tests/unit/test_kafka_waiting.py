@@ -1,35 +1,67 @@
-"""Acks waiting for one producer's deliveries are released in order once confirmed."""
+"""Acks waiting for deliveries are released once the sends before them are confirmed."""
 
 from __future__ import annotations
 
 from streamprocessor.clients.barrier import DeliveryTracker
-from streamprocessor.clients.kafka.waiting import WaitingAcks
+from streamprocessor.clients.kafka.waiting import WaitingAcks, split
 
 
 def tracker() -> DeliveryTracker:
     return DeliveryTracker("p", lambda timeout: None)
 
 
-def test_tokens_wait_until_their_send_is_confirmed() -> None:
+def test_entries_wait_until_their_send_is_confirmed() -> None:
     t = tracker()
     w = WaitingAcks()
     t.sent = 3
-    w.q.append((t, 1, "a"))
-    w.q.append((t, 3, "b"))
-    assert w.ready() == []
+    assert w.release([("s", [(1, t, 1), (2, t, 3)])]) == []
     t.confirm_upto(1)
-    assert w.ready() == ["a"]
+    assert w.release([]) == [("s", [1])]
     assert w.trackers() == [t]
     t.confirm_upto(3)
-    assert w.ready() == ["b"]
+    assert w.release([]) == [("s", [2])]
     assert len(w) == 0
     assert w.trackers() == []
 
 
-def test_drop_all_returns_what_never_became_ready() -> None:
+def test_drop_all_counts_what_never_became_ready() -> None:
     t = tracker()
     w = WaitingAcks()
     t.sent = 1
-    w.q.append((t, 1, "a"))
-    assert w.drop_all() == ["a"]
-    assert w.ready() == []
+    w.release([("s", [(1, t, 1)])])
+    assert w.drop_all() == 1
+    assert w.release([]) == []
+
+
+def test_offsets_without_marks_are_ready_at_once() -> None:
+    assert split([5, 6, 7]) == ([5, 6, 7], [])
+
+
+def test_waiting_entries_come_out_before_newer_ones() -> None:
+    t = tracker()
+    w = WaitingAcks()
+    t.sent = 2
+    w.release([("s", [(1, t, 1), (2, t, 2)])])
+    t.confirm_upto(2)
+    assert w.release([("s", [3])]) == [("s", [1, 2]), ("s", [3])]
+
+
+def test_numbers_out_of_order_never_release_an_ack_early() -> None:
+    # acks from two threads: the later number was appended first
+    t = tracker()
+    t.sent = 12
+    t.confirm_upto(9)
+    ready, rest = split([(1, t, 12), (2, t, 5), (3, t, 8)])
+    assert ready == [2, 3]
+    assert rest == [(1, t, 12)]
+
+
+def test_mixed_shapes_are_looked_at_one_by_one() -> None:
+    a, b = tracker(), tracker()
+    a.sent = b.sent = 2
+    a.confirm_upto(1)
+    entries = [7, (8, a, 1), (9, ((a, 2), (b, 1))), (10, a, 2)]
+    assert split(entries) == ([7, 8], [(9, ((a, 2), (b, 1))), (10, a, 2)])
+    a.confirm_upto(2)
+    b.confirm_upto(1)
+    assert split(entries) == ([7, 8, 9, 10], [])

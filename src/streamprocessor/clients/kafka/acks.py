@@ -1,20 +1,21 @@
 """Acks and nacks of the Kafka consumer.
 
-``ack`` is the per-message path, so it is written out in full:
+``ack`` is the per-message path, so it does the least it can: it checks the message is
+this consumer's and appends one entry to its partition's ``acks`` list — the offset, with
+the ack barrier's mark of this moment when a producer has undelivered sends (see
+:mod:`.waiting`). The entries are taken in bulk (:meth:`AckMixin._settle`) once per
+fetched batch, by the offset ticker while the application does not iterate, and before
+``backlog()``, ``nack``, a revoke and close: those whose sends are delivered move the
+partition's position (in one step when they are its oldest outstanding offsets, in
+order), the others wait in :class:`~.waiting.WaitingAcks`.
 
-- nothing to wait for (no producer has undelivered sends) and the message is the oldest
-  outstanding one of its partition: the position moves on at once, under one lock;
-- one producer open with undelivered sends (the usual processor): the ack waits in
-  :class:`~.waiting.WaitingAcks` until that producer confirmed its last send;
-- otherwise the foundation's general barrier (``PendingAcks``) takes it.
-
-Out-of-order acks go through :meth:`Assignment.ack`, which moves the position only over
-the acknowledged prefix. ``nack`` forgets the message and the later ones of its
-partition (also those buffered here) and seeks the partition back to it.
+``nack`` settles the acks made before it, then forgets the message and the later ones of
+its partition (also those buffered here) and seeks the partition back to it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -39,6 +40,7 @@ class AckMixin(ConsumerBase):
     _parts: Assignment
     _unusable: bool
     _waiting: WaitingAcks
+    _settle_lock: threading.Lock
     _guard: HandleGuard
     _gate: ConsumeGate
     _c: Any
@@ -55,42 +57,26 @@ class AckMixin(ConsumerBase):
         try:
             state: PartitionState = msg._opaque
             off = msg.offset
-            mine = state.owner is self  # only this consumer's PartitionStates qualify
+            acks = state.acks if state.owner is self else None  # only this consumer's
         except AttributeError:
-            mine = False
-        if not mine or off is None:
+            acks = None
+        if acks is None or off is None:
             raise _foreign()
+        if state.revoked:
+            _ignored(self._log, state, off)
+            return
         # (private reads of the barrier: this is the per-message path)
         trackers = BARRIER._trackers
-        if trackers or self._pending._q:
-            if len(trackers) == 1 and not self._pending._q:
+        if trackers:
+            if len(trackers) == 1:
                 tracker = trackers[0]  # one producer: its last send number is the mark
-                seq = tracker.sent
-                if seq > tracker.confirmed:
-                    self._waiting.q.append((tracker, seq, (state, off)))
-                    return
-            else:
-                marks = BARRIER.marks()
-                if marks or self._pending._q:
-                    self._pending.add(marks, (state, off))
-                    self._drain_pending()
-                    return
-        # the common case in one piece: in order, nothing to wait for
-        lock = self._parts.lock
-        lock.acquire()  # (acquire/release: half the cost of a with statement here)
-        try:
-            runs = state.runs
-            if runs and not state.acked and not state.revoked:
-                head = runs[0]
-                if head[0] == off:
-                    head[0] = off + 1
-                    if head[1] == off + 1:
-                        runs.popleft()
-                    state.position = off + 1
-                    return
-        finally:
-            lock.release()
-        self._parts.ack(((state, off),))
+                acks.append((off, tracker, tracker.sent))
+                return
+            marks = BARRIER.marks()
+            if marks:
+                acks.append((off, marks))
+                return
+        acks.append(off)
 
     def _token(self, msg: Message) -> tuple[PartitionState, int]:
         state = getattr(msg, "_opaque", None)
@@ -102,13 +88,21 @@ class AckMixin(ConsumerBase):
     def _commit(self, tokens: list[Any]) -> None:
         self._parts.ack(tokens)
 
+    def _settle(self) -> None:
+        """Take the new acks; apply those (and earlier waiting ones) whose sends are done."""
+        with self._settle_lock:
+            windows = self._parts.take_acks()
+            if windows or self._waiting.q:
+                ready = self._waiting.release(windows)
+                if ready:
+                    self._parts.ack_groups(ready)
+
     def _drain_pending(self) -> None:
-        ready = self._waiting.ready()
-        if ready:
-            self._parts.ack(ready)
-        super()._drain_pending()
+        self._settle()
 
     def _flush_barrier(self, timeout: float | None) -> None:
+        """Flush the producers waiting acks wait on, then apply what became ready."""
+        self._settle()
         for tracker in self._waiting.trackers():
             try:
                 tracker.flush(timeout)
@@ -118,17 +112,18 @@ class AckMixin(ConsumerBase):
                     tracker.name,
                     exc,
                 )
-        super()._flush_barrier(timeout)  # drains both queues, drops the general one's rest
+        self._settle()
         left = self._waiting.drop_all()
         if left:
             self._log.error(
                 "%d acknowledgement(s) not committed: the messages sent before them were "
                 "not delivered; they will be consumed again",
-                len(left),
+                left,
             )
 
     def _nack(self, msg: Message) -> None:
         state, off = self._token(msg)
+        self._settle()  # the acks made before this nack count first
         with self._parts.lock:
             if state.revoked:
                 self._log.warning(
@@ -176,6 +171,16 @@ class AckMixin(ConsumerBase):
                     time.sleep(0.05)
         finally:
             self._guard.exit()
+
+
+def _ignored(log: Any, state: PartitionState, off: int) -> None:
+    log.warning(
+        "Ignoring the acknowledgement of %s[%d] offset %d: the partition was "
+        "revoked, its new owner consumes it again",
+        state.topic,
+        state.partition,
+        off,
+    )
 
 
 def _foreign() -> ClientError:

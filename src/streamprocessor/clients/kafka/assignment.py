@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from streamprocessor.clients.kafka.errors import describe
+from streamprocessor.clients.kafka.message import message_type
 from streamprocessor.clients.kafka.offsets import PartitionState
 
 __all__ = ["QUERY_TIMEOUT", "Assignment", "fmt"]
@@ -52,7 +53,9 @@ class Assignment:
                 old = self.states.get(key)
                 if old is not None:
                     old.revoked = True
-                self.states[key] = PartitionState(self.owner, tp.topic, tp.partition)
+                state = PartitionState(self.owner, tp.topic, tp.partition)
+                state.msg_type = message_type(tp.topic, state)
+                self.states[key] = state
 
     def owned(self, partitions: Iterable[TopicPartition]) -> list[PartitionState]:
         """Return the current states of ``partitions`` (those still assigned)."""
@@ -93,6 +96,41 @@ class Assignment:
                     )
                 else:
                     state.ack(off)
+
+    def take_acks(self) -> list[tuple[PartitionState, list[Any]]]:
+        """Take the acknowledgements since the last call: ``(state, entries)`` windows.
+
+        Acks appended meanwhile (from any thread) stay for the next call.
+        """
+        groups = []
+        with self.lock:
+            for state in self.states.values():
+                acks = state.acks
+                if acks:
+                    n = len(acks)
+                    groups.append((state, acks[:n]))
+                    del acks[:n]
+        return groups
+
+    def ack_groups(self, groups: Iterable[tuple[PartitionState, list[int]]]) -> None:
+        """Apply groups of acknowledgements (see :meth:`take_acks`)."""
+        with self.lock:
+            for state, offsets in groups:
+                if state.revoked:
+                    for off in offsets:
+                        self.log.warning(
+                            "Ignoring the acknowledgement of %s[%d] offset %d: the partition "
+                            "was revoked, its new owner consumes it again",
+                            state.topic,
+                            state.partition,
+                            off,
+                        )
+                else:
+                    state.ack_all(offsets)
+
+    def has_acks(self) -> bool:
+        """Tell whether some acknowledgement waits to be taken."""
+        return any(s.acks for s in tuple(self.states.values()))
 
     def moved(self) -> bool:
         """Tell whether some position moved since it was last stored."""

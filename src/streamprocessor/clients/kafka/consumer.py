@@ -2,14 +2,16 @@
 
 How it works (see the package docstring for the contract):
 
-- iteration pulls batches with ``consume(N, 0)``; only when nothing is ready it runs the
-  idle hooks and blocks on ``consume(1, ≤0.2 s)``, which returns at the first message, so
-  a lone message is handed out at once and signals and ``close`` are seen promptly;
-- every message handed out is recorded in its partition's state; an ack moves that
-  partition's position over the acknowledged prefix only (:mod:`.assignment`), and the
-  position is given to librdkafka (``store_offsets``) once per batch and by a background
-  ticker; librdkafka commits stored positions every ``commit_interval`` (auto-commit
-  with ``enable.auto.offset.store=false``);
+- iteration pulls batches with ``consume(N, 0)`` (N: :func:`batch_size`); only when
+  nothing is ready it runs the idle hooks and blocks on ``consume(1, ≤0.2 s)``, which
+  returns at the first message, so a lone message is handed out at once and signals and
+  ``close`` are seen promptly;
+- every message handed out is recorded in its partition's state; acks are collected and
+  applied in bulk once per batch (:mod:`.acks`), moving the partition's position over
+  the acknowledged prefix only, and the position is given to librdkafka
+  (``store_offsets``) once per batch and by a background ticker; librdkafka commits
+  stored positions every ``commit_interval`` (auto-commit with
+  ``enable.auto.offset.store=false``);
 - on revoke: flush the producers pending acks wait on, store, commit synchronously, then
   let the partitions go; on close the same, bounded by the shutdown timeout;
 - rebalance and error callbacks catch everything: nothing ever escapes into librdkafka.
@@ -18,6 +20,7 @@ How it works (see the package docstring for the contract):
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from typing import Any
@@ -35,7 +38,6 @@ from streamprocessor.clients.kafka.lifecycle import (
     run_bounded,
     wait_for_cluster,
 )
-from streamprocessor.clients.kafka.message import KafkaMessage
 from streamprocessor.clients.kafka.offsets import PartitionState
 from streamprocessor.clients.kafka.properties import (
     config_error,
@@ -50,9 +52,23 @@ from streamprocessor.stream.errors import ClientError
 
 __all__ = ["KafkaConsumer"]
 
-_BATCH = 1000
+_MAX_BATCH = 1000
+
+
+def batch_size() -> int:
+    """Return how many records one ``consume`` call asks for.
+
+    A batch lives as records plus the messages built from them until it is handed out;
+    when that is more objects than the garbage collector's first threshold (700 by
+    default), a collection runs every batch and walks them all (~0.2 µs a message, more
+    than building it). So the batch is ~3/7 of the threshold: 300 by default, 1000 when
+    the collector is off.
+    """
+    threshold = gc.get_threshold()[0]
+    if not gc.isenabled() or threshold <= 0:
+        return _MAX_BATCH
+    return max(50, min(_MAX_BATCH, threshold * 3 // 7))
 _SLICE = 0.2  # seconds: the longest a blocking consume waits before flags are checked
-_new = KafkaMessage.__new__
 
 
 class KafkaConsumer(RebalanceMixin, AckMixin):
@@ -65,16 +81,24 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         k = config.kafka
         props = consumer_properties(config)
         self._topics: list[str] = list(k.topics)
+        #: the topic of every record when one topic (not a pattern) is subscribed
+        self._single_topic: str | None = (
+            self._topics[0]
+            if len(self._topics) == 1 and not self._topics[0].startswith("^")
+            else None
+        )
         self._offset_default: int | None = k.offset_default
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._incremental = (
             "cooperative" in str(props.get("partition.assignment.strategy", ""))
             or str(props.get("group.protocol", "")).lower() == "consumer"
         )
+        self._batch = batch_size()
         #: closing, closed or failed: ``ack`` takes the slow path and says why
         self._unusable = False
-        #: acks waiting for the one open producer's deliveries (the general case: _pending)
+        #: acknowledgements waiting for the deliveries of the sends made before them
         self._waiting = WaitingAcks()
+        self._settle_lock = threading.Lock()  # one thread at a time groups acks
         self._guard = HandleGuard()
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
@@ -130,7 +154,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             gate = self._gate
             with gate.iterate():
                 self._sync()
-                msgs = c.consume(_BATCH, 0)
+                msgs = c.consume(self._batch, 0)
             if not msgs:
                 run_idle_hooks()
                 if self._stopping or self._closing:
@@ -151,10 +175,12 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         append = self._buffer.append
         parts = self._parts
         states = parts.states
+        single = self._single_topic  # (one topic subscribed: no topic() per record)
         state: PartitionState | None = None
+        new: Any = None  # the message class of ``state``'s partition
         tail: list[int] = [-1, -1]  # the last run of delivered offsets of ``state``
-        last_topic: str | None = None
         last_part = -1
+        topic = single
         with parts.lock:
             for m in msgs:
                 if m.error() is not None:
@@ -162,12 +188,16 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                     if self._failure is not None:
                         return
                     continue
-                topic = m.topic()
                 part = m.partition()
-                if part != last_part or topic != last_topic:
-                    state = states.get((topic, part))
-                    last_topic, last_part = topic, part
+                if single is None:
+                    topic = m.topic()
+                    if topic != (state.topic if state is not None else None):
+                        last_part = -1
+                if part != last_part:
+                    state = states.get((topic, part))  # type: ignore[arg-type]
+                    last_part = part
                     if state is not None:
+                        new = state.msg_type
                         tail = state.runs[-1] if state.runs else [-1, -1]
                 if state is None:  # fetched before a revoke: not ours any more
                     continue
@@ -178,27 +208,24 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 else:
                     tail = [off, off + 1]
                     state.runs.append(tail)
-                km = _new(KafkaMessage)
+                km = new()
                 km.value = m.value()
                 km.key = m.key()
-                km.consumer_topic = topic
-                km.producer_topic = ""
                 km.offset = off
-                km._opaque = state
                 km._record = m
                 append(km)
 
     # -- positions ----------------------------------------------------------------------
 
     def _sync(self) -> None:
-        """Commit ready barrier acks and hand new positions to librdkafka."""
-        if self._pending or self._waiting.q:
-            self._drain_pending()
+        """Apply the acks that can be, hand new positions to librdkafka."""
+        self._settle()
         self._parts.store()
 
     def _tick(self, interval: float) -> None:
         while not self._tick_stop.wait(interval):
-            if not (self._pending or self._waiting.q or self._parts.moved()):
+            parts = self._parts
+            if not (self._waiting.q or parts.has_acks() or parts.moved()):
                 continue
             if not self._guard.enter():
                 return
@@ -261,6 +288,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             self._check_open("read the backlog")
             return 0
         try:
+            self._settle()
             with self._gate.other():
                 return self._parts.backlog()
         except KafkaException as exc:
@@ -311,11 +339,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             parts.drop_all()
 
     def _describe_unfinished(self) -> str:
-        base = super()._describe_unfinished()
-        if self._waiting.q:
-            base = "; ".join(
-                x for x in (base, f"{len(self._waiting)} ack(s) waiting for deliveries") if x
-            )
+        waiting = len(self._waiting)
+        base = f"{waiting} ack(s) waiting for deliveries" if waiting else ""
         n = sum(1 for s in self._parts.current() if s.runs)
         more = f"{n} partition(s) with unacknowledged messages" if n else ""
         return "; ".join(x for x in (base, more) if x)

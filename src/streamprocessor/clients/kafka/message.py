@@ -3,6 +3,13 @@
 A consumed record becomes a :class:`KafkaMessage`: a ``Message`` whose ``timestamp`` and
 ``tags`` are built from the record on first access, so a processor that never looks at
 them does not pay for a ``datetime`` and a dict per message. Both stay assignable.
+
+For speed a KafkaMessage has a ``__dict__``: ``producer_topic`` (``""``) is a class
+attribute, the lazy fields are non-data descriptors that put what they build in the
+message's ``__dict__`` (read directly from then on), and any assignment lands there too.
+The consumer stores four fields per record (``value``, ``key``, ``offset``, ``_record``);
+each partition's messages are of a subclass that holds ``consumer_topic`` and the
+partition's state (``_opaque``), see :func:`message_type`.
 """
 
 from __future__ import annotations
@@ -12,15 +19,11 @@ from typing import Any
 
 from streamprocessor.stream.message import Message
 
-__all__ = ["KafkaMessage", "headers_to_tags", "timestamp_ms", "to_datetime"]
+__all__ = ["KafkaMessage", "headers_to_tags", "message_type", "timestamp_ms", "to_datetime"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _TIMESTAMP_NOT_AVAILABLE = 0
-
-# the slots of the base class, reached past the properties that shadow them
-_TS_SLOT: Any = Message.__dict__["timestamp"]
-_TAGS_SLOT: Any = Message.__dict__["tags"]
 
 
 def to_datetime(ts: tuple[int, int]) -> datetime | None:
@@ -52,37 +55,46 @@ def headers_to_tags(headers: list[tuple[str, bytes | None]] | None) -> dict[str,
     return {k: (b"" if v is None else v) for k, v in headers}
 
 
+class _FromRecord:
+    """A field built from the record when first read, then kept in the message.
+
+    A non-data descriptor: what it builds goes to the message's ``__dict__``, which
+    Python reads before it from then on, and an assignment goes there directly.
+    """
+
+    def __init__(self, build: Any) -> None:
+        self.build = build
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, msg: Any, owner: type | None = None) -> Any:
+        if msg is None:
+            return self
+        value = self.build(msg._record)
+        msg.__dict__[self.name] = value
+        return value
+
+
 class KafkaMessage(Message):
     """A consumed Kafka record; ``timestamp`` and ``tags`` are built when first read."""
 
-    __slots__ = ("_record",)
+    __slots__ = ("__dict__", "_record")
+    __init__ = object.__init__  # (the consumer fills the fields)
 
     _record: Any
+    producer_topic = ""
+    timestamp = _FromRecord(lambda record: to_datetime(record.timestamp()))
+    tags = _FromRecord(lambda record: headers_to_tags(record.headers()))
 
-    @property
-    def timestamp(self) -> datetime | None:
-        """The record's timestamp (UTC), or None when the record has none."""
-        try:
-            value: datetime | None = _TS_SLOT.__get__(self, KafkaMessage)
-        except AttributeError:
-            value = to_datetime(self._record.timestamp())
-            _TS_SLOT.__set__(self, value)
-        return value
 
-    @timestamp.setter
-    def timestamp(self, value: datetime | None) -> None:
-        _TS_SLOT.__set__(self, value)
+def message_type(topic: str, opaque: Any) -> type[KafkaMessage]:
+    """Return the class of one partition's messages.
 
-    @property
-    def tags(self) -> dict[str, bytes]:
-        """The record's headers as a dict (built on first access, then yours to change)."""
-        try:
-            value: dict[str, bytes] = _TAGS_SLOT.__get__(self, KafkaMessage)
-        except AttributeError:
-            value = headers_to_tags(self._record.headers())
-            _TAGS_SLOT.__set__(self, value)
-        return value
-
-    @tags.setter
-    def tags(self, value: dict[str, bytes]) -> None:
-        _TAGS_SLOT.__set__(self, value)
+    Its ``consumer_topic`` and ``_opaque`` (the partition's state, which ``ack`` reads)
+    are class attributes, so the consumer does not store them per message.
+    """
+    fields = {"__slots__": (), "consumer_topic": topic, "_opaque": opaque}
+    cls: type[KafkaMessage] = type("KafkaMessage", (KafkaMessage,), fields)
+    return cls

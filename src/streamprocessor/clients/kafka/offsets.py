@@ -19,6 +19,7 @@ else's assignment.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 __all__ = ["PartitionState"]
 
@@ -28,6 +29,8 @@ class PartitionState:
 
     __slots__ = (
         "acked",
+        "acks",
+        "msg_type",
         "owner",
         "partition",
         "position",
@@ -46,11 +49,16 @@ class PartitionState:
         self.runs: deque[list[int]] = deque()
         #: acknowledged offsets still behind an unacknowledged one
         self.acked: set[int] = set()
+        #: acknowledgements since the consumer last looked: offsets with the barrier's
+        #: marks (see :mod:`.waiting`); the consumer applies them in bulk
+        self.acks: list[Any] = []
         #: the offset after the acknowledged prefix (what to commit); None: nothing acked
         self.position: int | None = None
         #: the position last handed to librdkafka's offset store
         self.stored: int | None = None
         self.revoked = False
+        #: the class of this partition's messages (set by the consumer's assignment)
+        self.msg_type: type | None = None
 
     def deliver(self, offset: int) -> None:
         """Record that ``offset`` is handed out (offsets arrive in increasing order)."""
@@ -77,6 +85,27 @@ class PartitionState:
         if head[0] < offset < runs[-1][1] and self._holds(offset):
             self.acked.add(offset)
         return False
+
+    def ack_all(self, offsets: list[int]) -> None:
+        """Acknowledge ``offsets`` in the order given.
+
+        The usual case — they are the oldest outstanding offsets, in order — is one step.
+        """
+        runs = self.runs
+        k = len(offsets)
+        if runs and not self.acked and k:
+            head = runs[0]
+            first, end = head
+            last = first + k
+            if offsets[0] == first and last <= end and offsets == list(range(first, last)):
+                if last == end:
+                    runs.popleft()
+                else:
+                    head[0] = last
+                self.position = last
+                return
+        for offset in offsets:
+            self.ack(offset)
 
     def _pass(self, offset: int) -> None:
         """Move past ``offset``, the first outstanding one."""
