@@ -47,13 +47,26 @@ def test_waiting_entries_come_out_before_newer_ones() -> None:
 
 
 def test_numbers_out_of_order_never_release_an_ack_early() -> None:
-    # acks from two threads: the later number was appended first
+    # acks from two threads: a later number was appended first
     t = tracker()
     t.sent = 12
     t.confirm_upto(9)
-    ready, rest = split([(1, t, 12), (2, t, 5), (3, t, 8)])
-    assert ready == [2, 3]
-    assert rest == [(1, t, 12)]
+    assert split([(1, t, 12), (2, t, 5), (3, t, 8)]) == ([], [(1, t, 12), (2, t, 5), (3, t, 8)])
+    assert split([(1, t, 5), (2, t, 12), (3, t, 8)]) == ([1], [(2, t, 12), (3, t, 8)])
+
+
+def test_an_ack_that_must_wait_holds_back_every_later_one() -> None:
+    # first in, first out, also across partitions: a producer that closed with sends it
+    # never delivered blocks every ack taken after them
+    t = tracker()
+    w = WaitingAcks()
+    t.sent = 1
+    assert w.release([("a", [(1, t, 1)])]) == []
+    assert w.release([("b", [5, 6])]) == []
+    assert w.release([("a", [2])]) == []
+    assert len(w) == 4
+    t.confirm_upto(1)
+    assert w.release([]) == [("a", [1]), ("b", [5, 6]), ("a", [2])]
 
 
 def test_mixed_shapes_are_looked_at_one_by_one() -> None:

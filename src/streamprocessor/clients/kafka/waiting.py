@@ -1,21 +1,28 @@
-"""Acknowledged offsets waiting for deliveries: the Kafka consumer's side of the ack barrier.
+"""Acknowledgements waiting for deliveries: the Kafka consumer's side of the ack barrier.
 
 ``ack`` appends one entry per acknowledgement to its partition's ``acks`` list, holding
 the barrier's mark taken at that moment:
 
-- ``offset`` (an int): no producer had undelivered sends — nothing to wait for;
-- ``(offset, tracker, number)``: one producer open (the usual processor) — wait until
-  it confirmed its send ``number``;
+- ``offset`` (an int): no producer was open — nothing to wait for;
+- ``(offset, tracker, number)``: one producer open (the usual processor) — wait until it
+  confirmed its sends up to ``number``;
 - ``(offset, marks)``: several producers — wait until every mark is reached.
 
-The consumer takes each partition's entries in bulk (:meth:`WaitingAcks.release`), once
-per fetched batch and whenever it must (backlog, nack, revoke, close, the offset
-ticker), and gets back the offsets that may be applied now; the others wait here for
-the next call. The usual shapes are handled without a Python loop per entry: a window
-of bare offsets is ready as it is, and a window waiting on one producer is split where
-its numbers pass what the producer confirmed (``bisect``). Applying ready offsets ahead
-of earlier ones still waiting is safe: a partition's position only moves over its
-acknowledged prefix.
+The consumer takes each partition's entries in bulk, once per fetched batch and whenever
+it must (backlog, nack, revoke, close, the offset ticker), and hands them to
+:meth:`WaitingAcks.release`, which returns the offsets that may be applied now.
+
+Acknowledgements are released in order (first in, first out), as one queue per consumer:
+an ack that cannot be released holds back every later one — also on other partitions —
+so when a producer closes with sends it never delivered, no ack taken after those sends
+is ever committed by this consumer. (The entries of one batch come per partition; their
+order across partitions is not kept, and the partition taken first goes first.)
+
+The usual shapes need no Python loop per entry: a window of bare offsets is ready as it
+is, and a window waiting on one producer is kept as two lists of ints (offsets and send
+numbers) and released up to where the producer's confirmations end (``bisect``). Keeping
+ints rather than an object per ack matters: acks may wait a while (``linger.ms``), and the
+garbage collector would walk the objects again and again.
 """
 
 from __future__ import annotations
@@ -29,27 +36,12 @@ from streamprocessor.clients.barrier import DeliveryTracker, marks_reached
 
 __all__ = ["WaitingAcks", "split"]
 
-_READY: Any = object()  # (in ``WaitingAcks.release``: a window of bare offsets)
 _OFFSET = itemgetter(0)
 _NUMBER = itemgetter(2)
 
 
-def split(entries: list[Any]) -> tuple[list[int], list[Any]]:
-    """Return (offsets that may be applied now, entries that must still wait)."""
-    first = entries[0]
-    last = entries[-1]
-    if first.__class__ is int and last.__class__ is int and set(map(type, entries)) == {int}:
-        return entries, []
-    one = _one_producer(entries)
-    if one is not None:
-        tracker, offsets, numbers = one
-        ready, rest_o, rest_n = _split_numbers(tracker, offsets, numbers)
-        return ready, [(o, tracker, n) for o, n in zip(rest_o, rest_n, strict=True)]
-    return _split_each(entries)
-
-
-def _one_producer(entries: list[Any]) -> tuple[DeliveryTracker, list[int], list[int]] | None:
-    """``(tracker, offsets, numbers)`` when every entry waits on the same one producer."""
+def _one_producer(entries: list[Any]) -> DeliveryTracker | None:
+    """Return the producer every entry waits on, when all wait on the same one."""
     first = entries[0]
     last = entries[-1]
     if not (
@@ -60,74 +52,59 @@ def _one_producer(entries: list[Any]) -> tuple[DeliveryTracker, list[int], list[
         and first[1] is last[1]
     ):
         return None
-    # a tracker never comes back once another one was alone, so first and last being the
-    # same one producer means all are, if all have that shape
+    # a tracker never comes back once another one was alone, so when the first and the
+    # last entry wait on the same one, all do — if all have that shape
     try:
         if set(map(len, entries)) != {3}:
             return None
     except TypeError:  # a bare offset in between
         return None
-    return first[1], list(map(_OFFSET, entries)), list(map(_NUMBER, entries))
+    tracker: DeliveryTracker = first[1]
+    return tracker
 
 
-def _split_numbers(
-    tracker: DeliveryTracker, offsets: list[int], numbers: list[int]
-) -> tuple[list[int], list[int], list[int]]:
-    """Split acks waiting on one producer where its confirmations end.
-
-    Returns (ready offsets, offsets still waiting, their send numbers).
-    """
+def _ready_numbers(tracker: DeliveryTracker, numbers: list[int]) -> int:
+    """Return how many of the first ``numbers`` the producer has confirmed."""
     done = tracker.confirmed
     k = bisect_right(numbers, done)
     # numbers grow in ack order, unless acks from several threads interleaved them
     if k and max(numbers[:k]) > done:
-        ready: list[int] = []
-        rest_o: list[int] = []
-        rest_n: list[int] = []
-        for off, seq in zip(offsets, numbers, strict=True):
-            if seq <= done:
-                ready.append(off)
-            else:
-                rest_o.append(off)
-                rest_n.append(seq)
-    elif k:
-        ready, rest_o, rest_n = offsets[:k], offsets[k:], numbers[k:]
-    else:
-        ready, rest_o, rest_n = [], offsets, numbers
-    return ready, rest_o, rest_n
+        k = next(i for i, n in enumerate(numbers) if n > done)
+    return k
 
 
-def _split_each(entries: list[Any]) -> tuple[list[int], list[Any]]:
-    ready: list[int] = []
-    rest: list[Any] = []
-    for e in entries:
+def _ready_entries(entries: list[Any]) -> int:
+    """Return how many of the first ``entries`` may be applied (any shapes)."""
+    for i, e in enumerate(entries):
         if e.__class__ is int:
-            ready.append(e)
-        elif len(e) == 3:
-            if e[1].confirmed >= e[2]:
-                ready.append(e[0])
-            else:
-                rest.append(e)
-        elif marks_reached(e[1]):
-            ready.append(e[0])
-        else:
-            rest.append(e)
-    return ready, rest
+            continue
+        if len(e) == 3:
+            if e[1].confirmed < e[2]:
+                return i
+        elif not marks_reached(e[1]):
+            return i
+    return len(entries)
+
+
+def split(entries: list[Any]) -> tuple[list[int], list[Any]]:
+    """Return (the offsets of the entries that may be applied now, the rest, in order)."""
+    tracker = _one_producer(entries)
+    if tracker is not None:
+        k = _ready_numbers(tracker, list(map(_NUMBER, entries)))
+    else:
+        k = _ready_entries(entries)
+    ready = entries[:k]
+    return [e if e.__class__ is int else e[0] for e in ready], entries[k:]
 
 
 class WaitingAcks:
-    """Per partition, the acknowledgements whose sends are not delivered yet.
-
-    Acks waiting on one producer are kept as two lists of ints (offsets and send
-    numbers) rather than an object per ack: they may wait a while (``linger.ms``), and
-    the garbage collector would walk them again and again.
-    """
+    """The consumer's acknowledgements not applied yet, in order."""
 
     __slots__ = ("_lock", "q")
 
     def __init__(self) -> None:
-        #: ``(state, tracker, offsets, numbers)`` (one producer) or ``(state, None,
-        #: entries, None)`` (anything else), in the order they were taken
+        #: ``(state, tracker, offsets, numbers)`` — waiting on one producer, as ints —
+        #: or ``(state, None, entries, None)`` — any shapes —, oldest first
         self.q: list[tuple[Any, Any, list[Any], Any]] = []
         self._lock = threading.Lock()
 
@@ -135,35 +112,44 @@ class WaitingAcks:
         return sum(len(item[2]) for item in self.q)
 
     def release(self, windows: list[tuple[Any, list[Any]]]) -> list[tuple[Any, list[int]]]:
-        """Add ``windows`` of new entries; return ``(state, offsets)`` that may be applied.
+        """Queue ``windows`` of new entries; return ``(state, offsets)`` to apply, in order.
 
-        The acks already waiting are looked at first, so a partition's offsets come out
-        in the order they were acknowledged whenever their sends are delivered in order.
+        Stops at the first acknowledgement that must still wait.
         """
         with self._lock:
-            todo = self.q
-            self.q = []
-            out: list[tuple[Any, list[int]]] = []
+            q = self.q
             for state, entries in windows:
-                first = entries[0]
-                if first.__class__ is int and set(map(type, entries)) == {int}:
-                    todo.append((state, _READY, entries, None))  # no marks: ready
-                    continue
-                one = _one_producer(entries)
-                todo.append((state, *one) if one is not None else (state, None, entries, None))
-            for state, tracker, items, numbers in todo:
-                if tracker is _READY:
-                    ready = items
-                elif tracker is None:
-                    ready, rest = _split_each(items)
-                    if rest:
-                        self.q.append((state, None, rest, None))
+                tracker = _one_producer(entries)
+                if tracker is not None:
+                    q.append(
+                        (state, tracker, list(map(_OFFSET, entries)), list(map(_NUMBER, entries)))
+                    )
                 else:
-                    ready, rest_o, rest_n = _split_numbers(tracker, items, numbers)
-                    if rest_o:
-                        self.q.append((state, tracker, rest_o, rest_n))
+                    q.append((state, None, entries, None))
+            out: list[tuple[Any, list[int]]] = []
+            done = 0
+            for state, tracker, items, numbers in q:
+                if tracker is None:
+                    if items[-1].__class__ is int and set(map(type, items)) == {int}:
+                        k = len(items)
+                        ready = items
+                    else:
+                        k = _ready_entries(items)
+                        ready = [e if e.__class__ is int else e[0] for e in items[:k]]
+                else:
+                    k = _ready_numbers(tracker, numbers)
+                    ready = items[:k]
                 if ready:
                     out.append((state, ready))
+                if k < len(items):  # the rest of this one, and everything after, waits
+                    q[done] = (
+                        (state, None, items[k:], None)
+                        if tracker is None
+                        else (state, tracker, items[k:], numbers[k:])
+                    )
+                    break
+                done += 1
+            del q[:done]
             return out
 
     def trackers(self) -> list[DeliveryTracker]:
@@ -185,7 +171,7 @@ class WaitingAcks:
         return list(seen.values())
 
     def drop_all(self) -> int:
-        """Forget every waiting ack; return how many there were."""
+        """Forget every waiting acknowledgement; return how many there were."""
         with self._lock:
             n = sum(len(item[2]) for item in self.q)
             self.q = []
