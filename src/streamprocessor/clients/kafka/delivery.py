@@ -1,8 +1,10 @@
 """Delivery reports of a producer → its ack-barrier tracker, in bulk.
 
-Every message gets a tiny callback object (:class:`Report`) holding its send number.
-librdkafka runs the callbacks inside ``poll``/``flush``; a report only appends the
-number (or ``(number, error, record)`` on failure) to a deque. Right after each poll
+Every message gets a tiny callback object holding its send number: a :class:`Report`,
+which *is* that number (an ``int`` subclass: made by C, no ``__init__`` to run), of a
+class each producer makes with its own deque (:attr:`Deliveries.report`). librdkafka
+runs the callbacks inside ``poll``/``flush``; a report only appends itself (or
+``(number, error, record)`` on failure) to the deque. Right after each poll
 :meth:`Deliveries.settle` moves the whole deque into the tracker: when the numbers form
 one complete run after what was confirmed before — the normal case, whatever order the
 partitions reported in — that is a single ``confirm_upto``.
@@ -22,21 +24,21 @@ from streamprocessor.clients.barrier import DeliveryTracker
 __all__ = ["Deliveries", "Report"]
 
 
-class Report:
-    """The delivery callback of one message."""
+class Report(int):
+    """The delivery callback of one message: its send number, callable.
 
-    __slots__ = ("done", "seq")
+    Subclassed per producer with the class attribute ``done`` (the producer's deque).
+    """
 
-    def __init__(self, seq: int, done: deque[Any]) -> None:
-        self.seq = seq
-        self.done = done
+    __slots__ = ()
+    done: deque[Any]
 
     def __call__(self, err: Any, msg: Any) -> None:
         """Record the outcome (librdkafka calls this from ``poll``/``flush``)."""
         if err is None:
-            self.done.append(self.seq)
+            self.done.append(self)
         else:
-            self.done.append((self.seq, err, msg))
+            self.done.append((self, err, msg))
 
 
 class Deliveries:
@@ -49,6 +51,8 @@ class Deliveries:
         #: held by whoever polls or flushes the librdkafka handle
         self.serve_lock = threading.Lock()
         self.done: deque[Any] = deque()
+        #: the callback class of this producer's messages: ``report(number)``
+        self.report: type[Report] = type("Report", (Report,), {"__slots__": (), "done": self.done})
 
     def settle(self) -> list[tuple[int, Any, Any]]:
         """Confirm the delivered numbers; return the failures ``(number, error, record)``.
@@ -64,16 +68,18 @@ class Deliveries:
         try:
             lo = min(items)  # comparing a number with a failure tuple raises TypeError
             hi = max(items)
-            mixed = lo.__class__ is not int  # (a lone failure compares with nothing)
+            mixed = lo.__class__ is tuple  # (a lone failure compares with nothing)
         except TypeError:
             mixed = True
         if mixed:
             failures = [i for i in items if i.__class__ is tuple]
-            items = [i for i in items if i.__class__ is int]
+            items = [i for i in items if i.__class__ is not tuple]
             if not items:
                 return failures
             lo = min(items)
             hi = max(items)
+        lo = int(lo)
+        hi = int(hi)
         tracker = self.tracker
         with self.seq_lock:
             if lo == tracker.confirmed + 1 and hi - lo + 1 == len(items):
@@ -81,5 +87,5 @@ class Deliveries:
             else:
                 confirm = tracker.confirm
                 for seq in sorted(items):
-                    confirm(seq)
+                    confirm(int(seq))
         return failures

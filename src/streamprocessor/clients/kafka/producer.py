@@ -34,7 +34,7 @@ from streamprocessor.clients.base import (
     seconds,
     valid_message,
 )
-from streamprocessor.clients.kafka.delivery import Deliveries, Report
+from streamprocessor.clients.kafka.delivery import Deliveries
 from streamprocessor.clients.kafka.errors import Severity, classify, describe
 from streamprocessor.clients.kafka.lifecycle import StartupErrors, run_bounded, wait_for_cluster
 from streamprocessor.clients.kafka.message import timestamp_ms
@@ -83,7 +83,7 @@ class KafkaProducer(ProducerBase):
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._seq_lock = threading.Lock()
         self._dr = Deliveries(self._tracker, self._seq_lock)
-        self._done = self._dr.done
+        self._report = self._dr.report
         #: closing, closed or failed: ``send`` takes the slow path and says why
         self._unusable = False
         self._last_poll = time.monotonic()
@@ -157,7 +157,7 @@ class KafkaProducer(ProducerBase):
                 value,
                 key,
                 -1,
-                Report(seq, self._done),
+                self._report(seq),
                 None,
                 0 if ts is None else timestamp_ms(ts),
                 list(tags.items()) if tags else None,
@@ -186,7 +186,7 @@ class KafkaProducer(ProducerBase):
                     value,
                     key,
                     -1,
-                    Report(seq, self._done),
+                    self._report(seq),
                     None,
                     0 if ts is None else timestamp_ms(ts),
                     list(tags.items()) if tags else None,
