@@ -223,7 +223,9 @@ def _run(handler: Handler | None, settings: RunnerSettings) -> int:
         return EXIT_USAGE
     except HandlerFailedError as exc:
         _log.error("%s; stopping (exit status 1). The message is not acknowledged: it "
-                   "will be consumed again after a restart.", exc, exc_info=exc.error)
+                   "will be consumed again after a restart. Fix the handler, or let such "
+                   "messages pass with --retries N, --on-error skip or --on-error "
+                   "dead-letter.", exc, exc_info=exc.error)
         return EXIT_FAILURE
     except StreamProcessorError as exc:
         _log.error("Fatal client error: %s; every client was closed (exit status 1).", exc,
