@@ -15,6 +15,11 @@ Typical use in a test suite::
         kafka.kill(2)                      # SIGKILL node 2
         kafka.restart(2)                   # start it again on the same data, wait until ready
 
+    tls = create_test_certificates(tmp_dir)          # a CA, broker and client certificates
+    with KafkaCluster(tls=tls, scram_users={"alice": "alice-secret"}) as kafka:
+        kafka.bootstrap_servers_for("SSL")           # TLS (client certificate required)
+        kafka.bootstrap_servers_for("SASL_SSL")      # TLS + SCRAM-SHA-256/512 logins
+
 From a shell (the ``scripts/kafka-broker`` wrapper runs the same)::
 
     python -m streamprocessor.testing.kafka_broker fetch
@@ -22,7 +27,8 @@ From a shell (the ``scripts/kafka-broker`` wrapper runs the same)::
     python -m streamprocessor.testing.kafka_broker stop --dir /tmp/kafka
 
 Only processes this module started are ever signalled. This module uses the standard library
-only, so it can be imported where no Kafka client is installed.
+only (and the ``openssl`` command for :func:`create_test_certificates`), so it can be imported
+where no Kafka client is installed.
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ import argparse
 import atexit
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -56,10 +64,13 @@ __all__ = [
     "DEFAULT_START_TIMEOUT",
     "KAFKA_VERSION",
     "BrokerStartError",
+    "CertificateError",
     "JarFetchError",
     "KafkaBrokerError",
     "KafkaCluster",
     "KafkaNode",
+    "TlsFiles",
+    "create_test_certificates",
     "default_cache_dir",
     "ensure_jars",
     "main",
@@ -182,6 +193,10 @@ class JarFetchError(KafkaBrokerError):
 
 class BrokerStartError(KafkaBrokerError):
     """A node could not be formatted or did not become ready; the message has its log tail."""
+
+
+class CertificateError(KafkaBrokerError):
+    """``openssl`` is missing or failed while making test certificates."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,6 +448,154 @@ def _stop_live_clusters() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# TLS certificates for tests
+# --------------------------------------------------------------------------------------------
+
+LISTENER_NAMES: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+"""Client listeners a :class:`KafkaCluster` can open (each with the protocol of its name)."""
+
+SCRAM_MECHANISMS: Final = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+"""SASL mechanisms the SASL listeners accept; every user of ``scram_users`` has both."""
+
+_SCRAM_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+_SCRAM_PASSWORD = re.compile(r"^[^,\[\]=\s\\]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsFiles:
+    """PEM and PKCS#12 files for TLS listeners and clients (:func:`create_test_certificates`).
+
+    Every certificate is signed by one throw-away CA; the broker's names ``IP:<ip>`` as
+    subjectAltName, so clients verify it with hostname verification on (librdkafka's
+    default). Pass the client paths to ``options.kafka_ssl`` or the ``*_KAFKA_SSL_*``
+    variables.
+    """
+
+    directory: Path
+    """Folder holding every file."""
+    ca_cert: Path
+    """The CA certificate (PEM): what clients trust (``ssl.ca.location``)."""
+    broker_cert: Path
+    """The broker's certificate (PEM), for reference."""
+    broker_keystore: Path
+    """The broker's key and certificate chain (PKCS#12), for ``ssl.keystore.location``."""
+    broker_keystore_password: str
+    """Password of :attr:`broker_keystore`."""
+    client_cert: Path
+    """A client certificate (PEM) for mutual TLS (``ssl.certificate.location``)."""
+    client_key: Path
+    """The client's private key (PEM, encrypted with :attr:`client_key_password`)."""
+    client_key_password: str
+    """Password of :attr:`client_key` (``ssl.key.password``)."""
+
+
+def _openssl(args: Sequence[str], cwd: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise CertificateError("cannot make test certificates: no 'openssl' on PATH")
+    try:
+        done = subprocess.run(
+            [openssl, *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CertificateError(f"openssl {args[0]} timed out") from exc
+    if done.returncode != 0:
+        raise CertificateError(
+            f"openssl {args[0]} failed (exit {done.returncode}):\n{_tail(done.stdout)}"
+        )
+
+
+def create_test_certificates(
+    directory: Path | str, *, ip: str = _HOST, days: int = 30, name: str = "streamprocessor"
+) -> TlsFiles:
+    """Make a CA, a broker certificate for ``IP:<ip>`` and a client certificate in *directory*.
+
+    Keys are EC P-256 (fast to make). The broker's key and chain go into a PKCS#12 keystore,
+    the client's key is a PEM file encrypted with a random password. Passwords are random
+    and returned in the :class:`TlsFiles`; files that hold keys are readable by the owner
+    only.
+
+    Raises:
+        CertificateError: ``openssl`` is missing or failed.
+
+    """
+    folder = Path(directory).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    keystore_password = secrets.token_urlsafe(12)
+    client_password = secrets.token_urlsafe(12)
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    (folder / "broker.ext").write_text(
+        f"basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:{ip}\n"
+    )
+    (folder / "client.ext").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=clientAuth\n"
+    )
+    old_umask = os.umask(0o077)
+    try:
+        _openssl(
+            ["req", "-x509", "-new", *curve, "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-days", str(days), "-subj", f"/CN={name} test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            folder,
+        )  # fmt: skip
+        _openssl(
+            ["req", "-new", *curve, "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
+             "-subj", f"/CN={ip}"],
+            folder,
+        )  # fmt: skip
+        _openssl(
+            ["x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "broker.pem", "-days", str(days),
+             "-extfile", "broker.ext"],
+            folder,
+        )  # fmt: skip
+        _openssl(
+            ["pkcs12", "-export", "-in", "broker.pem", "-inkey", "broker.key",
+             "-certfile", "ca.pem", "-name", "broker", "-out", "broker.p12",
+             "-passout", f"pass:{keystore_password}"],
+            folder,
+        )  # fmt: skip
+        _openssl(
+            ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-aes-256-cbc", "-pass", f"pass:{client_password}", "-out", "client.key"],
+            folder,
+        )  # fmt: skip
+        _openssl(
+            ["req", "-new", "-key", "client.key", "-passin", f"pass:{client_password}",
+             "-out", "client.csr", "-subj", f"/CN={name} test client"],
+            folder,
+        )  # fmt: skip
+        _openssl(
+            ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "client.pem", "-days", str(days),
+             "-extfile", "client.ext"],
+            folder,
+        )  # fmt: skip
+    finally:
+        os.umask(old_umask)
+    return TlsFiles(
+        directory=folder,
+        ca_cert=folder / "ca.pem",
+        broker_cert=folder / "broker.pem",
+        broker_keystore=folder / "broker.p12",
+        broker_keystore_password=keystore_password,
+        client_cert=folder / "client.pem",
+        client_key=folder / "client.key",
+        client_key_password=client_password,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Nodes and clusters
 # --------------------------------------------------------------------------------------------
 
@@ -444,7 +607,14 @@ class KafkaNode:
     them. The attributes here describe where the node listens and keeps its files.
     """
 
-    def __init__(self, node_id: int, port: int, controller_port: int, directory: Path) -> None:
+    def __init__(
+        self,
+        node_id: int,
+        port: int,
+        controller_port: int,
+        directory: Path,
+        listener_ports: Mapping[str, int] | None = None,
+    ) -> None:
         self.node_id: Final = node_id
         """The node's ``node.id`` (1, 2, ...)."""
         self.port: Final = port
@@ -453,6 +623,9 @@ class KafkaNode:
         """KRaft controller port on 127.0.0.1."""
         self.directory: Final = directory
         """Holds ``server.properties``, ``log4j2.properties``, ``data/`` and ``logs/``."""
+        self.listener_ports: Final[dict[str, int]] = {"PLAINTEXT": port, **(listener_ports or {})}
+        """Client port of every listener by name: ``PLAINTEXT``, and ``SSL``, ``SASL_SSL``,
+        ``SASL_PLAINTEXT`` when the cluster has them."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._cds_dump: Path | None = None
         self._log_offset = 0
@@ -481,6 +654,16 @@ class KafkaNode:
     def address(self) -> str:
         """``127.0.0.1:PORT`` of this node's client listener."""
         return f"{_HOST}:{self.port}"
+
+    def address_of(self, listener: str) -> str:
+        """``127.0.0.1:PORT`` of this node's listener *listener* (``SSL``, ``SASL_SSL``, ...)."""
+        try:
+            return f"{_HOST}:{self.listener_ports[listener.upper()]}"
+        except KeyError:
+            raise KeyError(
+                f"node {self.node_id} has no {listener!r} listener; it has "
+                f"{sorted(self.listener_ports)}"
+            ) from None
 
     @property
     def pid(self) -> int | None:
@@ -533,6 +716,18 @@ class KafkaCluster:
             While there is none, one node of the cluster writes it when that node exits
             cleanly (not after :meth:`kill`); later JVMs map it and start about a second
             faster each. ``False`` (or ``STREAMPROCESSOR_KAFKA_CDS=0``) turns this off.
+        tls: certificates (:func:`create_test_certificates`); with them every node also
+            opens an ``SSL`` listener, and a ``SASL_SSL`` one when *scram_users* is given.
+        ssl_client_auth: ``ssl.client.auth`` of the ``SSL`` listener: ``required`` (mutual
+            TLS: clients present a certificate signed by the test CA), ``requested`` or
+            ``none``. The ``SASL_SSL`` listener never asks for a client certificate.
+        scram_users: user name → password of SCRAM-SHA-256 and SCRAM-SHA-512 logins,
+            written into the storage when it is formatted; with them every node also opens
+            a ``SASL_SSL`` listener (with *tls*) or a ``SASL_PLAINTEXT`` one (without).
+
+    The ``PLAINTEXT`` listener is always there (brokers talk to each other over it), and
+    :attr:`bootstrap_servers` names it; :meth:`bootstrap_servers_for` names the others.
+    ``auto_create_topics`` applies to every listener: it is a broker-wide setting.
 
     """
 
@@ -549,9 +744,26 @@ class KafkaCluster:
         start_timeout: float = DEFAULT_START_TIMEOUT,
         cache_dir: Path | None = None,
         cds: bool = True,
+        tls: TlsFiles | None = None,
+        ssl_client_auth: str = "required",
+        scram_users: Mapping[str, str] | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be at least 1")
+        if ssl_client_auth not in ("required", "requested", "none"):
+            raise ValueError("ssl_client_auth must be 'required', 'requested' or 'none'")
+        for user, password in (scram_users or {}).items():
+            if not _SCRAM_NAME.match(user):
+                raise ValueError(f"SCRAM user name {user!r}: use letters, digits, '.', '_', '-'")
+            if not _SCRAM_PASSWORD.match(password):
+                raise ValueError(
+                    f"SCRAM password of {user!r} must be non-empty, without spaces, ',', '=', "
+                    "'[', ']' or '\\' (the storage tool's syntax)"
+                )
+        self.tls: Final = tls
+        """The certificates of the TLS listeners, or ``None``."""
+        self._ssl_client_auth = ssl_client_auth
+        self._scram_users = dict(scram_users or {})
         self.node_count: Final = nodes
         """Number of nodes."""
         self.auto_create_topics: Final = auto_create_topics
@@ -582,6 +794,22 @@ class KafkaCluster:
         if not self._nodes:
             raise KafkaBrokerError("the cluster has not been started")
         return ",".join(node.address for node in self._nodes.values())
+
+    @property
+    def listeners(self) -> list[str]:
+        """Names of the client listeners every node opens (``PLAINTEXT`` first)."""
+        names = ["PLAINTEXT"]
+        if self.tls is not None:
+            names.append("SSL")
+        if self._scram_users:
+            names.append("SASL_SSL" if self.tls is not None else "SASL_PLAINTEXT")
+        return names
+
+    def bootstrap_servers_for(self, listener: str) -> str:
+        """Comma-separated ``127.0.0.1:PORT`` of every node's listener *listener*."""
+        if not self._nodes:
+            raise KafkaBrokerError("the cluster has not been started")
+        return ",".join(node.address_of(listener) for node in self._nodes.values())
 
     @property
     def nodes(self) -> list[KafkaNode]:
@@ -752,22 +980,29 @@ class KafkaCluster:
     def _layout_nodes(self) -> None:
         root = self.directory
         count = self.node_count
+        extra = self.listeners[1:]
         if self._requested_port is not None:
             client_ports = [self._requested_port + i for i in range(count)]
             busy = [p for p in client_ports if not _port_is_free(p)]
             if busy:
                 raise KafkaBrokerError(f"port(s) {busy} on {_HOST} are already in use")
-            controller_ports = _free_ports(count, exclude=client_ports)
+            more = _free_ports((1 + len(extra)) * count, exclude=client_ports)
+            controller_ports, listener_ports = more[:count], more[count:]
         else:
-            ports = _free_ports(2 * count)
-            client_ports, controller_ports = ports[:count], ports[count:]
+            ports = _free_ports((2 + len(extra)) * count)
+            client_ports, controller_ports = ports[:count], ports[count : 2 * count]
+            listener_ports = ports[2 * count :]
         self._cluster_id = _new_cluster_id()
         self._nodes = {}
         voters = ",".join(f"{i + 1}@{_HOST}:{controller_ports[i]}" for i in range(count))
         for index in range(count):
             node_id = index + 1
             node = KafkaNode(
-                node_id, client_ports[index], controller_ports[index], root / f"node-{node_id}"
+                node_id,
+                client_ports[index],
+                controller_ports[index],
+                root / f"node-{node_id}",
+                {name: listener_ports[index * len(extra) + i] for i, name in enumerate(extra)},
             )
             node.data_dir.mkdir(parents=True)
             node.logs_dir.mkdir(parents=True)
@@ -824,7 +1059,45 @@ class KafkaCluster:
             props["controller.quorum.bootstrap.servers"] = f"{_HOST}:{node.controller_port}"
         else:
             props["controller.quorum.voters"] = voters
+        props.update(self._security_properties(node))
         props.update(self._overrides)
+        return props
+
+    def _security_properties(self, node: KafkaNode) -> dict[str, str]:
+        """Listener entries and TLS/SASL settings for the ``SSL`` and ``SASL_*`` listeners."""
+        extra = self.listeners[1:]
+        if not extra:
+            return {}
+        listeners = [f"{name}://{_HOST}:{node.listener_ports[name]}" for name in extra]
+        props = {
+            "listeners": f"PLAINTEXT://{_HOST}:{node.port},"
+            f"CONTROLLER://{_HOST}:{node.controller_port}," + ",".join(listeners),
+            "advertised.listeners": f"PLAINTEXT://{_HOST}:{node.port}," + ",".join(listeners),
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            + ",".join(f"{name}:{name}" for name in extra),
+        }
+        tls = self.tls
+        if tls is not None:
+            props.update(
+                {
+                    "ssl.keystore.type": "PKCS12",
+                    "ssl.keystore.location": str(tls.broker_keystore),
+                    "ssl.keystore.password": tls.broker_keystore_password,
+                    "ssl.key.password": tls.broker_keystore_password,
+                    "ssl.truststore.type": "PEM",
+                    "ssl.truststore.location": str(tls.ca_cert),
+                    "listener.name.ssl.ssl.client.auth": self._ssl_client_auth,
+                }
+            )
+        if self._scram_users:
+            sasl = "sasl_ssl" if tls is not None else "sasl_plaintext"
+            props["sasl.enabled.mechanisms"] = ",".join(SCRAM_MECHANISMS)
+            if tls is not None:
+                props[f"listener.name.{sasl}.ssl.client.auth"] = "none"
+            for mechanism in SCRAM_MECHANISMS:
+                props[f"listener.name.{sasl}.{mechanism.lower()}.sasl.jaas.config"] = (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                )
         return props
 
     def _find_cds_archive(self) -> Path | None:
@@ -890,6 +1163,9 @@ class KafkaCluster:
             ]
             if self.node_count == 1:
                 cmd.append("--standalone")
+            for user, password in self._scram_users.items():
+                for mechanism in SCRAM_MECHANISMS:
+                    cmd += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
             out_path = node.logs_dir / "format.log"
             with out_path.open("wb") as out:
                 proc = subprocess.Popen(
@@ -1055,6 +1331,19 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="extra server.properties entry (repeatable)",
     )
+    start.add_argument(
+        "--tls",
+        action="store_true",
+        help="also open an SSL listener (mutual TLS) and, with --scram, a SASL_SSL one; "
+        "certificates are made in DIR/tls and listed in the state file",
+    )
+    start.add_argument(
+        "--scram",
+        action="append",
+        default=[],
+        metavar="USER=PASSWORD",
+        help="a SCRAM-SHA-256/512 login (repeatable); opens a SASL listener",
+    )
     start.add_argument("--timeout", type=float, default=DEFAULT_START_TIMEOUT)
     start.add_argument("--cache-dir", type=Path, help="jar cache directory")
 
@@ -1078,10 +1367,18 @@ def _cmd_start(args: argparse.Namespace) -> int:
             print(f"kafka-broker: --set needs KEY=VALUE, got {item!r}", file=sys.stderr)
             return 2
         overrides[key.strip()] = value.strip()
+    scram: dict[str, str] = {}
+    for item in args.scram:
+        user, sep, password = item.partition("=")
+        if not sep or not user or not password:
+            print(f"kafka-broker: --scram needs USER=PASSWORD, got {item!r}", file=sys.stderr)
+            return 2
+        scram[user] = password
     temporary = args.dir is None
     directory: Path = (
         Path(tempfile.mkdtemp(prefix="kafka-broker-")) if args.dir is None else args.dir
     )
+    tls = create_test_certificates(directory / "tls") if args.tls else None
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -1098,6 +1395,8 @@ def _cmd_start(args: argparse.Namespace) -> int:
         overrides=overrides,
         start_timeout=args.timeout,
         cache_dir=args.cache_dir,
+        tls=tls,
+        scram_users=scram,
     )
     state_path = directory.expanduser().resolve() / STATE_FILE
     if _running_cli_pid(state_path) is not None:
@@ -1109,9 +1408,10 @@ def _cmd_start(args: argparse.Namespace) -> int:
     except KafkaBrokerError as exc:
         print(f"kafka-broker: {exc}", file=sys.stderr)
         return 1
-    state = {
+    state: dict[str, Any] = {
         "pid": os.getpid(),
         "bootstrap_servers": cluster.bootstrap_servers,
+        "listeners": {name: cluster.bootstrap_servers_for(name) for name in cluster.listeners},
         "kafka_version": KAFKA_VERSION,
         "cluster_id": cluster.cluster_id,
         "nodes": [
@@ -1120,11 +1420,19 @@ def _cmd_start(args: argparse.Namespace) -> int:
                 "pid": n.pid,
                 "port": n.port,
                 "controller_port": n.controller_port,
+                "listener_ports": n.listener_ports,
                 "properties": str(n.properties_file),
             }
             for n in cluster.nodes
         ],
     }
+    if tls is not None:
+        state["tls"] = {
+            "ca_cert": str(tls.ca_cert),
+            "client_cert": str(tls.client_cert),
+            "client_key": str(tls.client_key),
+            "client_key_password": tls.client_key_password,
+        }
     tmp = state_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
     tmp.replace(state_path)
