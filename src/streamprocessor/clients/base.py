@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -368,7 +368,13 @@ class ConsumerBase(ClientBase):
 
     def _flush_barrier(self, timeout: float | None) -> None:
         """Flush the producers pending acks wait on, then commit what became ready."""
-        for tracker in self._pending.trackers():
+        self._flush_trackers(self._pending.trackers(), timeout)
+        self._drain_pending()
+        self._report_dropped(len(self._pending.drop_all()))
+
+    def _flush_trackers(self, trackers: Iterable[DeliveryTracker], timeout: float | None) -> None:
+        """Flush the producers behind ``trackers``; log (not raise) what fails."""
+        for tracker in trackers:
             try:
                 tracker.flush(timeout)
             except StreamProcessorError as exc:
@@ -377,13 +383,14 @@ class ConsumerBase(ClientBase):
                     tracker.name,
                     exc,
                 )
-        self._drain_pending()
-        left = self._pending.drop_all()
-        if left:
+
+    def _report_dropped(self, n: int) -> None:
+        """Log acknowledgements that can never be committed (their sends failed)."""
+        if n:
             self._log.error(
                 "%d acknowledgement(s) not committed: the messages sent before them were "
                 "not delivered; they will be consumed again",
-                len(left),
+                n,
             )
 
     def nack(self, msg: Message) -> None:

@@ -28,7 +28,7 @@ from streamprocessor.clients.kafka.errors import describe
 from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard
 from streamprocessor.clients.kafka.offsets import PartitionState
 from streamprocessor.clients.kafka.waiting import WaitingAcks
-from streamprocessor.stream.errors import ClientError, StreamProcessorError
+from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 
 __all__ = ["AckMixin"]
@@ -103,23 +103,9 @@ class AckMixin(ConsumerBase):
     def _flush_barrier(self, timeout: float | None) -> None:
         """Flush the producers waiting acks wait on, then apply what became ready."""
         self._settle()
-        for tracker in self._waiting.trackers():
-            try:
-                tracker.flush(timeout)
-            except StreamProcessorError as exc:
-                self._log.error(
-                    "Could not flush producer %s before committing acknowledgements: %s",
-                    tracker.name,
-                    exc,
-                )
+        self._flush_trackers(self._waiting.trackers(), timeout)
         self._settle()
-        left = self._waiting.drop_all()
-        if left:
-            self._log.error(
-                "%d acknowledgement(s) not committed: the messages sent before them were "
-                "not delivered; they will be consumed again",
-                left,
-            )
+        self._report_dropped(self._waiting.drop_all())
 
     def _nack(self, msg: Message) -> None:
         state, off = self._token(msg)

@@ -35,6 +35,7 @@ from streamprocessor.clients.kafka.lifecycle import (
     ConsumeGate,
     HandleGuard,
     StartupErrors,
+    client_conf,
     run_bounded,
     wait_for_cluster,
 )
@@ -68,6 +69,8 @@ def batch_size() -> int:
     if not gc.isenabled() or threshold <= 0:
         return _MAX_BATCH
     return max(50, min(_MAX_BATCH, threshold * 3 // 7))
+
+
 _SLICE = 0.2  # seconds: the longest a blocking consume waits before flags are checked
 
 
@@ -103,14 +106,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
-        self._log.info(
-            "Finished parsing Kafka client configurations.",
-            extra={"client": "kafka", "config": redacted(props)},
-        )
-        conf = dict(props)
-        conf["error_cb"] = self._on_error
-        conf["stats_cb"] = self._on_stats
-        conf["logger"] = self._log
+        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted)
         try:
             self._c = Consumer(conf)
         except KafkaException as exc:

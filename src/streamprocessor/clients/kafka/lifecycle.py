@@ -197,3 +197,22 @@ def wait_for_cluster(
                 f"the brokers run and are reachable ({variable}); raise the wait with "
                 "options.kafka_connect_timeout / *_KAFKA_CONNECT_TIMEOUT"
             )
+
+
+def client_conf(
+    props: dict[str, Any],
+    log: Any,
+    on_error: Callable[[Any], None],
+    on_stats: Callable[[str], None],
+    redacted: Callable[[dict[str, Any]], Any],
+) -> dict[str, Any]:
+    """Log the (redacted) properties and return them with the client's callbacks added."""
+    log.info(
+        "Finished parsing Kafka client configurations.",
+        extra={"client": "kafka", "config": redacted(props)},
+    )
+    conf = dict(props)
+    conf["error_cb"] = on_error
+    conf["stats_cb"] = on_stats
+    conf["logger"] = log
+    return conf

@@ -36,7 +36,12 @@ from streamprocessor.clients.base import (
 )
 from streamprocessor.clients.kafka.delivery import Deliveries
 from streamprocessor.clients.kafka.errors import Severity, classify, describe
-from streamprocessor.clients.kafka.lifecycle import StartupErrors, run_bounded, wait_for_cluster
+from streamprocessor.clients.kafka.lifecycle import (
+    StartupErrors,
+    client_conf,
+    run_bounded,
+    wait_for_cluster,
+)
 from streamprocessor.clients.kafka.message import timestamp_ms
 from streamprocessor.clients.kafka.properties import (
     config_error,
@@ -89,14 +94,7 @@ class KafkaProducer(ProducerBase):
         self._last_poll = time.monotonic()
         self._purging = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
-        self._log.info(
-            "Finished parsing Kafka client configurations.",
-            extra={"client": "kafka", "config": redacted(props)},
-        )
-        conf = dict(props)
-        conf["error_cb"] = self._on_error
-        conf["stats_cb"] = self._on_stats
-        conf["logger"] = self._log
+        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted)
         try:
             self._p = Producer(conf)
         except KafkaException as exc:
