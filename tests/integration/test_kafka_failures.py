@@ -122,6 +122,9 @@ def test_close_is_bounded_with_the_broker_down(
     c = kafka.new_consumer(*kt.consumer_options(brokers, topic), *bounded)
     p = kafka.new_producer(*kt.producer_options(brokers, topic), *bounded)
     c.ack(next(iter(c)))
+    # backlog() applies the ack (no send before it: committable); a send made before the
+    # ack is applied would hold it back until that send is delivered
+    assert c.backlog() == 1
     live.kill(1)
     p.send(Message(value=b"stuck"))
     with caplog.at_level(logging.ERROR, logger="streamprocessor"):

@@ -54,6 +54,9 @@ class Case:
     cause: list[str] = field(default_factory=list)
     fix: list[str] = field(default_factory=list)
     kafka: bool = True
+    #: fails at delivery, after the send: the acks taken with it (those of its batch)
+    #: wait on that send, so the position may stay up to one batch before it
+    at_delivery: bool = False
 
 
 def _closed_port() -> int:
@@ -75,6 +78,7 @@ KAFKA_CASES = [
         env={"PRODUCER_KAFKA_LIBRDKAFKA_CONFIG": "message.max.bytes=5000000"},
         cause=["message delivery failure", "MSG_SIZE_TOO_LARGE"],
         fix=["max.message.bytes on the topic", "message.max.bytes"],
+        at_delivery=True,
     ),
     Case(
         "invalid environment value",
@@ -183,7 +187,8 @@ def test_bad_input_on_kafka_gives_a_clear_error_and_loses_nothing_before_it(
         assert all((p, o) in copied for o in range(max(offset, 0))), (committed, copied)
     assert committed[0] <= POISON, f"committed past the bad input: {committed}"
     if case.handler != "copy":  # the run got as far as the bad input
-        assert committed[0] == POISON, committed
+        if not case.at_delivery:
+            assert committed[0] == POISON, (committed, text[-4000:])
         assert {(0, 0), (0, 1)} <= copied, copied
     if consumed != src or produced != dst:  # automatic creation is off: still missing
         missing = consumed if consumed != src else produced

@@ -3,9 +3,10 @@
 Every open producer owns a :class:`DeliveryTracker` registered in the process-wide
 :data:`BARRIER`. Sends are numbered 1, 2, 3, … per producer; ``confirmed`` is the highest
 number below which every send is delivered. When a consumer acknowledges a message it
-takes :meth:`AckBarrier.marks` — for each producer with undelivered sends, the number of its
-last send — and commits the acknowledgement only once every such producer has confirmed
-that far. With no undelivered sends anywhere the ack is committable at once.
+takes :meth:`AckBarrier.marks` — for each producer with undelivered sends, a number at or
+above that of its last send (:meth:`DeliveryTracker.mark`) — and commits the
+acknowledgement only once every such producer has confirmed that far. With no undelivered
+sends anywhere the ack is committable at once.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ class DeliveryTracker:
         """How many sends are not confirmed yet."""
         return self.sent - self.confirmed - len(self._ahead)
 
+    def mark(self) -> int:
+        """Return the number an acknowledgement made now waits for (0: none).
+
+        Every send made before this call has a number at or below it.
+        """
+        sent = self.sent
+        return sent if sent > self.confirmed else 0
+
 
 Marks = tuple[tuple[DeliveryTracker, int], ...]
 
@@ -90,11 +99,11 @@ class AckBarrier:
             self._trackers = tuple(t for t in self._trackers if t is not tracker)
 
     def marks(self) -> Marks:
-        """Return (tracker, last send) for every producer with undelivered sends."""
+        """Return (tracker, mark) for every producer with undelivered sends."""
         trackers = self._trackers
         if not trackers:
             return ()
-        return tuple((t, t.sent) for t in trackers if t.sent > t.confirmed)
+        return tuple((t, m) for t in trackers if (m := t.mark()))
 
     @property
     def trackers(self) -> tuple[DeliveryTracker, ...]:
@@ -132,6 +141,11 @@ class PendingAcks:
         with self._lock:
             self._q.append((marks, token))
 
+    def add_all(self, marks: Marks, tokens: list[Any]) -> None:
+        """Queue ``tokens`` (in order) until ``marks`` are reached."""
+        with self._lock:
+            self._q.extend([(marks, tok) for tok in tokens])
+
     def ready(self) -> list[Any]:
         """Pop and return the tokens whose marks are reached, oldest first."""
         out: list[Any] = []
@@ -140,6 +154,11 @@ class PendingAcks:
             while q and marks_reached(q[0][0]):
                 out.append(q.popleft()[1])
         return out
+
+    def tokens(self) -> list[Any]:
+        """Return the pending tokens, oldest first (they stay pending)."""
+        with self._lock:
+            return [tok for _, tok in self._q]
 
     def trackers(self) -> list[DeliveryTracker]:
         """Return the trackers the pending acks wait on."""

@@ -284,6 +284,9 @@ class ConsumerBase(ClientBase):
         self._buffer: deque[Message] = deque()
         self._pending = PendingAcks()
         self._stopping = False
+        #: stop handing out what was already taken (interrupt without draining, close):
+        #: read per message by users of :meth:`_batches`
+        self._halted = False
         self._iterating = 0
         self._ack_lock = threading.Lock()
 
@@ -320,6 +323,65 @@ class ConsumerBase(ClientBase):
         finally:
             self._iterating -= 1
 
+    def _batches(self) -> Iterator[list[Message]]:
+        """Return the messages iteration would hand out, as the lists they are fetched in.
+
+        The runner's way in: no generator step per message. The caller handles the
+        messages of a list in order, stops early when ``_halted`` turns true (what it did
+        not handle is redelivered later), and acknowledges what it handled with
+        :meth:`_ack_batch`. Ends (or raises) like iteration.
+        """
+        if self._failure is not None:
+            self._raise_failure()
+        if self._closed or self._closing:
+            return iter(())
+        return self._batch_loop()
+
+    def _batch_loop(self) -> Iterator[list[Message]]:
+        buf = self._buffer
+        self._iterating += 1
+        try:
+            while True:
+                if buf:
+                    batch = list(buf)
+                    buf.clear()  # (only this thread adds; an interrupt only clears)
+                    yield batch
+                    # the caller is done with it: free the messages before the next fetch
+                    # (two batches alive at once would cross the garbage collector's
+                    # threshold every time)
+                    batch.clear()
+                    continue
+                if self._failure is not None:
+                    self._raise_failure()
+                if self._stopping or self._closed or self._closing:
+                    return
+                if not self._fill():  # the end: what it added is the last batch
+                    if buf:
+                        batch = list(buf)
+                        buf.clear()
+                        yield batch
+                    if self._failure is not None:
+                        self._raise_failure()
+                    return
+        finally:
+            self._iterating -= 1
+
+    def _ack_batch(self, msgs: list[Message], k: int) -> None:
+        """Acknowledge the first ``k`` messages of ``msgs`` (a list from :meth:`_batches`).
+
+        As ``ack`` of each in turn, with one ack-barrier mark for all of them.
+        """
+        if self._closed or self._closing or self._failure is not None:
+            self._check_open("ack")
+        token = self._token
+        tokens = [token(msg) for msg in msgs[:k]]
+        marks = BARRIER.marks()
+        if not marks and not self._pending:
+            self._commit(tokens)
+            return
+        self._pending.add_all(marks, tokens)
+        self._drain_pending()
+
     def _fill(self) -> bool:
         """Hook: wait (a bounded slice) for messages and append them to ``self._buffer``.
 
@@ -339,11 +401,17 @@ class ConsumerBase(ClientBase):
         # runs inside the signal handler: only flags and atomic deque operations here
         self._stopping = True
         if not self._drain_on_stop:
+            self._halted = True
             self._buffer.clear()
         self._wake()
 
     def _wake(self) -> None:
         """Hook: wake a blocked ``_fill`` (must not take locks the main thread may hold)."""
+
+    def close(self) -> None:
+        """Close the consumer: idempotent; raises a pending fatal error once."""
+        self._halted = True
+        super().close()
 
     # -- acks ---------------------------------------------------------------------------
 
@@ -425,15 +493,25 @@ class ProducerBase(ClientBase):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        self._tracker = DeliveryTracker(
-            name=f"{type(self).__name__}({config.name or 'producer'})", flush=self._barrier_flush
+        self._tracker = self._new_tracker(
+            f"{type(self).__name__}({config.name or 'producer'})", self._barrier_flush
         )
         if not self.synchronous:
             BARRIER.register(self._tracker)
 
+    def _new_tracker(self, name: str, flush: Callable[[float | None], Any]) -> DeliveryTracker:
+        """Hook: return the tracker that numbers this producer's sends (called first)."""
+        return DeliveryTracker(name=name, flush=flush)
+
     def _barrier_flush(self, timeout: float | None) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        try:
             self.flush(timeout)
+        except ClientClosedError:
+            # another thread is closing it, and its close flushes: wait for that
+            if self._close_lock.acquire(timeout=-1 if timeout is None else timeout):
+                self._close_lock.release()
 
     def send(self, msg: Message) -> None:
         """Send ``msg``."""

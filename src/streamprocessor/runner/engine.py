@@ -14,12 +14,14 @@ prefix).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from streamprocessor.runner.handler import (
@@ -62,6 +64,8 @@ class Runner:
         exit: Callable[[int], None] = os._exit,  # replaced in tests
     ) -> None:
         self.consumer = consumer
+        #: the consumer through its batch interface (``_batches``/``_ack_batch``/``_halted``)
+        self._source: Any = consumer if hasattr(consumer, "_batches") else _OneByOne(consumer)
         self.producers = dict(producers)
         self.handler = handler
         self.settings = settings or RunnerSettings()
@@ -111,6 +115,9 @@ class Runner:
         limit = handler_limit(self.consumer, self.handler is not None, self.settings)
         if limit:
             StuckWatchdog(self.lanes, limit, self._done, self._clients, self._exit).start()
+        frozen = self.settings.freeze_gc and gc.get_freeze_count() == 0
+        if frozen:
+            gc.freeze()
         try:
             if self.settings.concurrency == 1:
                 if self.handler is None:
@@ -121,53 +128,81 @@ class Runner:
                 self._parallel()
         finally:
             self._done.set()
+            if frozen:
+                gc.unfreeze()
         if self._fatal is not None:
             raise self._fatal
 
     def _forward(self) -> None:
         lane = self.lanes[0]
-        ack = self.consumer.ack
+        consumer = self._source
         assert self._default is not None
         send = self._default.send
-        for msg in self.consumer:
-            lane.n_in += 1
-            send(msg)
-            lane.n_out += 1
-            ack(msg)
+        for batch in consumer._batches():
+            k = 0
+            try:
+                for msg in batch:
+                    if consumer._halted:
+                        break
+                    send(msg)
+                    k += 1
+            finally:
+                self._done_with(batch, k, k, lane)
 
     def _serial(self, handler: Handler) -> None:
+        """Handle the consumer's batches in order; ack what was handled after each."""
         lane = self.lanes[0]
-        ack = self.consumer.ack
+        consumer = self._source
         default = self._default
-        for msg in self.consumer:
-            lane.n_in += 1
-            lane.current = msg
+        send = default.send if default is not None else None
+        for batch in consumer._batches():
+            k = 0  # messages of the batch handled (acknowledged at its end)
+            out = 0  # messages sent for them
             try:
-                result = handler(msg)
-            except Exception as exc:
-                pairs = self._failed(msg, exc, lane)
-            else:
-                if result is None:
-                    lane.current = None
-                    ack(msg)
-                    continue
-                if default is not None and isinstance(result, Message):
-                    lane.current = None
-                    default.send(result)
-                    lane.n_out += 1
-                    ack(msg)
-                    continue
-                try:
-                    pairs = self._resolve(result)  # runs a generator handler to its end
-                except Exception as exc:
-                    pairs = self._failed(msg, exc, lane)
-            lane.current = None
-            if pairs is None:
-                continue
-            for producer, out in pairs:
-                producer.send(out)
-                lane.n_out += 1
-            ack(msg)
+                for msg in batch:
+                    if consumer._halted:
+                        break
+                    lane.current = msg
+                    try:
+                        result = handler(msg)
+                    except Exception as exc:
+                        pairs = self._failed(msg, exc, lane)
+                    else:
+                        if result is None:
+                            k += 1
+                            continue
+                        if send is not None and isinstance(result, Message):
+                            send(result)
+                            out += 1
+                            k += 1
+                            continue
+                        try:
+                            pairs = self._resolve(result)  # runs a generator handler to its end
+                        except Exception as exc:
+                            pairs = self._failed(msg, exc, lane)
+                    if pairs is None:  # shutting down during a retry: not handled
+                        break
+                    for producer, o in pairs:
+                        producer.send(o)
+                        out += 1
+                    k += 1
+            finally:
+                self._done_with(batch, k, out, lane)
+
+    def _done_with(self, batch: list[Message], k: int, out: int, lane: Lane) -> None:
+        """Count and acknowledge the first ``k`` messages of ``batch`` (all handled)."""
+        lane.current = None
+        lane.n_in += k
+        lane.n_out += out
+        if not k:
+            return
+        if sys.exc_info()[1] is None:
+            self._source._ack_batch(batch, k)
+            return
+        try:  # already failing: ack what was handled, keep the first error
+            self._source._ack_batch(batch, k)
+        except Exception as exc:
+            _log.error("Could not acknowledge %d handled message(s): %s", k, exc)
 
     def _parallel(self) -> None:
         n = len(self.lanes)
@@ -356,3 +391,19 @@ class Runner:
             if left <= 0:
                 return True
             time.sleep(min(left, 0.05))
+
+
+class _OneByOne:
+    """A consumer without the clients' batch interface, seen through it: one at a time."""
+
+    _halted = False
+
+    def __init__(self, consumer: Consumer) -> None:
+        self._consumer = consumer
+
+    def _batches(self) -> Iterator[list[Message]]:
+        return ([msg] for msg in self._consumer)
+
+    def _ack_batch(self, msgs: list[Message], k: int) -> None:
+        for msg in msgs[:k]:
+            self._consumer.ack(msg)

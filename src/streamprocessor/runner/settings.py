@@ -68,6 +68,10 @@ class RunnerSettings:
     """How often the statistics are printed."""
     queue_size: int = 16
     """Messages waiting per worker when concurrency > 1 (back-pressure bound)."""
+    freeze_gc: bool = True
+    """Move what is alive when the run starts out of the garbage collector's way
+    (``gc.freeze()``, undone when the run ends): its collections then walk only what the
+    processing itself keeps alive, not every module, config and client object."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

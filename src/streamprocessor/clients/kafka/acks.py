@@ -1,13 +1,17 @@
 """Acks and nacks of the Kafka consumer.
 
 ``ack`` is the per-message path, so it does the least it can: it checks the message is
-this consumer's and appends one entry to its partition's ``acks`` list — the offset, with
-the ack barrier's mark of this moment when a producer has undelivered sends (see
-:mod:`.waiting`). The entries are taken in bulk (:meth:`AckMixin._settle`) once per
-fetched batch, by the offset ticker while the application does not iterate, and before
-``backlog()``, ``nack``, a revoke and close: those whose sends are delivered move the
-partition's position (in one step when they are its oldest outstanding offsets, in
-order), the others wait in :class:`~.waiting.WaitingAcks`.
+this consumer's and appends its offset to its partition's ``acks`` list (the runner
+acknowledges a whole fetched batch at once with ``_ack_batch``). The lists are taken in
+bulk (:meth:`AckMixin._settle`) — once per fetched batch, by the offset ticker while the
+application does not iterate, and before ``backlog()``, ``nack``, a revoke and close — as
+one *window* that takes the ack barrier's marks of that moment (every send made before
+any of its acks was made before the window was taken, so waiting for the marks of the
+window is waiting for at least those sends; a send made after an ack but before its
+window was taken is waited for too). A window whose marks are reached moves its
+partitions' positions (in one step when its offsets are the oldest outstanding ones, in
+order); the others wait, in order, in the consumer's
+:class:`~streamprocessor.clients.barrier.PendingAcks`.
 
 ``nack`` settles the acks made before it, then forgets the message and the later ones of
 its partition (also those buffered here) and seeks the partition back to it.
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
+from operator import attrgetter
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -27,11 +33,13 @@ from streamprocessor.clients.kafka.assignment import Assignment
 from streamprocessor.clients.kafka.errors import describe
 from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard
 from streamprocessor.clients.kafka.offsets import PartitionState
-from streamprocessor.clients.kafka.waiting import WaitingAcks
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 
 __all__ = ["AckMixin"]
+
+_OPAQUE = attrgetter("_opaque")
+_OFFSET = attrgetter("offset")
 
 
 class AckMixin(ConsumerBase):
@@ -39,7 +47,6 @@ class AckMixin(ConsumerBase):
 
     _parts: Assignment
     _unusable: bool
-    _waiting: WaitingAcks
     _settle_lock: threading.Lock
     _guard: HandleGuard
     _gate: ConsumeGate
@@ -55,33 +62,63 @@ class AckMixin(ConsumerBase):
         if self._unusable:
             self._check_open("ack")
         try:
-            state: PartitionState = msg._opaque
-            off = msg.offset
-            acks = state.acks if state.owner is self else None  # only this consumer's
+            state = msg._opaque
+            if state.owner is self:
+                off = msg.offset
+                if off.__class__ is int:
+                    state.acks.append(off)  # (None once the partition is revoked)
+                    return
         except AttributeError:
-            acks = None
-        if acks is None or off is None:
-            raise _foreign()
+            pass
+        self._refused(msg)
+
+    def _ack_batch(self, msgs: list[Message], k: int) -> None:
+        """Acknowledge the first ``k`` of ``msgs`` (from ``_batches``) in one step."""
+        if self._unusable:
+            self._check_open("ack")
+        done = msgs if k == len(msgs) else msgs[:k]
+        if not done:
+            return
+        try:
+            states = list(map(_OPAQUE, done))
+            offsets = list(map(_OFFSET, done))
+        except AttributeError:
+            states = offsets = []
+        groups: list[tuple[Any, list[int]]]
+        if states and states.count(states[0]) == len(states):  # one partition: usual
+            groups = [(states[0], offsets)]
+        else:
+            by: defaultdict[Any, list[int]] = defaultdict(list)
+            for state, off in zip(states, offsets, strict=True):
+                by[state].append(off)
+            groups = list(by.items())
+        lists = [
+            state.acks if type(state) is PartitionState and state.owner is self else None
+            for state, _ in groups
+        ]
+        if not states or None in lists:  # not all ours, or revoked: one by one, as ack()
+            for msg in done:
+                self.ack(msg)
+            return
+        for acks, (_, offs) in zip(lists, groups, strict=True):
+            acks.extend(offs)  # type: ignore[union-attr]  # (checked above)
+
+    def _refused(self, msg: Message) -> None:
+        """An ack ``ack`` could not take: for a revoked partition (logged) or foreign."""
+        state, off = self._token(msg)
         if state.revoked:
             _ignored(self._log, state, off)
             return
-        # (private reads of the barrier: this is the per-message path)
-        trackers = BARRIER._trackers
-        if trackers:
-            if len(trackers) == 1:
-                tracker = trackers[0]  # one producer: its last send number is the mark
-                acks.append((off, tracker, tracker.sent))
-                return
-            marks = BARRIER.marks()
-            if marks:
-                acks.append((off, marks))
-                return
-        acks.append(off)
+        raise _foreign()  # pragma: no cover - _token raised already
 
     def _token(self, msg: Message) -> tuple[PartitionState, int]:
         state = getattr(msg, "_opaque", None)
         off = getattr(msg, "offset", None)
-        if type(state) is not PartitionState or state.owner is not self or off is None:
+        if (
+            type(state) is not PartitionState
+            or state.owner is not self
+            or off.__class__ is not int
+        ):
             raise _foreign()
         return state, off
 
@@ -89,12 +126,18 @@ class AckMixin(ConsumerBase):
         self._parts.ack(tokens)
 
     def _settle(self) -> None:
-        """Take the new acks; apply those (and earlier waiting ones) whose sends are done."""
+        """Take the new acks as one window; apply the windows whose sends are done."""
+        pending = self._pending
         with self._settle_lock:
             windows = self._parts.take_acks()
-            if windows or self._waiting.q:
-                ready = self._waiting.release(windows)
-                if ready:
+            if windows:
+                marks = BARRIER.marks()  # taken after the acks: covers their sends
+                if not marks and not pending:
+                    self._parts.ack_groups(windows)
+                    return
+                pending.add(marks, windows)
+            if pending:
+                for ready in pending.ready():
                     self._parts.ack_groups(ready)
 
     def _drain_pending(self) -> None:
@@ -103,9 +146,10 @@ class AckMixin(ConsumerBase):
     def _flush_barrier(self, timeout: float | None) -> None:
         """Flush the producers waiting acks wait on, then apply what became ready."""
         self._settle()
-        self._flush_trackers(self._waiting.trackers(), timeout)
+        self._flush_trackers(self._pending.trackers(), timeout)
         self._settle()
-        self._report_dropped(self._waiting.drop_all())
+        dropped = self._pending.drop_all()
+        self._report_dropped(sum(len(offs) for window in dropped for _, offs in window))
 
     def _nack(self, msg: Message) -> None:
         state, off = self._token(msg)

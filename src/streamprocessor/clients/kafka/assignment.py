@@ -53,6 +53,7 @@ class Assignment:
                 old = self.states.get(key)
                 if old is not None:
                     old.revoked = True
+                    old.acks = None  # ack() logs and ignores what comes for it from now on
                 state = PartitionState(self.owner, tp.topic, tp.partition)
                 state.msg_type = message_type(tp.topic, state)
                 self.states[key] = state
@@ -73,6 +74,7 @@ class Assignment:
         with self.lock:
             for s in states:
                 s.revoked = True
+                s.acks = None  # ack() logs and ignores what comes for it from now on
                 if self.states.get((s.topic, s.partition)) is s:
                     del self.states[(s.topic, s.partition)]
 
@@ -117,14 +119,15 @@ class Assignment:
         with self.lock:
             for state, offsets in groups:
                 if state.revoked:
-                    for off in offsets:
-                        self.log.warning(
-                            "Ignoring the acknowledgement of %s[%d] offset %d: the partition "
-                            "was revoked, its new owner consumes it again",
-                            state.topic,
-                            state.partition,
-                            off,
-                        )
+                    self.log.warning(
+                        "Ignoring %d acknowledgement(s) of %s[%d] (offsets %d to %d): the "
+                        "partition was revoked, its new owner consumes them again",
+                        len(offsets),
+                        state.topic,
+                        state.partition,
+                        min(offsets),
+                        max(offsets),
+                    )
                 else:
                     state.ack_all(offsets)
 

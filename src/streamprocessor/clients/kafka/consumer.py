@@ -48,7 +48,6 @@ from streamprocessor.clients.kafka.properties import (
     redacted,
 )
 from streamprocessor.clients.kafka.rebalance import RebalanceMixin
-from streamprocessor.clients.kafka.waiting import WaitingAcks
 from streamprocessor.stream.errors import ClientError
 
 __all__ = ["KafkaConsumer"]
@@ -99,8 +98,6 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         self._batch = batch_size()
         #: closing, closed or failed: ``ack`` takes the slow path and says why
         self._unusable = False
-        #: acknowledgements waiting for the deliveries of the sends made before them
-        self._waiting = WaitingAcks()
         self._settle_lock = threading.Lock()  # one thread at a time groups acks
         self._guard = HandleGuard()
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
@@ -221,7 +218,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
     def _tick(self, interval: float) -> None:
         while not self._tick_stop.wait(interval):
             parts = self._parts
-            if not (self._waiting.q or parts.has_acks() or parts.moved()):
+            if not (self._pending or parts.has_acks() or parts.moved()):
                 continue
             if not self._guard.enter():
                 return
@@ -335,7 +332,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             parts.drop_all()
 
     def _describe_unfinished(self) -> str:
-        waiting = len(self._waiting)
+        waiting = sum(len(offs) for window in self._pending.tokens() for _, offs in window)
         base = f"{waiting} ack(s) waiting for deliveries" if waiting else ""
         n = sum(1 for s in self._parts.current() if s.runs)
         more = f"{n} partition(s) with unacknowledged messages" if n else ""

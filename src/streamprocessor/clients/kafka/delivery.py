@@ -1,13 +1,19 @@
 """Delivery reports of a producer → its ack-barrier tracker, in bulk.
 
-Every message gets a tiny callback object holding its send number: a :class:`Report`,
-which *is* that number (an ``int`` subclass: made by C, no ``__init__`` to run), of a
-class each producer makes with its own deque (:attr:`Deliveries.report`). librdkafka
-runs the callbacks inside ``poll``/``flush``; a report only appends itself (or
-``(number, error, record)`` on failure) to the deque. Right after each poll
+Every message gets its own delivery callback holding its send number: one function per
+producer (:func:`recorder`) bound to the number, ``MethodType(record, number)`` — made
+by C, and called by librdkafka without a Python ``__call__`` lookup. ``send`` takes the
+next one from :attr:`Deliveries.numbers` (``map(MethodType, repeat(record), count(1))``:
+one step in C, so no lock is needed to number sends from several threads). librdkafka
+runs the callbacks inside ``poll``/``flush``; a callback only appends its number (or
+``(number, error, record)`` on failure) to a deque. Right after each poll
 :meth:`Deliveries.settle` moves the whole deque into the tracker: when the numbers form
 one complete run after what was confirmed before — the normal case, whatever order the
 partitions reported in — that is a single ``confirm_upto``.
+
+Without a counter to read, the ack barrier's mark is a number taken from the same
+sequence (:meth:`NumberedTracker.mark`): every send made before has a lower one, and no
+message ever has it, so it is confirmed at once.
 
 All polling goes through :attr:`Deliveries.serve_lock`, so no callback runs while the
 deque is being taken.
@@ -17,42 +23,83 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator
+from itertools import count, repeat
+from types import MethodType
 from typing import Any
 
 from streamprocessor.clients.barrier import DeliveryTracker
 
-__all__ = ["Deliveries", "Report"]
+__all__ = ["Deliveries", "NumberedTracker", "recorder"]
 
 
-class Report(int):
-    """The delivery callback of one message: its send number, callable.
+def recorder(done: deque[Any]) -> Callable[[int, Any, Any], None]:
+    """Return the function every delivery callback of one producer calls.
 
-    Subclassed per producer with the class attribute ``done`` (the producer's deque).
+    A callback is this function bound to the message's send number
+    (``MethodType(record, number)``): librdkafka calls it with ``(err, msg)`` from
+    ``poll``/``flush``, and it appends the number — or ``(number, err, msg)`` on failure —
+    to ``done``.
     """
+    append = done.append
 
-    __slots__ = ()
-    done: deque[Any]
-
-    def __call__(self, err: Any, msg: Any) -> None:
-        """Record the outcome (librdkafka calls this from ``poll``/``flush``)."""
+    def record(number: int, err: Any, msg: Any) -> None:
         if err is None:
-            self.done.append(self)
+            append(number)
         else:
-            self.done.append((self, err, msg))
+            append((number, err, msg))
+
+    return record
+
+
+class NumberedTracker(DeliveryTracker):
+    """The tracker of a producer whose sends take their numbers from an iterator."""
+
+    __slots__ = ("_lock", "_numbers", "_outstanding")
+
+    def __init__(
+        self,
+        name: str,
+        flush: Callable[[float | None], Any],
+        numbers: Iterator[Any],
+        lock: threading.Lock,
+        outstanding: Callable[[], int],
+    ) -> None:
+        super().__init__(name=name, flush=flush)
+        self._numbers = numbers
+        self._lock = lock
+        self._outstanding = outstanding
+
+    def mark(self) -> int:
+        """Take a number: every earlier send has a lower one; 0 when all are confirmed."""
+        with self._lock:
+            n: int = next(self._numbers).__self__
+            self.confirm(n)  # no message has it
+            return n if self.confirmed < n else 0
+
+    @property
+    def pending(self) -> int:
+        """How many messages librdkafka still holds (queued or in flight)."""
+        return self._outstanding()
 
 
 class Deliveries:
-    """Collects one producer's delivery reports and confirms them to its tracker."""
+    """Numbers one producer's sends; collects their reports and confirms them."""
 
-    def __init__(self, tracker: DeliveryTracker, seq_lock: threading.Lock) -> None:
-        self.tracker = tracker
-        #: the producer's numbering lock; the tracker changes only under it
-        self.seq_lock = seq_lock
+    def __init__(
+        self, name: str, flush: Callable[[float | None], Any], outstanding: Callable[[], int]
+    ) -> None:
+        #: the tracker changes only under this lock
+        self.seq_lock = threading.Lock()
         #: held by whoever polls or flushes the librdkafka handle
         self.serve_lock = threading.Lock()
         self.done: deque[Any] = deque()
-        #: the callback class of this producer's messages: ``report(number)``
-        self.report: type[Report] = type("Report", (Report,), {"__slots__": (), "done": self.done})
+        #: the delivery callbacks of the sends, numbered 1, 2, 3, … (the number is the
+        #: callback's ``__self__``): ``next(numbers)`` per send
+        self.numbers: Iterator[Any] = map(
+            MethodType, repeat(recorder(self.done)), count(1)
+        )
+        self.tracker = NumberedTracker(name, flush, self.numbers, self.seq_lock, outstanding)
 
     def settle(self) -> list[tuple[int, Any, Any]]:
         """Confirm the delivered numbers; return the failures ``(number, error, record)``.
@@ -78,11 +125,12 @@ class Deliveries:
                 return failures
             lo = min(items)
             hi = max(items)
-        lo = int(lo)
-        hi = int(hi)
         tracker = self.tracker
         with self.seq_lock:
-            if lo == tracker.confirmed + 1 and hi - lo + 1 == len(items):
+            # numbers the barrier took as marks are confirmed already (``_ahead``)
+            ahead = tracker._ahead
+            marks = sum(1 for a in ahead if lo < a < hi) if 0 < len(ahead) < 64 else 0
+            if lo == tracker.confirmed + 1 and hi - lo + 1 == len(items) + marks:
                 tracker.confirm_upto(hi)  # each number is reported once: a complete run
             else:
                 confirm = tracker.confirm

@@ -19,7 +19,6 @@ else's assignment.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 __all__ = ["PartitionState"]
 
@@ -49,9 +48,9 @@ class PartitionState:
         self.runs: deque[list[int]] = deque()
         #: acknowledged offsets still behind an unacknowledged one
         self.acked: set[int] = set()
-        #: acknowledgements since the consumer last looked: offsets with the barrier's
-        #: marks (see :mod:`.waiting`); the consumer applies them in bulk
-        self.acks: list[Any] = []
+        #: offsets acknowledged since the consumer last took them (it applies them in
+        #: bulk); None once revoked
+        self.acks: list[int] | None = []
         #: the offset after the acknowledged prefix (what to commit); None: nothing acked
         self.position: int | None = None
         #: the position last handed to librdkafka's offset store
@@ -105,7 +104,8 @@ class PartitionState:
                 self.position = last
                 return
         for offset in offsets:
-            self.ack(offset)
+            if offset.__class__ is int:  # (a handler may have overwritten the field)
+                self.ack(offset)
 
     def _pass(self, offset: int) -> None:
         """Move past ``offset``, the first outstanding one."""

@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from streamprocessor.clients.barrier import BARRIER
+from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
 from streamprocessor.clients.base import (
     IDLE_HOOKS,
     ProducerBase,
@@ -81,14 +82,20 @@ class KafkaProducer(ProducerBase):
             raise
         self._register_interrupts()
 
+    def _new_tracker(self, name: str, flush: Callable[[float | None], Any]) -> DeliveryTracker:
+        self._dr = Deliveries(name, flush, self._outstanding)
+        return self._dr.tracker
+
+    def _outstanding(self) -> int:
+        p = getattr(self, "_p", None)
+        return len(p) if p is not None else 0
+
     def _setup(self, config: Any) -> None:
         k = config.kafka
         props = producer_properties(config)
         self._topic: str = k.topic
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
-        self._seq_lock = threading.Lock()
-        self._dr = Deliveries(self._tracker, self._seq_lock)
-        self._report = self._dr.report
+        self._numbers = self._dr.numbers
         #: closing, closed or failed: ``send`` takes the slow path and says why
         self._unusable = False
         self._last_poll = time.monotonic()
@@ -144,39 +151,35 @@ class KafkaProducer(ProducerBase):
             or (key is not None and key.__class__ is not bytes)
         ) and not valid_message(msg):
             raise message_error(msg)
-        lock = self._seq_lock
-        tracker = self._tracker
-        lock.acquire()
-        seq = tracker.sent = tracker.sent + 1
-        lock.release()
+        report = next(self._numbers)  # the send's number and delivery callback
         try:
             self._produce(
                 topic,
                 value,
                 key,
                 -1,
-                self._report(seq),
+                report,
                 None,
                 0 if ts is None else timestamp_ms(ts),
                 list(tags.items()) if tags else None,
             )
         except BufferError:
-            self._produce_blocking(msg, topic, value, key, ts, tags, seq)
+            self._produce_blocking(msg, topic, value, key, ts, tags, report)
         except (KafkaException, TypeError, ValueError, OverflowError) as exc:
-            self._void(seq)
+            self._void(report)
             raise ClientError(f"unable to produce message to {topic!r}: {_text(exc)}") from exc
-        if not seq % 1000:  # serve delivery reports now and then (_POLL_EVERY)
+        if not report.__self__ % _POLL_EVERY:  # serve delivery reports now and then
             self._serve(0)
 
     def _produce_blocking(
-        self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, seq: int
+        self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, report: Any
     ) -> None:
         """Wait for room in the local queue (back-pressure), serving delivery reports."""
         while True:
             if not self._serve(0.05):
                 time.sleep(0.005)  # another thread serves the reports
             if self._failure is not None or self._closed:
-                self._void(seq)
+                self._void(report)
                 self._check_open("send")
             try:
                 self._produce(
@@ -184,7 +187,7 @@ class KafkaProducer(ProducerBase):
                     value,
                     key,
                     -1,
-                    self._report(seq),
+                    report,
                     None,
                     0 if ts is None else timestamp_ms(ts),
                     list(tags.items()) if tags else None,
@@ -193,13 +196,13 @@ class KafkaProducer(ProducerBase):
             except BufferError:
                 continue
             except (KafkaException, TypeError, ValueError, OverflowError) as exc:
-                self._void(seq)
+                self._void(report)
                 raise ClientError(f"unable to produce message to {topic!r}: {_text(exc)}") from exc
 
-    def _void(self, seq: int) -> None:
+    def _void(self, report: Any) -> None:
         """Confirm a send that never reached librdkafka: there is nothing to wait for."""
-        with self._seq_lock:
-            self._tracker.confirm(seq)
+        with self._dr.seq_lock:
+            self._tracker.confirm(report.__self__)
 
     # -- delivery reports ---------------------------------------------------------------
 

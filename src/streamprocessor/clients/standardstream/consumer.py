@@ -158,6 +158,39 @@ class StandardstreamConsumer(ConsumerBase):
             if (self._closing or self._closed) and not self._iterating:
                 self._release()
 
+    def _batch_loop(self) -> Iterator[list[Message]]:
+        buf = self._buffer  # messages given back with nack()
+        new = self._line_type
+        if new is None:
+            return
+        self._iterating += 1
+        try:
+            while True:
+                if buf:
+                    batch = list(buf)
+                    buf.clear()
+                    yield batch
+                    continue
+                lines = self._next_lines()
+                if lines is None:
+                    if buf:
+                        continue
+                    return
+                self._lines = lines
+                ts = self._ts
+                batch = []
+                append = batch.append
+                for line in lines:
+                    m = new()
+                    m.value = line
+                    m.timestamp = ts
+                    append(m)
+                yield batch
+        finally:
+            self._iterating -= 1
+            if (self._closing or self._closed) and not self._iterating:
+                self._release()
+
     def _fill(self) -> bool:  # pragma: no cover - _iterate is overridden
         raise NotImplementedError
 
@@ -319,6 +352,10 @@ class StandardstreamConsumer(ConsumerBase):
         except AttributeError:
             pass
         self._refuse(msg, "ack")
+
+    def _ack_batch(self, msgs: list[Message], k: int) -> None:
+        if self._line_type is None:  # closed: say so, as ack() does
+            self._check_open("ack")
 
     def nack(self, msg: Message) -> None:
         """Hand ``msg`` out again before the next line (as it is now)."""

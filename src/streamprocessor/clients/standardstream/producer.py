@@ -27,7 +27,7 @@ import weakref
 from datetime import timedelta
 from typing import Any
 
-from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
+from streamprocessor.clients.barrier import DeliveryTracker
 from streamprocessor.clients.base import IDLE_HOOKS, ProducerBase, message_error
 from streamprocessor.stream.errors import ClientClosedError, ClientError
 from streamprocessor.stream.message import Message
@@ -106,11 +106,6 @@ class StandardstreamProducer(ProducerBase):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        # replace the base tracker by one that needs no per-send bookkeeping
-        BARRIER.unregister(self._tracker)
-        self._tracker = _Tracker(self, self._tracker.name)
-        BARRIER.register(self._tracker)
-
         writer = config.standardstream.writer
         self._writer: Any = writer
         self._fd = 1 if writer is None else -1
@@ -196,6 +191,9 @@ class StandardstreamProducer(ProducerBase):
         with self._lock:
             parts = self._parts
             return self._taken + (len(parts) if parts else 0)
+
+    def _new_tracker(self, name: str, flush: Any) -> DeliveryTracker:
+        return _Tracker(self, name)  # no per-send bookkeeping: the buffer counts
 
     # -- writing ------------------------------------------------------------------------
 
