@@ -385,3 +385,38 @@ def test_a_lone_message_is_handed_out_promptly(
         t.join(TIMEOUT)
         assert got
         assert got[0] - sent < 1.0
+
+
+def test_a_batch_ack_over_several_partitions_commits_each_prefix(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """The runner's batch ack: the handled prefix of a list of messages, any partitions."""
+    topic = kafka_topic(partitions=3)
+    kt.produce_messages(kafka_brokers, topic, *[(f"k{i}", f"v{i}") for i in range(30)])
+    c = new_consumer(kafka_brokers, topic)
+    got = take(c, 30)
+    by_partition: dict[int, list[Message]] = {}
+    for m in got:
+        by_partition.setdefault(m._opaque.partition, []).append(m)
+    assert len(by_partition) > 1
+    # interleave the partitions and acknowledge all but the last two of that list
+    mixed = [m for ms in zip(*by_partition.values(), strict=False) for m in ms]
+    c._ack_batch(mixed, len(mixed) - 2)
+    c.close()
+    expected: dict[int, int] = {}
+    for m in mixed[:-2]:
+        p = m._opaque.partition
+        expected[p] = max(expected.get(p, 0), m.offset + 1)
+    committed = kt.committed_offsets(kafka_brokers, topic, topic)
+    assert {p: committed[p] for p in expected} == expected
+
+
+def test_a_batch_ack_refuses_a_message_of_another_consumer(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    topic = kafka_topic()
+    kt.produce_messages(kafka_brokers, topic, "a", "b")
+    with new_consumer(kafka_brokers, topic) as c:
+        got = take(c, 2)
+        with pytest.raises(ClientError, match="did not hand out"):
+            c._ack_batch([got[0], Message(value=b"x")], 2)

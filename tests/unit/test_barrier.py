@@ -49,3 +49,25 @@ def test_pending_acks_are_released_in_order_once_sends_are_delivered():
     t.confirm(2)
     assert pending.ready() == ["ack-2"]
     assert len(pending) == 0
+
+
+def test_mark_is_the_last_send_while_some_are_undelivered() -> None:
+    t = DeliveryTracker("p", print)
+    assert t.mark() == 0
+    t.next_seq()
+    t.next_seq()
+    assert t.mark() == 2
+    t.confirm_upto(2)
+    assert t.mark() == 0
+
+
+def test_add_all_queues_every_token_behind_one_mark() -> None:
+    t = DeliveryTracker("p", print)
+    pending = PendingAcks()
+    t.next_seq()
+    pending.add_all(((t, 1),), ["a", "b"])
+    assert pending.tokens() == ["a", "b"]
+    assert pending.ready() == []
+    t.confirm(1)
+    assert pending.ready() == ["a", "b"]
+    assert not pending

@@ -407,3 +407,71 @@ def test_partitions_take_the_workers_in_turn() -> None:
             set_message_opaque(m, (State(p), 0))
             picked.append(runner._lane_of(m, 3))
         assert picked == [0, 1, 2, 0, 1, 2]
+
+
+def test_an_interrupt_mid_batch_stops_after_the_message_in_hand() -> None:
+    store = InmemStore()
+    for v in [b"a", b"b", b"c", b"d"]:
+        store.add(Message(value=v))
+    seen = []
+    with inmem.new_consumer(options.inmem_store(store), options.inmem_listen(),
+                            options.manual_interrupt_handling()) as consumer, \
+            inmem.new_producer(options.inmem_store(InmemStore()),
+                               options.manual_interrupt_handling()) as producer:
+
+        def handler(m: Message) -> Message:
+            seen.append(m.value)
+            if m.value == b"b":
+                consumer._interrupt()  # what a SIGTERM does (all four are fetched already)
+            return m
+
+        Runner(consumer, {"producer": producer}, handler).run()
+    assert seen == [b"a", b"b"]
+    # the handled ones are acknowledged (they left the store), the others wait
+    assert [m.value for m in store.messages()] == [b"c", b"d"]
+
+
+class _PlainConsumer:
+    """A consumer of the protocol only: iteration and ack, no batch interface."""
+
+    def __init__(self, values: list[bytes]) -> None:
+        self.messages = [Message(value=v) for v in values]
+        self.acked: list[bytes | None] = []
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self.messages)
+
+    def ack(self, msg: Message) -> None:
+        self.acked.append(msg.value)
+
+
+def test_a_consumer_without_the_batch_interface_is_read_one_message_at_a_time() -> None:
+    consumer = _PlainConsumer([b"a", b"b", b"c"])
+    out = InmemStore()
+    with inmem.new_producer(options.inmem_store(out),
+                            options.manual_interrupt_handling()) as producer:
+        Runner(consumer, {"producer": producer}, upper).run()  # type: ignore[arg-type]
+    assert consumer.acked == [b"a", b"b", b"c"]
+    assert [m.value for m in out.messages()] == [b"A", b"B", b"C"]
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_the_run_freezes_what_is_alive_at_its_start_and_unfreezes_after(freeze: bool) -> None:
+    import gc
+
+    store = InmemStore()
+    store.add(Message(value=b"a"))
+    during = []
+
+    def handler(m: Message) -> None:
+        during.append(gc.get_freeze_count())
+
+    assert gc.get_freeze_count() == 0
+    with inmem.new_consumer(options.inmem_store(store),
+                            options.manual_interrupt_handling()) as consumer, \
+            inmem.new_producer(options.inmem_store(InmemStore()),
+                               options.manual_interrupt_handling()) as producer:
+        Runner(consumer, {"producer": producer}, handler,
+               RunnerSettings(freeze_gc=freeze)).run()
+    assert (during[0] > 0) is freeze
+    assert gc.get_freeze_count() == 0

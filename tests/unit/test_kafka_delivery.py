@@ -1,0 +1,82 @@
+"""Delivery callbacks of the Kafka producer → its ack-barrier tracker (no broker needed)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from streamprocessor.clients.barrier import AckBarrier
+from streamprocessor.clients.kafka.delivery import Deliveries
+
+
+def deliveries() -> Deliveries:
+    return Deliveries("p", lambda timeout: None, lambda: 0)
+
+
+def test_sends_are_numbered_in_order_and_their_callbacks_confirm_them() -> None:
+    d = deliveries()
+    sends = [next(d.numbers) for _ in range(3)]
+    assert [s.__self__ for s in sends] == [1, 2, 3]
+    sends[2](None, "record")  # out of order: 3 first
+    assert d.settle() == []
+    assert d.tracker.confirmed == 0
+    sends[0](None, "record")
+    sends[1](None, "record")
+    d.settle()
+    assert d.tracker.confirmed == 3
+
+
+def test_a_failed_delivery_is_returned_and_never_confirmed() -> None:
+    d = deliveries()
+    first, second = next(d.numbers), next(d.numbers)
+    first(None, "ok")
+    second("broker says no", "record")
+    assert d.settle() == [(2, "broker says no", "record")]
+    assert d.tracker.confirmed == 1
+
+
+def test_a_mark_waits_for_every_earlier_send_and_is_confirmed_itself() -> None:
+    d = deliveries()
+    t = d.tracker
+    assert t.mark() == 0  # nothing sent: nothing to wait for
+    sends = [next(d.numbers) for _ in range(2)]
+    mark = t.mark()
+    assert mark == 4  # (3 was the mark taken above, confirmed at once)
+    later = next(d.numbers)
+    for s in sends:
+        s(None, "record")
+    d.settle()
+    assert t.confirmed >= mark  # the later send does not hold the mark back
+    later(None, "record")
+    d.settle()
+    assert t.confirmed == 5
+
+
+def test_the_barrier_takes_marks_from_numbered_trackers() -> None:
+    b = AckBarrier()
+    d = deliveries()
+    b.register(d.tracker)
+    assert b.marks() == ()
+    send = next(d.numbers)
+    ((tracker, mark),) = b.marks()
+    assert tracker is d.tracker and mark > send.__self__
+    send(None, "record")
+    d.settle()
+    assert b.marks() == ()
+
+
+def test_numbers_are_unique_across_threads() -> None:
+    d = deliveries()
+    got: list[list[Any]] = [[] for _ in range(4)]
+
+    def take(out: list[Any]) -> None:
+        for _ in range(5000):
+            out.append(next(d.numbers).__self__)
+
+    threads = [threading.Thread(target=take, args=(out,)) for out in got]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    everything = [n for out in got for n in out]
+    assert sorted(everything) == list(range(1, 20001))
