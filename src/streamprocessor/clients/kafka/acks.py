@@ -64,10 +64,10 @@ class AckMixin(ConsumerBase):
         try:
             state = msg._opaque
             if state.owner is self:
-                off = msg.offset
-                if off.__class__ is int:
-                    state.acks.append(off)  # (None once the partition is revoked)
-                    return
+                # (acks is None once the partition is revoked; an offset a handler
+                # overwrote with a non-int is skipped when the acks are applied)
+                state.acks.append(msg.offset)
+                return
         except AttributeError:
             pass
         self._refused(msg)
