@@ -19,6 +19,7 @@ its partition (also those buffered here) and seeks the partition back to it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -204,12 +205,17 @@ class AckMixin(ConsumerBase):
 
 
 def _ignored(log: Any, state: PartitionState, off: int) -> None:
-    log.warning(
+    """Log an ack of a revoked partition: the first at WARNING, the others at DEBUG."""
+    first = not state.ignored
+    state.ignored += 1
+    log.log(
+        logging.WARNING if first else logging.DEBUG,
         "Ignoring the acknowledgement of %s[%d] offset %d: the partition was "
-        "revoked, its new owner consumes it again",
+        "revoked, its new owner consumes it again%s",
         state.topic,
         state.partition,
         off,
+        " (later ones of this partition are logged at debug level)" if first else "",
     )
 
 

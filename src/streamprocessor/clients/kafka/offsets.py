@@ -29,6 +29,7 @@ class PartitionState:
     __slots__ = (
         "acked",
         "acks",
+        "ignored",
         "msg_type",
         "owner",
         "partition",
@@ -56,6 +57,8 @@ class PartitionState:
         #: the position last handed to librdkafka's offset store
         self.stored: int | None = None
         self.revoked = False
+        #: acknowledgements that came after the revoke (ignored, logged)
+        self.ignored = 0
         #: the class of this partition's messages (set by the consumer's assignment)
         self.msg_type: type | None = None
 
