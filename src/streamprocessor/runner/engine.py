@@ -151,7 +151,13 @@ class Runner:
                     lane.current = None
                     ack(msg)
                     continue
-                if default is not None and isinstance(result, Message):
+                if (
+                    default is not None
+                    and isinstance(result, Message)
+                    # else _resolve checks it: a bad value/key is the handler's failure
+                    and ((v := result.value).__class__ is bytes or v is None)
+                    and ((k := result.key) is None or k.__class__ is bytes)
+                ):
                     lane.current = None
                     default.send(result)
                     lane.n_out += 1
