@@ -35,6 +35,11 @@ def fails_on_bad(msg):
         raise ValueError("bad input")
     return msg
 
+def text_on_bad(msg):
+    if msg.value == b"bad":
+        return Message(value=msg.value.decode())  # a str: the common bug
+    return msg
+
 def slow(msg):
     time.sleep(float(os.environ.get("SLOW_SECONDS", "0.2")))
     return msg

@@ -107,6 +107,24 @@ def test_skip_policy_logs_and_goes_on(handlers: str) -> None:
     assert b"Skipping message" in done.stderr
 
 
+def test_skip_policy_applies_to_a_handler_returning_a_str_value(handlers: str) -> None:
+    done = run(["run", f"{handlers}:text_on_bad", "--on-error", "skip"], b"a\nbad\nc\n",
+               DRY_RUN="1")
+    assert (done.returncode, done.stdout) == (0, b"a\nc\n"), done.stderr
+    assert b"Skipping message" in done.stderr
+    assert b"value is a str" in done.stderr
+    assert b"return bytes: value.encode()" in done.stderr
+
+
+def test_stop_policy_names_the_str_value_and_the_fix(handlers: str) -> None:
+    done = run(["run", f"{handlers}:text_on_bad"], b"a\nbad\nc\n", DRY_RUN="1")
+    assert done.returncode == 1
+    assert done.stdout == b"a\n"
+    assert b"HandlerOutputError" in done.stderr
+    assert b"value is a str" in done.stderr
+    assert b"return bytes: value.encode()" in done.stderr
+
+
 def test_dead_letter_policy_sends_the_message_on(handlers: str) -> None:
     done = run(["run", f"{handlers}:fails_on_bad"], b"a\nbad\nc\n", DRY_RUN="1",
                STREAMPROCESSOR_ON_ERROR="dead-letter")

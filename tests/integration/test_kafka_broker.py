@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
+import stat
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streamprocessor.testing.kafka_broker import KAFKA_VERSION, KafkaCluster
+from streamprocessor.testing.kafka_broker import KAFKA_VERSION, STATE_FILE, KafkaCluster
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
@@ -202,6 +208,65 @@ def test_broker_without_auto_create_topics() -> None:
 
 def test_kafka_version_is_4x() -> None:
     assert KAFKA_VERSION.startswith("4.")
+
+
+def _mode(path: os.PathLike[str] | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_start_tls_keeps_passwords_out_of_the_state_file_and_private(tmp_path: Path) -> None:
+    """`start --tls`: state file 0600 without passwords; they are in 0600 files it names."""
+    cli = [sys.executable, "-m", "streamprocessor.testing.kafka_broker"]
+    state_path = tmp_path / STATE_FILE
+    proc = subprocess.Popen([*cli, "start", "--dir", str(tmp_path), "--tls"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180
+        while not state_path.exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+            assert time.monotonic() < deadline, "no state file after 180 s"
+            time.sleep(0.2)
+        text = state_path.read_text(encoding="utf-8")
+        tls = json.loads(text)["tls"]
+        client_file = Path(tls["client_key_password_file"])
+        keystore_file = Path(tls["broker_keystore_password_file"])
+        passwords = [f.read_text(encoding="utf-8").strip() for f in (client_file, keystore_file)]
+        assert all(passwords)
+        assert "client_key_password" not in tls
+        assert not any(p in text for p in passwords)
+        assert [_mode(f) for f in (state_path, client_file, keystore_file)] == [0o600] * 3
+        properties = list(tmp_path.glob("node-*/server.properties"))
+        assert properties
+        assert [_mode(f) for f in properties] == [0o600] * len(properties)
+        # the files hold the right passwords: openssl opens the key and the keystore with them
+        for command, path, secret in (("pkey", tls["client_key"], client_file),
+                                      ("pkcs12", tls["broker_keystore"], keystore_file)):
+            done = subprocess.run(
+                ["openssl", command, "-in", path, "-noout", "-passin", f"file:{secret}"],
+                capture_output=True, timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+    finally:
+        # `stop` also ends broker processes a failed `start` left behind. It waits until
+        # `start` is gone, which for our child means reaped: wait for both at once.
+        stopping = subprocess.Popen([*cli, "stop", "--dir", str(tmp_path)],
+                                    stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and stopping.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.terminate()  # `stop` failed (no state file yet): `start` stops on SIGTERM
+        try:
+            code = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+        _, stop_errors = stopping.communicate(timeout=120)
+    assert stopping.returncode == 0, stop_errors
+    assert code == 0
+    assert not state_path.exists()
 
 
 # --------------------------------------------------------------------------------------------

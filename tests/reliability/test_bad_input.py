@@ -112,8 +112,8 @@ KAFKA_CASES = [
     Case(
         "non-bytes value",
         handler="text_on_poison",
-        cause=["cannot send a message whose value is a str"],
-        fix=["value must be bytes or None (encode it, e.g. text.encode())"],
+        cause=["HandlerOutputError: the handler returned a Message whose value is a str"],
+        fix=["value must be bytes or None (return bytes: value.encode())", "--on-error skip"],
     ),
     Case(
         "input topic that does not exist",

@@ -171,7 +171,13 @@ class Runner:
                         if result is None:
                             k += 1
                             continue
-                        if send is not None and isinstance(result, Message):
+                        if (
+                            send is not None
+                            and isinstance(result, Message)
+                            # else _resolve checks it: a bad value/key is a handler failure
+                            and ((v := result.value).__class__ is bytes or v is None)
+                            and ((key := result.key) is None or key.__class__ is bytes)
+                        ):
                             send(result)
                             out += 1
                             k += 1

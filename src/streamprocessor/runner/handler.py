@@ -7,8 +7,11 @@ A handler is any callable taking one :class:`~streamprocessor.Message` and retur
 - ``to("name", msg)``: sent to the extra producer named ``name``;
 - an iterable (list, tuple, generator) of the two above: everything is sent, in order.
 
-The result is taken in full before anything is sent, so a handler that fails halfway
-through a generator has sent nothing, and a retry does not send twice.
+The result is taken in full and every message in it checked (``value`` and ``key`` bytes
+or None) before anything is sent, so a handler that fails halfway through a generator, or
+returns one unsendable message among several, has sent nothing, and a retry does not send
+twice. A result that is not of these forms is a handler failure like an exception
+(:class:`HandlerOutputError`): retries and the error policy apply to it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "HandlerFailedError",
     "HandlerOutputError",
     "Routed",
+    "check_output",
     "describe",
     "load_handler",
     "to",
@@ -74,7 +78,12 @@ class HandlerError(StreamProcessorError):
 
 
 class HandlerOutputError(HandlerError, TypeError):
-    """The handler returned something that is not a message (or routed to no producer)."""
+    """The handler returned something the runner cannot send.
+
+    Not a message, a message whose ``value`` or ``key`` is not bytes or None, or a message
+    routed to a producer that is not configured. The runner treats it as the handler's
+    failure: retries and the error policy apply.
+    """
 
 
 class HandlerFailedError(HandlerError):
@@ -107,16 +116,56 @@ def describe(msg: Message) -> str:
     return "message (" + ", ".join(parts) + ")" if parts else "message"
 
 
+def check_output(msg: Message, producer: str = DEFAULT_PRODUCER) -> Message:
+    """Return ``msg`` if a producer can send it; raise :class:`HandlerOutputError` if not.
+
+    A producer sends a ``value`` and ``key`` that are ``bytes`` or ``None``; anything else
+    (a ``str`` above all) would fail in ``producer.send`` as a client error. Checking
+    before the send makes it the handler's failure, under the error policy. ``producer``
+    is the output's producer name, for the error message.
+    """
+    v = msg.value
+    k = msg.key
+    if (v.__class__ is bytes or v is None) and (k is None or k.__class__ is bytes):
+        return msg
+    return _check_slowly(msg, producer)
+
+
+def _check_slowly(msg: Message, producer: str) -> Message:
+    for name in ("value", "key"):
+        v = getattr(msg, name)
+        if v is None or isinstance(v, bytes):  # bytes subclasses are sent as bytes
+            continue
+        if isinstance(v, str):
+            fix = f"{name}.encode()"
+        elif isinstance(v, bytearray | memoryview):
+            fix = f"bytes({name})"
+        elif isinstance(v, int | float):
+            fix = f"str({name}).encode()"
+        else:
+            fix = f"serialize it, e.g. json.dumps({name}).encode()"
+        where = "" if producer == DEFAULT_PRODUCER else f" for producer {producer!r}"
+        kind = type(v).__name__
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise HandlerOutputError(
+            f"the handler returned a Message{where} whose {name} is {article} {kind}: "
+            f"{name} must be bytes or None (return bytes: {fix})"
+        )
+    return msg
+
+
 def outputs(result: object) -> list[tuple[str, Message]]:
     """Turn a handler's result into ``(producer name, message)`` pairs, in order.
 
     Raises :class:`HandlerOutputError` for anything but the documented forms (bytes and
-    str are refused although they are iterable: a handler returning ``msg.value`` is a bug).
+    str are refused although they are iterable: a handler returning ``msg.value`` is a bug)
+    and for a message whose ``value`` or ``key`` is not bytes or None
+    (:func:`check_output`). Nothing is returned unless every message passes.
     """
     if result is None:
         return []
     if isinstance(result, Message):
-        return [(DEFAULT_PRODUCER, result)]
+        return [(DEFAULT_PRODUCER, check_output(result))]
     if isinstance(result, Routed):
         return [_routed(result)]
     if isinstance(result, str | bytes | bytearray | memoryview | dict) or not isinstance(
@@ -129,7 +178,7 @@ def outputs(result: object) -> list[tuple[str, Message]]:
     out: list[tuple[str, Message]] = []
     for item in result:
         if isinstance(item, Message):
-            out.append((DEFAULT_PRODUCER, item))
+            out.append((DEFAULT_PRODUCER, check_output(item)))
         elif isinstance(item, Routed):
             out.append(_routed(item))
         else:
@@ -145,7 +194,8 @@ def _routed(r: Routed) -> tuple[str, Message]:
         raise HandlerOutputError(
             f"to({r.producer!r}, ...) got a {type(r.message).__name__}, not a Message"
         )
-    return (r.producer or DEFAULT_PRODUCER, r.message)
+    name = r.producer or DEFAULT_PRODUCER
+    return (name, check_output(r.message, name))
 
 
 def dead_letter(msg: Message, error: BaseException, attempts: int, topic: str) -> Message:

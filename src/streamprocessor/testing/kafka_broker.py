@@ -26,6 +26,13 @@ From a shell (the ``scripts/kafka-broker`` wrapper runs the same)::
     python -m streamprocessor.testing.kafka_broker start --dir /tmp/kafka &   # prints the address
     python -m streamprocessor.testing.kafka_broker stop --dir /tmp/kafka
 
+``start --dir DIR`` writes the state file ``DIR/kafka-broker.json`` (addresses, process ids
+and, with ``--tls``, the paths of the certificates). With ``--tls`` the client key's and the
+broker keystore's passwords are test-only secrets of throw-away certificates; they are kept
+out of the state file, in ``DIR/tls/client.key.password`` and ``DIR/tls/broker.p12.password``
+(whose paths the state file gives). The state file, the password files and each node's
+``server.properties`` (which holds the keystore password) are readable by the owner only.
+
 Only processes this module started are ever signalled. This module uses the standard library
 only (and the ``openssl`` command for :func:`create_test_certificates`), so it can be imported
 where no Kafka client is installed.
@@ -101,7 +108,12 @@ CDS_ENV: Final = "STREAMPROCESSOR_KAFKA_CDS"
 """Set to ``0`` to turn the JVM class-data-sharing archive off (see :class:`KafkaCluster`)."""
 
 STATE_FILE: Final = "kafka-broker.json"
-"""Name of the state file the ``start`` command writes into its directory."""
+"""Name of the state file the ``start`` command writes into its directory.
+
+Created with mode 0600: it describes a test cluster (addresses, process ids, with ``--tls``
+the certificate paths and the paths of the password files). It holds no password itself,
+but it points at test-only secrets, so it is kept private anyway.
+"""
 
 _DIR_MARKER: Final = ".streamprocessor-kafka"
 _JARS_MARKER: Final = ".complete"
@@ -418,6 +430,21 @@ def _log_errors(path: Path, offset: int, limit: int = 8) -> str:
             if len(found) >= 2 * limit:
                 break
     return "\n".join(found)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write *text* to *path* atomically, readable and writable by the owner only (0600).
+
+    The file is created with that mode (``os.open``), never widened and narrowed later, so
+    no other user can open it in between; it replaces *path* in one rename.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # O_EXCL below: a leftover could carry a wider mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    tmp.replace(path)
 
 
 def _format_properties(props: Mapping[str, str]) -> str:
@@ -1007,7 +1034,8 @@ class KafkaCluster:
             node.data_dir.mkdir(parents=True)
             node.logs_dir.mkdir(parents=True)
             props = self._server_properties(node, voters)
-            node.properties_file.write_text(_format_properties(props), encoding="utf-8")
+            # holds the keystore password with TLS
+            _write_private(node.properties_file, _format_properties(props))
             (node.directory / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
             self._nodes[node_id] = node
 
@@ -1335,7 +1363,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--tls",
         action="store_true",
         help="also open an SSL listener (mutual TLS) and, with --scram, a SASL_SSL one; "
-        "certificates are made in DIR/tls and listed in the state file",
+        "certificates are made in DIR/tls and listed in the state file, their test-only "
+        "passwords in DIR/tls/*.password (mode 0600)",
     )
     start.add_argument(
         "--scram",
@@ -1427,15 +1456,20 @@ def _cmd_start(args: argparse.Namespace) -> int:
         ],
     }
     if tls is not None:
+        # test-only secrets, but still not in a file meant to be read and printed
+        client_password = tls.directory / "client.key.password"
+        keystore_password = tls.directory / "broker.p12.password"
+        _write_private(client_password, tls.client_key_password + "\n")
+        _write_private(keystore_password, tls.broker_keystore_password + "\n")
         state["tls"] = {
             "ca_cert": str(tls.ca_cert),
             "client_cert": str(tls.client_cert),
             "client_key": str(tls.client_key),
-            "client_key_password": tls.client_key_password,
+            "client_key_password_file": str(client_password),
+            "broker_keystore": str(tls.broker_keystore),
+            "broker_keystore_password_file": str(keystore_password),
         }
-    tmp = state_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(state_path)
+    _write_private(state_path, json.dumps(state, indent=2) + "\n")
     print(
         f"kafka-broker: Kafka {KAFKA_VERSION}, {args.nodes} node(s) ready in "
         f"{time.monotonic() - started:.1f} s; dir {directory}; stop with SIGTERM or "

@@ -1,0 +1,145 @@
+"""Handler outputs the producers cannot send are handler failures, under the error policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from streamprocessor import Message, options
+from streamprocessor.clients import inmem
+from streamprocessor.runner import HandlerFailedError, HandlerOutputError, Runner, to
+from streamprocessor.runner.handler import check_output
+from streamprocessor.stores import InmemStore
+from streamprocessor.testing.harness import run_handler
+
+VALUES = [b"a", b"bad", b"c"]
+
+
+def text_on_bad(m: Message) -> Message:
+    """Forward the input, except ``bad``, whose value it returns as str (a common bug)."""
+    assert m.value is not None
+    return Message(value=m.value.decode()) if m.value == b"bad" else m  # type: ignore[arg-type]
+
+
+def test_a_str_value_under_stop_fails_naming_the_field_its_type_and_the_fix() -> None:
+    with pytest.raises(HandlerFailedError) as info:
+        run_handler(lambda m: Message(value="text"), [b"a"])  # type: ignore[arg-type]
+    assert isinstance(info.value.__cause__, HandlerOutputError)
+    text = str(info.value)
+    assert "value is a str" in text
+    assert "return bytes: value.encode()" in text
+
+
+def test_a_str_value_under_stop_leaves_the_input_unacknowledged_and_sends_nothing() -> None:
+    source, sink = InmemStore(), InmemStore()
+    for v in VALUES:
+        source.add(Message(value=v))
+    base = (options.disable_environment_config(), options.manual_interrupt_handling())
+    with (
+        inmem.new_consumer(*base, options.inmem_store(source), options.inmem_listen()) as c,
+        inmem.new_producer(*base, options.inmem_store(sink)) as p,
+        pytest.raises(HandlerFailedError, match="HandlerOutputError"),
+    ):
+        Runner(c, {"producer": p}, text_on_bad).run()
+    assert [m.value for m in sink.messages()] == [b"a"]
+    # listen mode: acknowledged messages leave the store; bad and c are still there
+    assert [m.value for m in source.messages()] == [b"bad", b"c"]
+
+
+def test_a_str_key_is_refused_too() -> None:
+    with pytest.raises(HandlerFailedError, match=r"key is a str.*key\.encode\(\)"):
+        run_handler(lambda m: Message(value=m.value, key="k"), [b"a"])  # type: ignore[arg-type]
+
+
+def test_skip_policy_skips_a_bad_output_and_acknowledges_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    result = run_handler(text_on_bad, VALUES, on_error="skip")
+    assert result.values == [b"a", b"c"]
+    assert result.unacknowledged == 0
+    assert result.totals["skipped"] == 1
+    assert any("Skipping message" in r.getMessage() and "value is a str" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_dead_letter_policy_sends_the_input_with_the_output_error_in_its_tags() -> None:
+    result = run_handler(text_on_bad, VALUES, on_error="dead-letter")
+    assert result.values == [b"a", b"c"]
+    [dl] = result.dead_letters
+    assert dl.value == b"bad"
+    assert dl.tags["error.type"] == b"streamprocessor.runner.handler.HandlerOutputError"
+    assert b"value is a str" in dl.tags["error"]
+    assert result.unacknowledged == 0
+
+
+def test_retries_apply_to_a_bad_output() -> None:
+    calls = []
+
+    def bad(m: Message) -> Message:
+        calls.append(1)
+        return Message(value="x")  # type: ignore[arg-type]
+
+    result = run_handler(bad, [b"a"], on_error="skip", retries=2, retry_backoff="0s")
+    assert len(calls) == 3
+    assert result.totals["errors"] == 3
+    assert result.messages == []
+
+
+def test_one_bad_message_among_several_sends_none_of_them() -> None:
+    def many(m: Message) -> Iterator[Message]:
+        yield m
+        yield Message(value=m.value, key=1)  # type: ignore[arg-type]
+
+    result = run_handler(many, [b"a"], on_error="skip")
+    assert result.messages == []
+    assert result.totals["skipped"] == 1
+
+
+def test_a_bad_routed_message_names_its_producer() -> None:
+    with pytest.raises(HandlerFailedError, match="for producer 'odd' whose value is an int"):
+        run_handler(lambda m: to("odd", Message(value=1)),  # type: ignore[arg-type]
+                    [b"a"], producers=["odd"])
+
+
+def test_bad_outputs_follow_the_policy_with_several_workers() -> None:
+    inputs = [Message(value=b"bad" if i % 10 == 0 else b"%d" % i, key=b"%d" % i)
+              for i in range(100)]
+    result = run_handler(text_on_bad, inputs, concurrency=4, on_error="dead-letter")
+    assert len(result.messages) == 90
+    assert len(result.dead_letters) == 10
+    assert result.unacknowledged == 0
+
+
+def test_tombstones_and_bytes_subclasses_are_sent() -> None:
+    class Payload(bytes):
+        pass
+
+    def outputs(m: Message) -> list[Message]:
+        return [Message(value=None, key=b"gone"), Message(value=Payload(b"p"))]
+
+    result = run_handler(outputs, [b"a"])
+    assert result.values == [None, b"p"]
+    single = run_handler(lambda m: Message(value=Payload(b"q"), key=Payload(b"k")), [b"a"])
+    assert single.values == [b"q"]
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("text", "value is a str: value must be bytes or None (return bytes: value.encode())"),
+        (bytearray(b"x"), "value is a bytearray: value must be bytes or None "
+                          "(return bytes: bytes(value))"),
+        (7, "value is an int: value must be bytes or None (return bytes: str(value).encode())"),
+        ({"a": 1}, "value is a dict: value must be bytes or None "
+                   "(return bytes: serialize it, e.g. json.dumps(value).encode())"),
+    ],
+)
+def test_check_output_says_what_is_wrong_and_how_to_fix_it(value: object, said: str) -> None:
+    with pytest.raises(HandlerOutputError) as info:
+        check_output(Message(value=value))  # type: ignore[arg-type]
+    assert str(info.value) == f"the handler returned a Message whose {said}"
+
+
+def test_check_output_returns_a_sendable_message() -> None:
+    msg = Message(value=b"v", key=None)
+    assert check_output(msg) is msg
