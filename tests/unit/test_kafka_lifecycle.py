@@ -15,7 +15,12 @@ import pytest
 from streamprocessor import options
 from streamprocessor.clients import kafka
 from streamprocessor.clients.barrier import BARRIER
-from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard, run_bounded
+from streamprocessor.clients.kafka.lifecycle import (
+    ConsumeGate,
+    HandleGuard,
+    LibrdkafkaLog,
+    run_bounded,
+)
 from streamprocessor.stream.errors import ClientError, ConfigError
 
 UNREACHABLE = "127.0.0.1:1"
@@ -145,3 +150,28 @@ def test_statistics_are_logged_at_the_statistics_interval(
             p.close()
     record = next(r for r in caplog.records if r.message == "Received Kafka statistics.")
     assert '"type": "producer"' in record.statistics or '"type":"producer"' in record.statistics
+
+
+def test_librdkafka_lines_that_only_repeat_are_logged_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    log = LibrdkafkaLog(logging.getLogger("streamprocessor.test"), 10.0, lambda: now[0])
+
+    def fail(ms: int) -> None:  # what confluent-kafka calls for a refused connection
+        log.log(logging.ERROR, "%s [%s] %s", "FAIL", "rdkafka#consumer-1",
+                f"127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9 failed (after {ms}ms)")
+
+    with caplog.at_level(logging.DEBUG, logger="streamprocessor.test"):
+        fail(0)
+        for ms in range(1, 30):
+            now[0] += 0.2
+            fail(ms)
+        log.log(logging.INFO, "%s [%s] %s", "CONFWARN", "rdkafka#consumer-1", "another line")
+        now[0] += 10.0
+        fail(99)
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert [lvl for lvl, _ in lines] == [logging.WARNING, logging.INFO, logging.WARNING]
+    assert "left out" not in lines[0][1]
+    assert "another line" in lines[1][1]
+    assert lines[2][1].endswith("(29 similar line(s) left out in the last 10s)")

@@ -13,11 +13,17 @@
 - :func:`wait_for_cluster` — a new client asks for cluster metadata until it gets an
   answer or the connect timeout passes, so an unreachable broker is a clear error at
   construction instead of an endless silent retry.
+- :class:`LibrdkafkaLog` — librdkafka's own log lines go to the client's logger, but a
+  line that only repeats (a broker that stays down: ``Connect to … failed`` several times
+  a second) is logged once per interval with the count of the ones left out, and a failed
+  connection — which librdkafka retries — is a WARNING, not an ERROR.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +34,14 @@ from confluent_kafka import KafkaError, KafkaException
 from streamprocessor.clients.kafka.errors import TERMINAL_CODES, describe
 from streamprocessor.stream.errors import ClientError
 
-__all__ = ["ConsumeGate", "HandleGuard", "StartupErrors", "run_bounded", "wait_for_cluster"]
+__all__ = [
+    "ConsumeGate",
+    "HandleGuard",
+    "LibrdkafkaLog",
+    "StartupErrors",
+    "run_bounded",
+    "wait_for_cluster",
+]
 
 T = TypeVar("T")
 
@@ -214,5 +227,54 @@ def client_conf(
     conf = dict(props)
     conf["error_cb"] = on_error
     conf["stats_cb"] = on_stats
-    conf["logger"] = log
+    conf["logger"] = LibrdkafkaLog(log)
     return conf
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+class LibrdkafkaLog:
+    """The ``logger`` librdkafka writes to: repeats of a line at most once per interval.
+
+    confluent-kafka calls ``log(level, "%s [%s] %s", facility, client, text)``. Lines that
+    differ only in numbers (ports, milliseconds, counts) are the same line; after one is
+    logged, the same line within ``interval`` seconds is counted, and the next one logged
+    says how many were left out. ``FAIL`` lines (a connection failed; librdkafka
+    reconnects by itself) are WARNINGs.
+    """
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = log
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        #: line key → (when it was last logged, how many were left out since)
+        self._seen: dict[tuple[int, str], tuple[float, int]] = {}
+
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        """Log one librdkafka line (or count it as a repeat)."""
+        facility = str(args[0]) if args else ""
+        if facility == "FAIL" and level > logging.WARNING:
+            level = logging.WARNING
+        if not self._log.isEnabledFor(level):
+            return
+        key = (level, _NUMBERS.sub("#", " ".join(map(str, args)) or msg))
+        now = self._clock()
+        with self._lock:
+            last, left_out = self._seen.get(key, (None, 0))
+            if last is not None and now - last < self._interval:
+                self._seen[key] = (last, left_out + 1)
+                return
+            if len(self._seen) > 1000:  # (many different lines: forget the old ones)
+                self._seen.clear()
+            self._seen[key] = (now, 0)
+        if left_out:
+            msg += " (%d similar line(s) left out in the last %gs)"
+            args = (*args, left_out, self._interval)
+        self._log.log(level, msg, *args)
