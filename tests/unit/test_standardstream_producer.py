@@ -231,3 +231,21 @@ def test_an_ack_whose_line_could_not_be_written_is_not_committed() -> None:
     c.close()
     assert len(source) == 1  # it will be consumed again
     p.close()
+
+
+def test_producers_writing_to_the_same_output_keep_the_order_of_their_sends() -> None:
+    out, other = CountingWriter(), CountingWriter()
+    a, b, c = producer(out), producer(out), producer(other)
+    try:
+        assert type(c).send is c.send.__func__  # (alone on its output: the plain send)
+        for i in range(6):
+            (a if i % 3 else b).send(Message(value=b"%d" % i))
+            c.send(Message(value=b"c%d" % i))
+        a.flush()
+        b.flush()
+        c.flush()
+        assert out.getvalue() == b"0\n1\n2\n3\n4\n5\n"
+        assert other.getvalue() == b"c0\nc1\nc2\nc3\nc4\nc5\n"
+    finally:
+        for p in (a, b, c):
+            p.close()

@@ -44,6 +44,8 @@ _GONE = (errno.EPIPE, errno.ECONNRESET)
 # open producers, flushed at interpreter exit when the application did not close them
 _OPEN: weakref.WeakSet[StandardstreamProducer] = weakref.WeakSet()
 _atexit_registered = False
+# taken by the sends of producers that share their output with another one (see _in_order)
+_ORDER_LOCK = threading.Lock()
 
 
 def _encode(chunk: list[bytes]) -> bytes:
@@ -94,6 +96,7 @@ class StandardstreamProducer(ProducerBase):
         "_consumers_stopping",
         "_fd",
         "_lock",
+        "_output",
         "_parts",
         "_size",
         "_stdout",
@@ -119,11 +122,36 @@ class StandardstreamProducer(ProducerBase):
         self._write_lock = threading.Lock()  # one writer at a time keeps blocks in order
         self._broken = False
         self._consumers_stopping = False
+        #: what this producer writes to: lines of producers with the same output keep
+        #: the order they were sent in
+        self._output: object = 1 if self._stdout else writer
         IDLE_HOOKS.append(self._idle)
-        _OPEN.add(self)
+        with _ORDER_LOCK:
+            shared = [p for p in _OPEN if p._output is self._output and not p._closed]
+            _OPEN.add(self)
+        if shared:
+            for p in (*shared, self):
+                p._in_order()
         if self._stdout:
             _register_atexit()
         self._register_interrupts()
+
+    def _in_order(self) -> None:
+        """Keep the order of lines across the producers that write to this output.
+
+        Each keeps its own buffer; before one buffers a line, the others write what they
+        hold, so at most one of them holds lines at any time (with DRY_RUN, a router's
+        outputs then appear in the order the handler sent them). Only producers that share
+        their output take this slower ``send``.
+        """
+        self.send = self._send_in_order  # type: ignore[method-assign]
+
+    def _send_in_order(self, msg: Message) -> None:
+        with _ORDER_LOCK:
+            for p in list(_OPEN):
+                if p is not self and p._output is self._output and p._parts:
+                    p._write_buffered(raise_errors=False)
+            StandardstreamProducer.send(self, msg)
 
     # -- sending ------------------------------------------------------------------------
 
