@@ -71,3 +71,36 @@ def test_add_all_queues_every_token_behind_one_mark() -> None:
     t.confirm(1)
     assert pending.ready() == ["a", "b"]
     assert not pending
+
+
+def test_a_barrier_flush_during_a_close_in_another_thread_waits_for_that_close() -> None:
+    """A consumer closing flushes the producers its acks wait on; one that another thread
+    is closing cannot flush any more (it is closed), so the barrier waits for its close,
+    which delivers what it holds, instead of dropping the acks at once."""
+    import threading
+    import time
+
+    from streamprocessor.clients.base import ProducerBase
+    from streamprocessor.config import new_producer_config
+
+    closing = threading.Event()
+
+    class SlowClose(ProducerBase):
+        def flush(self, timeout: object = None) -> None:
+            self._check_open("flush")
+
+        def _close_impl(self) -> None:
+            closing.set()
+            time.sleep(0.3)
+            self._tracker.confirm_upto(self._tracker.sent)  # delivered on the way out
+
+    p = SlowClose(new_producer_config())
+    p._tracker.next_seq()
+    closer = threading.Thread(target=p.close)
+    closer.start()
+    assert closing.wait(5)
+    started = time.monotonic()
+    p._barrier_flush(5.0)
+    assert time.monotonic() - started >= 0.2  # it waited for the close ...
+    assert p._tracker.confirmed == 1  # ... which delivered the send
+    closer.join()
