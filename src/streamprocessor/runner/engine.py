@@ -75,8 +75,8 @@ class Runner:
         self._fatal_lock = threading.Lock()
         self._done = threading.Event()
         n = self.settings.concurrency
-        self.lanes = [Lane(i, self.settings.queue_size) for i in range(n)]
-        self._main = Lane(-1, 1) if n > 1 else self.lanes[0]
+        self.lanes = [Lane(i) for i in range(n)]
+        self._main = Lane(-1) if n > 1 else self.lanes[0]
         self._rr = 0
         self._partition_lanes: dict[tuple[str, int], int] = {}
         s = self.settings
@@ -211,7 +211,9 @@ class Runner:
             _log.error("Could not acknowledge %d handled message(s): %s", k, exc)
 
     def _parallel(self) -> None:
+        """Hand each fetched batch to the workers, per lane, in chunks of ``queue_size``."""
         n = len(self.lanes)
+        size = self.settings.queue_size
         workers = [
             threading.Thread(target=self._work, args=(lane,), name=f"sp-worker-{lane.index}")
             for lane in self.lanes
@@ -219,15 +221,29 @@ class Runner:
         for w in workers:
             w.start()
         main = self._main
+        lane_of = self._lane_of
+        source = self._source
         try:
-            for msg in self.consumer:
-                main.n_in += 1
-                q = self.lanes[self._lane_of(msg, n)].queue
-                try:
-                    q.put_nowait(msg)
-                except queue.Full:
-                    if not self._put(q, msg):
+            for batch in source._batches():
+                per_lane: dict[int, list[Message]] = {}
+                for msg in batch:
+                    if source._halted:  # stopping: the rest stays unacknowledged
+                        per_lane.clear()
                         break
+                    main.n_in += 1
+                    i = lane_of(msg, n)
+                    chunk = per_lane.get(i)
+                    if chunk is None:
+                        chunk = per_lane[i] = []
+                    chunk.append(msg)
+                    if len(chunk) == size:  # a full chunk goes now (back-pressure)
+                        del per_lane[i]
+                        if not self._put(self.lanes[i].queue, chunk):
+                            break
+                if self._fatal is None:
+                    for i, chunk in per_lane.items():
+                        if not self._put(self.lanes[i].queue, chunk):
+                            break
                 if self._fatal is not None:
                     break
         except BaseException as exc:
@@ -269,28 +285,29 @@ class Runner:
         ack = self.consumer.ack
         assert self.handler is not None or self._default is not None
         while True:
-            msg = q.get()
-            if msg is _STOP:
+            chunk = q.get()
+            if chunk is _STOP:
                 return
-            if self._fatal is not None:
-                continue  # stopping after a failure: leave it unacknowledged
-            try:
-                lane.current = msg
-                if self.handler is None:
-                    assert self._default is not None
-                    pairs: list[tuple[Producer, Message]] | None = [(self._default, msg)]
-                else:
-                    pairs = self._handle(msg, lane)
-                lane.current = None
-                if pairs is None:
-                    continue
-                for producer, out in pairs:
-                    producer.send(out)
-                    lane.n_out += 1
-                ack(msg)
-            except BaseException as exc:
-                lane.current = None
-                self._set_fatal(exc)
+            for msg in chunk:
+                if self._fatal is not None:
+                    break  # stopping after a failure: the rest stays unacknowledged
+                try:
+                    lane.current = msg
+                    if self.handler is None:
+                        assert self._default is not None
+                        pairs: list[tuple[Producer, Message]] | None = [(self._default, msg)]
+                    else:
+                        pairs = self._handle(msg, lane)
+                    lane.current = None
+                    if pairs is None:
+                        continue
+                    for producer, out in pairs:
+                        producer.send(out)
+                        lane.n_out += 1
+                    ack(msg)
+                except BaseException as exc:
+                    lane.current = None
+                    self._set_fatal(exc)
 
     def _set_fatal(self, exc: BaseException) -> None:
         with self._fatal_lock:

@@ -16,9 +16,11 @@ class Lane:
     __slots__ = ("current", "index", "n_dead", "n_errors", "n_in", "n_out", "n_skipped",
                  "queue")
 
-    def __init__(self, index: int, size: int) -> None:
+    def __init__(self, index: int) -> None:
         self.index = index
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=size)
+        #: chunks of up to ``queue_size`` messages: one waits while the worker handles
+        #: the one before
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.current: Message | None = None
         self.n_in = 0
         self.n_out = 0

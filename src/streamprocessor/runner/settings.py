@@ -67,7 +67,9 @@ class RunnerSettings:
     stats_interval: timedelta = timedelta(seconds=1)
     """How often the statistics are printed."""
     queue_size: int = 16
-    """Messages waiting per worker when concurrency > 1 (back-pressure bound)."""
+    """Messages handed to a worker at a time when concurrency > 1; one such chunk waits
+    while the worker handles the one before (back-pressure: at most twice this many
+    messages per worker)."""
     freeze_gc: bool = True
     """Move what is alive when the run starts out of the garbage collector's way
     (``gc.freeze()``, undone when the run ends): its collections then walk only what the
