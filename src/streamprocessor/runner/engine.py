@@ -139,15 +139,16 @@ class Runner:
         assert self._default is not None
         send = self._default.send
         for batch in consumer._batches():
-            k = 0
+            start = lane.n_in
             try:
                 for msg in batch:
                     if consumer._halted:
                         break
                     send(msg)
-                    k += 1
+                    lane.n_in += 1
+                    lane.n_out += 1
             finally:
-                self._done_with(batch, k, k, lane)
+                self._done_with(batch, lane.n_in - start, lane)
 
     def _serial(self, handler: Handler) -> None:
         """Handle the consumer's batches in order; ack what was handled after each."""
@@ -156,8 +157,7 @@ class Runner:
         default = self._default
         send = default.send if default is not None else None
         for batch in consumer._batches():
-            k = 0  # messages of the batch handled (acknowledged at its end)
-            out = 0  # messages sent for them
+            start = lane.n_in  # (the messages of the batch handled: acknowledged at its end)
             try:
                 for msg in batch:
                     if consumer._halted:
@@ -169,7 +169,7 @@ class Runner:
                         pairs = self._failed(msg, exc, lane)
                     else:
                         if result is None:
-                            k += 1
+                            lane.n_in += 1
                             continue
                         if (
                             send is not None
@@ -179,8 +179,8 @@ class Runner:
                             and ((key := result.key) is None or key.__class__ is bytes)
                         ):
                             send(result)
-                            out += 1
-                            k += 1
+                            lane.n_out += 1
+                            lane.n_in += 1
                             continue
                         try:
                             pairs = self._resolve(result)  # runs a generator handler to its end
@@ -190,16 +190,14 @@ class Runner:
                         break
                     for producer, o in pairs:
                         producer.send(o)
-                        out += 1
-                    k += 1
+                        lane.n_out += 1
+                    lane.n_in += 1
             finally:
-                self._done_with(batch, k, out, lane)
+                self._done_with(batch, lane.n_in - start, lane)
 
-    def _done_with(self, batch: list[Message], k: int, out: int, lane: Lane) -> None:
-        """Count and acknowledge the first ``k`` messages of ``batch`` (all handled)."""
+    def _done_with(self, batch: list[Message], k: int, lane: Lane) -> None:
+        """Acknowledge the first ``k`` messages of ``batch`` (all handled)."""
         lane.current = None
-        lane.n_in += k
-        lane.n_out += out
         if not k:
             return
         if sys.exc_info()[1] is None:
