@@ -134,7 +134,14 @@ def test_close_is_bounded_with_the_broker_down(
         assert info.value.remaining == 1
         assert time.monotonic() - start < 6
         start = time.monotonic()
-        c.close()
+        closing = threading.Thread(target=c.close)
+        closing.start()
+        said = set()  # what the shutdown watchdog would report meanwhile
+        while closing.is_alive():
+            said.add(c._describe_unfinished())
+            time.sleep(0.05)
+        closing.join()
         assert time.monotonic() - start < 6
     assert "Unable to commit offsets" in caplog.text
+    assert any("committing offsets" in text and "group coordinator" in text for text in said)
     assert p.closed and c.closed

@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streamprocessor.clients.base import run_idle_hooks
 from streamprocessor.clients.kafka.acks import AckMixin
-from streamprocessor.clients.kafka.assignment import Assignment, positions
+from streamprocessor.clients.kafka.assignment import Assignment, fmt, positions
 from streamprocessor.clients.kafka.errors import Severity, classify, describe
 from streamprocessor.clients.kafka.lifecycle import (
     ConsumeGate,
@@ -99,6 +99,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         #: closing, closed or failed: ``ack`` takes the slow path and says why
         self._unusable = False
         self._settle_lock = threading.Lock()  # one thread at a time groups acks
+        #: what close() is doing now (for the shutdown watchdog's message)
+        self._close_step = ""
         self._guard = HandleGuard()
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
@@ -297,11 +299,13 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         deadline = time.monotonic() + timeout
         self._tick_stop.set()
         self._buffer.clear()
+        self._close_step = "waiting for its calls in progress to end"
         if not self._guard.shut(timeout):
             self._log.error("Kafka consumer calls still running after %gs; closing anyway", timeout)
         parts = self._parts
         offsets: list[TopicPartition] = []
         try:
+            self._close_step = "waiting for the deliveries its acknowledgements wait on"
             self._flush_barrier(max(deadline - time.monotonic(), 0.0))
             parts.store()
             offsets = positions(parts.current())
@@ -311,7 +315,12 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
 
             def finish() -> None:
                 # one thread, in order: the handle is never used by two at once
+                if offsets:
+                    self._close_step = (
+                        f"committing offsets {fmt(offsets)} (waiting for the group coordinator)"
+                    )
                 outcome["commit"] = parts.commit_now(offsets)
+                self._close_step = "leaving the group and closing its librdkafka handle"
                 self._c.close()
 
             done, _, exc = run_bounded(
@@ -332,8 +341,14 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             parts.drop_all()
 
     def _describe_unfinished(self) -> str:
+        step = f"the kafka consumer is {self._close_step}" if self._close_step else ""
         waiting = sum(len(offs) for window in self._pending.tokens() for _, offs in window)
         base = f"{waiting} ack(s) waiting for deliveries" if waiting else ""
         n = sum(1 for s in self._parts.current() if s.runs)
-        more = f"{n} partition(s) with unacknowledged messages" if n else ""
-        return "; ".join(x for x in (base, more) if x)
+        more = (
+            f"{n} partition(s) with messages handed out and not acknowledged (they are "
+            "consumed again)"
+            if n
+            else ""
+        )
+        return "; ".join(x for x in (step, base, more) if x)
