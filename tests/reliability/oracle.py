@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -403,7 +403,31 @@ def processors() -> Iterator[list[Processor]]:
 # --------------------------------------------------------------------------------------------
 
 
-class OutputWatch:
+class _Sampler:
+    """A thread that samples something into ``_samples`` until the ``with`` block ends."""
+
+    _c: Any  # the sampling thread's own client handle, closed at the end
+
+    def __init__(self, name: str) -> None:
+        self._lock = threading.Lock()
+        self._samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._c.close()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class OutputWatch(_Sampler):
     """Samples the output topic's end offsets every 50 ms (a thread with its own handle)."""
 
     def __init__(self, brokers: str, topic: str, partitions: int) -> None:
@@ -411,11 +435,8 @@ class OutputWatch:
         self.partitions = partitions
         self._brokers = brokers
         self._c = self._handle()
-        self._lock = threading.Lock()
-        self._samples: list[tuple[float, int]] = []
         self._ends: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="output-watch", daemon=True)
+        super().__init__("output-watch")
 
     def _handle(self) -> Any:
         return Consumer(
@@ -426,15 +447,6 @@ class OutputWatch:
                 "log_level": 1,  # a broker that is down on purpose is no news
             }
         )
-
-    def __enter__(self) -> OutputWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self._c.close()
 
     def _run(self) -> None:
         ends: dict[int, int] = {}
@@ -533,7 +545,7 @@ class OutputWatch:
         return (picked[-1][1] - picked[0][1]) / (picked[-1][0] - picked[0][0])
 
 
-class CommitWatch:
+class CommitWatch(_Sampler):
     """Samples a group's committed offsets (their sum) every 250 ms in a thread."""
 
     def __init__(self, brokers: str, group: str, topic: str, partitions: int) -> None:
@@ -546,19 +558,7 @@ class CommitWatch:
                 "log_level": 1,
             }
         )
-        self._lock = threading.Lock()
-        self._samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="commit-watch", daemon=True)
-
-    def __enter__(self) -> CommitWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self._c.close()
+        super().__init__("commit-watch")
 
     def _run(self) -> None:
         while not self._stop.is_set():
