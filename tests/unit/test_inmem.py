@@ -163,3 +163,45 @@ def test_listening_iteration_ends_within_a_bounded_time_after_close(inmem_store)
     time.sleep(0.1)
     c.close()
     assert ended.wait(2)
+
+
+def test_an_interrupt_in_the_middle_of_a_fetch_stops_after_the_message_in_hand(inmem_store):
+    """What was taken from the store but not handed out is not handed out after a
+    SIGTERM-style interrupt; it stays unacknowledged for the next consumer."""
+    _fill(inmem_store, 5)
+    with inmem.new_consumer(options.inmem_store(inmem_store), options.inmem_listen()) as c:
+        it = iter(c)
+        first = next(it)
+        second = next(it)  # the rest of the store is taken: in the middle of a list now
+        c.ack(first)
+        c._interrupt()  # what the shutdown coordinator calls
+        assert list(it) == []
+        c.ack(second)
+    with inmem.new_consumer(options.inmem_store(inmem_store), options.inmem_listen()) as c:
+        got = collect(c, 3, 5)
+    assert [m.value for m in got] == [b"m2", b"m3", b"m4"]
+
+
+def test_two_iterators_of_one_consumer_share_its_messages(inmem_store):
+    """A second iterator takes over what the first took and did not hand out."""
+    _fill(inmem_store, 6)
+    with inmem.new_consumer(options.inmem_store(inmem_store)) as c:
+        a = iter(c)
+        got = [next(a).value, next(a).value]
+        b = iter(c)
+        got.append(next(b).value)
+        got.append(next(a).value)  # the first iterator goes on from the shared buffer
+        got.extend(m.value for m in b)  # (takes over what ``a`` took)
+        assert list(a) == []
+    assert got == [b"m%d" % i for i in range(6)]
+
+
+def test_a_nack_of_the_last_message_of_a_finite_stream_hands_it_out_again(inmem_store):
+    _fill(inmem_store, 3)
+    seen = []
+    with inmem.new_consumer(options.inmem_store(inmem_store)) as c:
+        for m in c:
+            seen.append(m.value)
+            if m.value == b"m2" and seen.count(b"m2") == 1:
+                c.nack(m)
+    assert seen == [b"m0", b"m1", b"m2", b"m2"]

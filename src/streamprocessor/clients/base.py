@@ -15,6 +15,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from itertools import chain
+from operator import length_hint
 from types import TracebackType
 from typing import Any, Self
 
@@ -289,6 +291,9 @@ class ConsumerBase(ClientBase):
         self._halted = False
         self._iterating = 0
         self._ack_lock = threading.Lock()
+        #: the list iteration is handing out (taken from the buffer) and its iterator
+        self._cur: list[Message] = []
+        self._cur_it: Iterator[Message] = iter(self._cur)
 
     # -- iteration ----------------------------------------------------------------------
 
@@ -304,24 +309,63 @@ class ConsumerBase(ClientBase):
         return self._iterate()
 
     def _iterate(self) -> Iterator[Message]:
+        # Each message is one step of C iterators (a chain over list iterators), not a
+        # generator step: the generator below runs once per list.
+        return chain.from_iterable(self._lists())
+
+    def _lists(self) -> Iterator[Iterator[Message]]:
+        """Yield iterators over the buffered messages, a list at a time.
+
+        The list being handed out is ``_cur``; :meth:`_unhand` puts its rest back on the
+        buffer (its iterator then ends), which is how nack, purge, interrupt and close
+        reach messages taken from the buffer but not handed out yet.
+        """
         buf = self._buffer
+        self._unhand()  # (what an earlier iterator took and did not hand out)
         self._iterating += 1
+        first = True
+        ending = False  # the source ended: hand out what is left (nacked ones too)
         try:
             while True:
-                while buf:
-                    yield buf.popleft()
+                if buf:
+                    # the first list of an iterator is one message: ``next(iter(c))``
+                    # takes one without moving the whole buffer
+                    cur = [buf.popleft()] if first else list(buf)
+                    if not first:
+                        buf.clear()
+                    first = False
+                    it = iter(cur)
+                    self._cur, self._cur_it = cur, it
+                    yield it
+                    # all handed out (or put back): free them before the next fetch (two
+                    # lists alive at once would cross the garbage collector's threshold)
+                    cur.clear()
+                    continue
                 if self._failure is not None:
                     self._raise_failure()
-                if self._stopping or self._closed or self._closing:
+                if ending or self._stopping or self._closed or self._closing:
                     return
-                if not self._fill():
-                    while buf:
-                        yield buf.popleft()
-                    if self._failure is not None:
-                        self._raise_failure()
-                    return
+                self._unhand()  # (another iterator's list: hand it out before fetching)
+                if not buf and not self._fill():
+                    ending = True
         finally:
             self._iterating -= 1
+            self._unhand()
+
+    def _unhand(self) -> None:
+        """Put what iteration took from the buffer but did not hand out back in front.
+
+        The iterator of the current list then ends at its next step, and iteration goes
+        on from the buffer. Called before anything that looks at or changes the buffer
+        while iteration may be under way (nack, purge, interrupt, close).
+        """
+        cur = self._cur
+        if cur:
+            pos = len(cur) - length_hint(self._cur_it)
+            rest = cur[pos:]
+            del cur[pos:]
+            if rest:
+                self._buffer.extendleft(reversed(rest))
 
     def _batches(self) -> Iterator[list[Message]]:
         """Return the messages iteration would hand out, as the lists they are fetched in.
@@ -402,8 +446,16 @@ class ConsumerBase(ClientBase):
         self._stopping = True
         if not self._drain_on_stop:
             self._halted = True
-            self._buffer.clear()
+            self._drop_buffered()
         self._wake()
+
+    def _drop_buffered(self) -> None:
+        """Forget the messages taken from the source and not handed out yet.
+
+        They are not acknowledged, so they come again.
+        """
+        self._cur.clear()  # (the current list's iterator ends at its next step)
+        self._buffer.clear()
 
     def _wake(self) -> None:
         """Hook: wake a blocked ``_fill`` (must not take locks the main thread may hold)."""
@@ -464,6 +516,7 @@ class ConsumerBase(ClientBase):
     def nack(self, msg: Message) -> None:
         """Refuse ``msg``: it is delivered again before later messages."""
         self._check_open("nack")
+        self._unhand()  # (the nacked message comes before those not handed out yet)
         self._nack(msg)
 
     def _token(self, msg: Message) -> Any:

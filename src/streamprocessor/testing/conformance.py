@@ -19,7 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -131,6 +131,30 @@ def collect(consumer: Consumer, n: int, timeout: float, ack: bool = False) -> li
         got.append(m)
     stop.set()
     return got
+
+
+def _within(timeout: float, fn: Callable[[Consumer], None], consumer: Consumer) -> None:
+    """Run ``fn(consumer)`` in a thread; fail if it raises or is not done in ``timeout``.
+
+    (A consumer that lost a message would wait for it forever.) On timeout the consumer
+    is closed, which ends the iteration.
+    """
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn(consumer)
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=run, daemon=True, name="conformance-within")
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        consumer.close()
+        pytest.fail(f"not done within {timeout:g}s (a message was lost or came late)")
+    if errors:
+        raise errors[0]
 
 
 def _send_all(producer: Producer, msgs: list[Message]) -> None:
@@ -298,6 +322,61 @@ class ConformanceSuite:
                 if m.value == b"c" or time.monotonic() > deadline:
                     break
         assert seen[:4] == [b"a", b"a", b"b", b"c"]
+
+    def test_nack_in_the_middle_of_a_fetch_keeps_the_order(self, h: Harness) -> None:
+        """A nack hands that message out next, then the ones after it, once each, in order.
+
+        The six messages are fetched together, so the nack lands in the middle of what the
+        consumer has taken from its source but not handed out yet.
+        """
+        n = 6
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"m%d" % i, key=b"k") for i in range(n)])
+        h.settle()
+        seen: list[bytes | None] = []
+
+        def run(c: Consumer) -> None:
+            nacked = False
+            for m in c:
+                seen.append(m.value)
+                if m.value == b"m2" and not nacked:
+                    nacked = True
+                    c.nack(m)
+                    continue
+                c.ack(m)
+                if m.value == b"m%d" % (n - 1):
+                    break
+
+        with h.new_consumer() as c:
+            _within(h.timeout * 2, run, c)
+        assert seen == [b"m0", b"m1", b"m2", b"m2", b"m3", b"m4", b"m5"]
+
+    def test_iterating_again_after_a_break_skips_nothing(self, h: Harness) -> None:
+        """Leaving the loop and iterating again goes on with the next message.
+
+        Also one ``next(iter(c))`` at a time: nothing taken from the source is skipped.
+        """
+        n = 9
+        with h.new_producer() as p:
+            _send_all(p, [Message(value=b"m%d" % i, key=b"k") for i in range(n)])
+        h.settle()
+        seen: list[bytes | None] = []
+
+        def run(c: Consumer) -> None:
+            for m in c:
+                seen.append(m.value)
+                if len(seen) == 3:
+                    break
+            while len(seen) < 6:
+                seen.append(next(iter(c)).value)
+            for m in c:
+                seen.append(m.value)
+                if len(seen) == n:
+                    break
+
+        with h.new_consumer() as c:
+            _within(h.timeout * 2, run, c)
+        assert seen == [b"m%d" % i for i in range(n)]
 
     def test_backlog_counts_down_to_zero(self, h: Harness) -> None:
         """backlog() is the number of messages not yet acknowledged."""

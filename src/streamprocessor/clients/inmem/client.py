@@ -135,7 +135,7 @@ class InmemConsumer(ConsumerBase):
 
     def _close_impl(self) -> None:
         self._flush_barrier(self._shutdown_timeout)
-        self._buffer.clear()
+        self._drop_buffered()
         if not self._once:
             # what was handed out but not acknowledged goes to the next consumer
             self._store.release(self)

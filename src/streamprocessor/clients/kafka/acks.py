@@ -170,6 +170,7 @@ class AckMixin(ConsumerBase):
 
     def _purge(self, stale: Any) -> None:
         """Drop buffered messages for which ``stale(message)`` is true."""
+        self._unhand()
         buf = self._buffer
         keep = [m for m in buf if not stale(m)]
         if len(keep) != len(buf):

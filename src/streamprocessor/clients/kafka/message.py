@@ -7,9 +7,10 @@ them does not pay for a ``datetime`` and a dict per message. Both stay assignabl
 For speed a KafkaMessage has a ``__dict__``: ``producer_topic`` (``""``) is a class
 attribute, the lazy fields are non-data descriptors that put what they build in the
 message's ``__dict__`` (read directly from then on), and any assignment lands there too.
-The consumer stores four fields per record (``value``, ``key``, ``offset``, ``_record``);
-each partition's messages are of a subclass that holds ``consumer_topic`` and the
-partition's state (``_opaque``), see :func:`message_type`.
+The consumer stores five fields per record (``value``, ``key``, ``offset``, ``_record``
+and the partition's state as ``_opaque``, which every ``ack`` reads: a slot is read faster
+than a class attribute); each partition's messages are of a subclass that holds
+``consumer_topic``, see :func:`message_type`.
 """
 
 from __future__ import annotations
@@ -89,12 +90,12 @@ class KafkaMessage(Message):
     tags = _FromRecord(lambda record: headers_to_tags(record.headers()))
 
 
-def message_type(topic: str, opaque: Any) -> type[KafkaMessage]:
+def message_type(topic: str) -> type[KafkaMessage]:
     """Return the class of one partition's messages.
 
-    Its ``consumer_topic`` and ``_opaque`` (the partition's state, which ``ack`` reads)
-    are class attributes, so the consumer does not store them per message.
+    Its ``consumer_topic`` is a class attribute, so the consumer does not store it per
+    message.
     """
-    fields = {"__slots__": (), "consumer_topic": topic, "_opaque": opaque}
+    fields = {"__slots__": (), "consumer_topic": topic}
     cls: type[KafkaMessage] = type("KafkaMessage", (KafkaMessage,), fields)
     return cls
