@@ -20,7 +20,7 @@ from streamprocessor.runner import (
     to,
 )
 from streamprocessor.stores import InmemStore
-from streamprocessor.stream import ClientClosedError
+from streamprocessor.stream import ClientClosedError, ConfigError
 from streamprocessor.testing.harness import run_handler
 from streamprocessor.util import COORDINATOR
 
@@ -475,3 +475,30 @@ def test_the_run_freezes_what_is_alive_at_its_start_and_unfreezes_after(freeze: 
                RunnerSettings(freeze_gc=freeze)).run()
     assert (during[0] > 0) is freeze
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("threshold", [20_000, 1234, None])
+def test_the_run_sets_the_young_generation_threshold_and_restores_it(threshold: int | None) -> None:
+    import gc
+
+    store = InmemStore()
+    store.add(Message(value=b"a"))
+    during = []
+    before = gc.get_threshold()
+
+    def handler(m: Message) -> None:
+        during.append(gc.get_threshold())
+
+    with inmem.new_consumer(options.inmem_store(store),
+                            options.manual_interrupt_handling()) as consumer, \
+            inmem.new_producer(options.inmem_store(InmemStore()),
+                               options.manual_interrupt_handling()) as producer:
+        Runner(consumer, {"producer": producer}, handler,
+               RunnerSettings(gc_threshold=threshold)).run()
+    assert during[0] == (before if threshold is None else (threshold, *before[1:]))
+    assert gc.get_threshold() == before
+
+
+def test_a_gc_threshold_below_one_is_refused() -> None:
+    with pytest.raises(ConfigError, match="gc_threshold must be at least 1"):
+        RunnerSettings(gc_threshold=0)

@@ -118,6 +118,9 @@ class Runner:
         frozen = self.settings.freeze_gc and gc.get_freeze_count() == 0
         if frozen:
             gc.freeze()
+        thresholds = gc.get_threshold()
+        if self.settings.gc_threshold is not None:
+            gc.set_threshold(self.settings.gc_threshold, *thresholds[1:])
         try:
             if self.settings.concurrency == 1:
                 if self.handler is None:
@@ -128,6 +131,7 @@ class Runner:
                 self._parallel()
         finally:
             self._done.set()
+            gc.set_threshold(*thresholds)
             if frozen:
                 gc.unfreeze()
         if self._fatal is not None:
@@ -139,25 +143,30 @@ class Runner:
         assert self._default is not None
         send = self._default.send
         for batch in consumer._batches():
-            start = lane.n_in
+            handled = 0
             try:
                 for msg in batch:
                     if consumer._halted:
                         break
                     send(msg)
-                    lane.n_in += 1
-                    lane.n_out += 1
+                    handled += 1
             finally:
-                self._done_with(batch, lane.n_in - start, lane)
+                lane.n_in += handled
+                lane.n_out += handled
+                self._done_with(batch, handled, lane)
 
     def _serial(self, handler: Handler) -> None:
-        """Handle the consumer's batches in order; ack what was handled after each."""
+        """Handle the consumer's batches in order; ack what was handled after each.
+
+        The lane's counters are updated at the end of each batch (local counts are
+        cheaper per message); the statistics lag by at most one batch.
+        """
         lane = self.lanes[0]
         consumer = self._source
         default = self._default
         send = default.send if default is not None else None
         for batch in consumer._batches():
-            start = lane.n_in  # (the messages of the batch handled: acknowledged at its end)
+            handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
             try:
                 for msg in batch:
                     if consumer._halted:
@@ -169,7 +178,7 @@ class Runner:
                         pairs = self._failed(msg, exc, lane)
                     else:
                         if result is None:
-                            lane.n_in += 1
+                            handled += 1
                             continue
                         if (
                             send is not None
@@ -179,8 +188,8 @@ class Runner:
                             and ((key := result.key) is None or key.__class__ is bytes)
                         ):
                             send(result)
-                            lane.n_out += 1
-                            lane.n_in += 1
+                            out += 1
+                            handled += 1
                             continue
                         try:
                             pairs = self._resolve(result)  # runs a generator handler to its end
@@ -190,10 +199,12 @@ class Runner:
                         break
                     for producer, o in pairs:
                         producer.send(o)
-                        lane.n_out += 1
-                    lane.n_in += 1
+                        out += 1
+                    handled += 1
             finally:
-                self._done_with(batch, lane.n_in - start, lane)
+                lane.n_in += handled
+                lane.n_out += out
+                self._done_with(batch, handled, lane)
 
     def _done_with(self, batch: list[Message], k: int, lane: Lane) -> None:
         """Acknowledge the first ``k`` messages of ``batch`` (all handled)."""

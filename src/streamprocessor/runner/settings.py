@@ -74,6 +74,12 @@ class RunnerSettings:
     """Move what is alive when the run starts out of the garbage collector's way
     (``gc.freeze()``, undone when the run ends): its collections then walk only what the
     processing itself keeps alive, not every module, config and client object."""
+    gc_threshold: int | None = 20_000
+    """The garbage collector's first-generation threshold while the run lasts (restored
+    when it ends; None leaves it as it is). Every message allocates a few tracked objects
+    (the consumed and the produced message, the send's delivery callback): with Python's
+    default of 700 a young collection ran every ~300 messages and cost ~6 % of a Kafka
+    pipeline."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -84,6 +90,8 @@ class RunnerSettings:
             raise ConfigError(
                 f"unknown error policy {self.on_error!r}: expected one of {', '.join(POLICIES)}"
             )
+        if self.gc_threshold is not None and self.gc_threshold < 1:
+            raise ConfigError(f"gc_threshold must be at least 1, not {self.gc_threshold}")
         if self.queue_size < 1:
             raise ConfigError(f"queue_size must be at least 1, not {self.queue_size}")
         if self.stats_interval <= timedelta(0):

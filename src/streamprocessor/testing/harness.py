@@ -108,7 +108,7 @@ def run_handler(
     s = _settings(settings, changes)
     if s.handler_timeout is None:
         s = s.replace(handler_timeout=timedelta(0))  # no watchdog ending the test process
-    s = s.replace(freeze_gc=False)  # (a test process keeps its collector as it is)
+    s = s.replace(freeze_gc=False, gc_threshold=None)  # (a test keeps its collector as it is)
     base = (options.disable_environment_config(), options.manual_interrupt_handling())
     source = InmemStore()
     for item in inputs:
