@@ -281,3 +281,20 @@ def test_librdkafka_refusal_of_a_passthrough_key_names_the_passthrough() -> None
 def test_connect_timeout_defaults_to_30s_and_follows_the_option() -> None:
     assert connect_timeout(consumer()) == 30.0
     assert connect_timeout(consumer(options.kafka_connect_timeout(timedelta(seconds=2)))) == 2.0
+
+
+def test_the_fetch_batch_follows_the_garbage_collectors_threshold() -> None:
+    import gc
+
+    from streamprocessor.clients.kafka.consumer import batch_size
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, *before[1:])
+        assert batch_size() == 300  # records + messages stay under one young collection
+        gc.set_threshold(20_000, *before[1:])
+        assert batch_size() == 1000  # (the runner's threshold): the largest batch
+        gc.set_threshold(100, *before[1:])
+        assert batch_size() == 50
+    finally:
+        gc.set_threshold(*before)

@@ -63,7 +63,8 @@ def batch_size() -> int:
     when that is more objects than the garbage collector's first threshold (700 by
     default), a collection runs every batch and walks them all (~0.2 µs a message, more
     than building it). So the batch is ~3/7 of the threshold: 300 by default, 1000 when
-    the collector is off.
+    the collector is off or its threshold is high (the runner raises it while it runs,
+    see ``RunnerSettings.gc_threshold``). Asked before every fetch.
     """
     threshold = gc.get_threshold()[0]
     if not gc.isenabled() or threshold <= 0:
@@ -101,7 +102,6 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             "cooperative" in str(props.get("partition.assignment.strategy", ""))
             or str(props.get("group.protocol", "")).lower() == "consumer"
         )
-        self._batch = batch_size()
         #: closing, closed or failed: ``ack`` takes the slow path and says why
         self._unusable = False
         self._settle_lock = threading.Lock()  # one thread at a time groups acks
@@ -155,7 +155,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             gate = self._gate
             with gate.iterate():
                 self._sync()
-                msgs = c.consume(self._batch, 0)
+                msgs = c.consume(batch_size(), 0)
             if not msgs:
                 run_idle_hooks()
                 if self._stopping or self._closing:
