@@ -133,6 +133,8 @@ class StandardstreamConsumer(ConsumerBase):
         if new is None:
             return
         self._iterating += 1
+        rest: Iterator[bytes] = iter(())  # the lines of the block not handed out yet
+        ts = self._ts
         try:
             while True:
                 if buf:
@@ -145,7 +147,8 @@ class StandardstreamConsumer(ConsumerBase):
                     return
                 self._lines = lines
                 ts = self._ts
-                for line in lines:
+                rest = iter(lines)  # (close clears the list: this loop then ends)
+                for line in rest:
                     if buf:
                         while buf:
                             yield buf.popleft()
@@ -154,6 +157,13 @@ class StandardstreamConsumer(ConsumerBase):
                     m.timestamp = ts
                     yield m
         finally:
+            # an iterator left early (``break``): a later one hands out the rest of the
+            # block — those lines were read from the stream and cannot be read again
+            for line in rest:
+                m = new()
+                m.value = line
+                m.timestamp = ts
+                buf.append(m)
             self._iterating -= 1
             if (self._closing or self._closed) and not self._iterating:
                 self._release()
