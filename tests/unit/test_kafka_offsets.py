@@ -71,3 +71,30 @@ def test_an_ack_inside_a_gap_is_ignored() -> None:
     s = state(1, 5)
     assert not s.ack(3)
     assert s.acked == set()
+
+
+def test_ack_all_of_the_last_batch_taken_moves_over_it_in_one_step() -> None:
+    s = state(*range(100, 110))
+    s.last_take = list(range(100, 110))
+    s.ack_all(list(s.last_take))  # (equal values; the consumer passes the same objects)
+    assert s.position == 110
+    assert s.runs == type(s.runs)()
+
+
+def test_ack_all_never_moves_over_an_offset_that_was_not_acknowledged() -> None:
+    s = state(*range(100, 110))
+    s.last_take = list(range(100, 110))
+    acks = [100, 101, 101, 103, 104, 105, 106, 107, 108, 109]  # 102 twice-acked 101
+    s.ack_all(acks)
+    assert s.position == 102  # stops at the missing 102, however many acks came
+    s.ack_all([102])
+    assert s.position == 110
+
+
+def test_ack_all_of_a_part_of_the_last_batch_moves_over_that_part() -> None:
+    s = state(*range(100, 110))
+    s.last_take = list(range(100, 110))
+    s.ack_all([100, 101, 102])
+    assert s.position == 103
+    s.ack_all(list(range(103, 110)))
+    assert s.position == 110

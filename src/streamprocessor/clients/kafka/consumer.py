@@ -233,12 +233,15 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         offsets = list(map(_OFFSET, msgs))
         first = offsets[0]
         end = offsets[-1] + 1
+        # (librdkafka hands out a partition's records in increasing offset order, so a span
+        # as long as the batch means consecutive offsets)
         if end - first != len(offsets):  # gaps (compaction, transactions), or a seek
             return False
         with self._parts.lock:
             state = self._parts.states.get((self._single_topic, part))  # type: ignore[arg-type]
             if state is None:  # fetched before a revoke: the general loop skips them
                 return False
+            state.last_take = offsets
             runs = state.runs
             if runs and runs[-1][1] == first:
                 runs[-1][1] = end

@@ -30,6 +30,7 @@ class PartitionState:
         "acked",
         "acks",
         "ignored",
+        "last_take",
         "msg_type",
         "owner",
         "partition",
@@ -61,6 +62,9 @@ class PartitionState:
         self.ignored = 0
         #: the class of this partition's messages (set by the consumer's assignment)
         self.msg_type: type | None = None
+        #: the offsets of the last batch the consumer took in one piece: consecutive, and
+        #: the very objects its messages carry (see :meth:`ack_all`)
+        self.last_take: list[int] = []
 
     def deliver(self, offset: int) -> None:
         """Record that ``offset`` is handed out (offsets arrive in increasing order)."""
@@ -99,7 +103,14 @@ class PartitionState:
             head = runs[0]
             first, end = head
             last = first + k
-            if offsets[0] == first and last <= end and offsets == list(range(first, last)):
+            # exactly ``first .. last - 1``? Usually the acks are the offsets of the batch
+            # taken last, the same int objects: comparing them is an identity check each,
+            # much cheaper than building the range
+            if (
+                offsets[0] == first
+                and last <= end
+                and (offsets == self.last_take or offsets == list(range(first, last)))
+            ):
                 if last == end:
                     runs.popleft()
                 else:
