@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from itertools import chain
@@ -270,6 +269,10 @@ class ClientBase:
         return f"<{type(self).__name__}{name} {state}>"
 
 
+#: messages iteration hands out per step of its generator (the rest are C iterator steps)
+_CHUNK = 64
+
+
 class ConsumerBase(ClientBase):
     """Shared consumer machinery.
 
@@ -283,7 +286,8 @@ class ConsumerBase(ClientBase):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        self._buffer: deque[Message] = deque()
+        #: taken from the source, not handed out yet (a list: taken from in chunks)
+        self._buffer: list[Message] = []
         self._pending = PendingAcks()
         self._stopping = False
         #: stop handing out what was already taken (interrupt without draining, close):
@@ -328,18 +332,19 @@ class ConsumerBase(ClientBase):
         try:
             while True:
                 if buf:
-                    # the first list of an iterator is one message: ``next(iter(c))``
-                    # takes one without moving the whole buffer
-                    cur = [buf.popleft()] if first else list(buf)
-                    if not first:
-                        buf.clear()
+                    # the first list of an iterator is one message (``next(iter(c))``
+                    # takes one and leaves the rest), then chunks: the messages handed out
+                    # are let go a chunk at a time (kept alive until the end of a whole
+                    # fetched batch, they were promoted by the garbage collector)
+                    n = _CHUNK if not first else 1
                     first = False
-                    it = iter(cur)
-                    self._cur, self._cur_it = cur, it
+                    cur = self._cur = buf[:n]
+                    del buf[:n]
+                    it = self._cur_it = iter(cur)
+                    if self._halted:  # (an interrupt came between the two lines above)
+                        cur.clear()
                     yield it
-                    # all handed out (or put back): free them before the next fetch (two
-                    # lists alive at once would cross the garbage collector's threshold)
-                    cur.clear()
+                    cur.clear()  # (all handed out, or put back)
                     continue
                 if self._failure is not None:
                     self._raise_failure()
@@ -365,7 +370,7 @@ class ConsumerBase(ClientBase):
             rest = cur[pos:]
             del cur[pos:]
             if rest:
-                self._buffer.extendleft(reversed(rest))
+                self._buffer[:0] = rest
 
     def _batches(self) -> Iterator[list[Message]]:
         """Return the messages iteration would hand out, as the lists they are fetched in.
@@ -387,7 +392,7 @@ class ConsumerBase(ClientBase):
         try:
             while True:
                 if buf:
-                    batch = list(buf)
+                    batch = buf[:]
                     buf.clear()  # (only this thread adds; an interrupt only clears)
                     yield batch
                     # the caller is done with it: free the messages before the next fetch
@@ -401,7 +406,7 @@ class ConsumerBase(ClientBase):
                     return
                 if not self._fill():  # the end: what it added is the last batch
                     if buf:
-                        batch = list(buf)
+                        batch = buf[:]
                         buf.clear()
                         yield batch
                     if self._failure is not None:
@@ -442,7 +447,7 @@ class ConsumerBase(ClientBase):
     _drain_on_stop = False
 
     def _interrupt(self) -> None:
-        # runs inside the signal handler: only flags and atomic deque operations here
+        # runs inside the signal handler: only flags and atomic list operations here
         self._stopping = True
         if not self._drain_on_stop:
             self._halted = True

@@ -125,7 +125,7 @@ class InmemConsumer(ConsumerBase):
             snap = self._store.get(entry)
         if snap is None:  # already acknowledged and gone
             return
-        self._buffer.appendleft(self._wrap(entry, snap))
+        self._buffer.insert(0, self._wrap(entry, snap))
 
     def backlog(self) -> int:
         """Return the messages not yet acknowledged (listen mode: those in the store)."""

@@ -139,7 +139,7 @@ class StandardstreamConsumer(ConsumerBase):
             while True:
                 if buf:
                     while buf:
-                        yield buf.popleft()
+                        yield buf.pop(0)
                 lines = self._next_lines()
                 if lines is None:
                     if buf:
@@ -151,7 +151,7 @@ class StandardstreamConsumer(ConsumerBase):
                 for line in rest:
                     if buf:
                         while buf:
-                            yield buf.popleft()
+                            yield buf.pop(0)
                     m = new()
                     m.value = line
                     m.timestamp = ts
@@ -391,7 +391,7 @@ class StandardstreamConsumer(ConsumerBase):
         pass
 
     def _nack(self, msg: Message) -> None:
-        self._buffer.appendleft(msg.copy())
+        self._buffer.insert(0, msg.copy())
 
     def backlog(self) -> int:
         """Return 0: standard input has no notion of an acknowledged position."""
