@@ -10,8 +10,9 @@ Three measurements, each with its baseline in the same run:
    properties (the library's own, computed from the same config). Interleaved pairs;
    time from the first message to the end of close. The runner is measured as the command
    runs it: it moves the objects alive at its start out of the garbage collector's way
-   (``gc.freeze()``, ``RunnerSettings.freeze_gc``); the raw loop leaves the collector as
-   it is.
+   (``gc.freeze()``, ``RunnerSettings.freeze_gc``) and raises the collector's
+   first-generation threshold while it runs (``RunnerSettings.gc_threshold``); the raw
+   loop leaves the collector as it is.
 2. latency at a fixed 1 000 msg/s: a generator stamps each message, the pipeline (a
    subprocess: ``streamprocessor run bench/bench_pipeline.py:copy`` or the raw loop)
    copies it, a reader computes receive - stamp. Same ``linger.ms`` and
