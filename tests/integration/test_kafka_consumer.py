@@ -424,3 +424,40 @@ def test_a_batch_ack_refuses_a_message_of_another_consumer(
         got = take(c, 2)
         with pytest.raises(ClientError, match="did not hand out"):
             c._ack_batch([got[0], Message(value=b"x")], 2)
+
+
+def test_with_manual_error_handling_a_failed_delivery_stops_commits_without_growing(
+    kafka_brokers: str, kafka_topic: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The process goes on after a failed output: nothing past it is committed (it is
+    consumed again after a restart), and the acks waiting behind it are dropped with an
+    error in the log instead of piling up for ever."""
+    src, dst = kafka_topic(), kafka_topic(**{"max.message.bytes": "1000"})
+    n, bad = 3000, 10
+    with kafka.new_producer(*kt.producer_options(kafka_brokers, src)) as seed:
+        for v in values(n):
+            seed.send(Message(value=v))
+    group = kt.random_name("group")
+    c = new_consumer(kafka_brokers, src, group)
+    p = kafka.new_producer(
+        *kt.producer_options(kafka_brokers, dst),
+        options.kafka_compression_codec("none"),
+        options.manual_error_handling(),
+    )
+    try:
+        with caplog.at_level(logging.ERROR):
+            for m in take(c, n):
+                big = m.offset == bad
+                p.send(Message(value=b"x" * 5000 if big else m.value))
+                c.ack(m)
+            p.flush(TIMEOUT)
+            assert "MSG_SIZE_TOO_LARGE" in str(p.errors().get(TIMEOUT))
+            c.backlog()  # (applies what can be applied)
+            assert len(c._pending) <= 1
+            assert len(p._dr.tracker._ahead) == 0
+    finally:
+        p.close()
+        c.close()
+    committed = kt.committed_offsets(kafka_brokers, group, src)[0]
+    assert committed <= bad  # never past the input whose output failed
+    assert any("will not be committed" in r.getMessage() for r in caplog.records)

@@ -104,3 +104,37 @@ def test_a_barrier_flush_during_a_close_in_another_thread_waits_for_that_close()
     assert time.monotonic() - started >= 0.2  # it waited for the close ...
     assert p._tracker.confirmed == 1  # ... which delivered the send
     closer.join()
+
+
+def test_after_a_failed_send_later_confirmations_are_not_kept() -> None:
+    """Nothing can pass a send that failed for good: memory stays flat after it."""
+    t = DeliveryTracker("p", print)
+    for _ in range(1000):
+        t.next_seq()
+    t.confirm(1)
+    t.confirm(3)
+    t.fail(2)
+    assert t.blocked == 2
+    for seq in range(4, 1001):
+        t.confirm(seq)
+    t.confirm_upto(1000)
+    assert t.confirmed == 1
+    assert t._ahead == set()
+    t.fail(5)  # a later failure changes nothing; an earlier one would
+    assert t.blocked == 2
+
+
+def test_acks_behind_a_failed_send_are_dropped_not_kept() -> None:
+    t, other = DeliveryTracker("p", print), DeliveryTracker("q", print)
+    pending = PendingAcks()
+    for _ in range(3):
+        t.next_seq()
+    other.next_seq()
+    pending.add(((t, 1),), "before")
+    pending.add(((t, 3), (other, 1)), "behind")
+    pending.add(((t, 3),), "behind too")
+    t.confirm(1)
+    t.fail(2)
+    assert pending.ready() == ["before"]
+    assert pending.drop_unreachable() == ["behind", "behind too"]
+    assert not pending

@@ -80,3 +80,17 @@ def test_numbers_are_unique_across_threads() -> None:
         th.join()
     everything = [n for out in got for n in out]
     assert sorted(everything) == list(range(1, 20001))
+
+
+def test_a_failed_delivery_blocks_the_tracker_and_later_reports_are_not_kept() -> None:
+    d = deliveries()
+    sends = [next(d.numbers) for _ in range(500)]
+    sends[0](None, "ok")
+    sends[1]("broker says no", "record")
+    for s in sends[2:]:
+        s(None, "ok")
+    assert [f[0] for f in d.settle()] == [2]
+    assert d.tracker.blocked == 2
+    assert d.tracker.confirmed == 1
+    assert d.tracker._ahead == set()
+    assert d.tracker.mark() > 2  # every later mark is past the failed send

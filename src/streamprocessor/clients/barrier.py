@@ -28,7 +28,7 @@ class DeliveryTracker:
     producer's flush, which the consumer calls on close before its final commit.
     """
 
-    __slots__ = ("_ahead", "confirmed", "flush", "name", "sent")
+    __slots__ = ("_ahead", "blocked", "confirmed", "flush", "name", "sent")
 
     def __init__(self, name: str, flush: Callable[[float | None], Any]) -> None:
         self.name = name
@@ -36,6 +36,9 @@ class DeliveryTracker:
         self.sent = 0
         self.confirmed = 0
         self._ahead: set[int] = set()
+        #: the first send whose delivery failed for good (None: none did): ``confirmed``
+        #: never reaches it, so no mark at or after it is ever reached
+        self.blocked: int | None = None
 
     def next_seq(self) -> int:
         """Number the next send (call under the producer's lock)."""
@@ -51,11 +54,19 @@ class DeliveryTracker:
                 c += 1
                 ahead.discard(c)
             self.confirmed = c
-        elif seq > self.confirmed:
-            self._ahead.add(seq)
+        elif seq > self.confirmed and (self.blocked is None or seq < self.blocked):
+            self._ahead.add(seq)  # (past a failed send: never needed, not kept)
+
+    def fail(self, seq: int) -> None:
+        """Record that send ``seq`` will never be delivered (its delivery failed)."""
+        if seq > self.confirmed and (self.blocked is None or seq < self.blocked):
+            self.blocked = seq
+            self._ahead = {s for s in self._ahead if s < seq}
 
     def confirm_upto(self, seq: int) -> None:
         """Record that every send up to ``seq`` is delivered."""
+        if self.blocked is not None:
+            seq = min(seq, self.blocked - 1)
         if seq > self.confirmed:
             self.confirmed = seq
             if self._ahead:
@@ -119,6 +130,11 @@ def marks_reached(marks: Marks) -> bool:
     return all(t.confirmed >= seq for t, seq in marks)
 
 
+def marks_unreachable(marks: Marks) -> bool:
+    """Return whether some mark is at or after a send whose delivery failed for good."""
+    return any(t.blocked is not None and seq >= t.blocked for t, seq in marks)
+
+
 class PendingAcks:
     """Acknowledgements waiting for the barrier, in ack order.
 
@@ -152,6 +168,20 @@ class PendingAcks:
         with self._lock:
             q = self._q
             while q and marks_reached(q[0][0]):
+                out.append(q.popleft()[1])
+        return out
+
+    def drop_unreachable(self) -> list[Any]:
+        """Pop and return the oldest tokens that can never be committed.
+
+        Their marks wait for a send whose delivery failed for good. While the failed
+        producer stays open every later mark is past that send too, so this keeps the
+        queue (and what it holds) from growing without bound.
+        """
+        out: list[Any] = []
+        with self._lock:
+            q = self._q
+            while q and marks_unreachable(q[0][0]):
                 out.append(q.popleft()[1])
         return out
 

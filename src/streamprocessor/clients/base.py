@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from itertools import chain
@@ -295,6 +296,9 @@ class ConsumerBase(ClientBase):
         self._halted = False
         self._iterating = 0
         self._ack_lock = threading.Lock()
+        #: acks dropped since last logged (a send before them failed for good)
+        self._unreachable = 0
+        self._unreachable_logged = float("-inf")
         #: the list iteration is handing out (taken from the buffer) and its iterator
         self._cur: list[Message] = []
         self._cur_it: Iterator[Message] = iter(self._cur)
@@ -486,10 +490,30 @@ class ConsumerBase(ClientBase):
 
     def _drain_pending(self) -> None:
         """Commit the pending acks whose sends are delivered now."""
-        if len(self._pending):
-            ready = self._pending.ready()
+        pending = self._pending
+        while len(pending):
+            ready = pending.ready()
             if ready:
                 self._commit(ready)
+            dead = pending.drop_unreachable()
+            if not dead:
+                break
+            self._report_unreachable(len(dead))
+
+    def _report_unreachable(self, n: int) -> None:
+        """Log acks dropped because a send before them failed for good (once a minute)."""
+        self._unreachable += n
+        now = time.monotonic()
+        if now - self._unreachable_logged < 60.0:
+            return
+        self._log.error(
+            "%d acknowledgement(s) will not be committed: a message sent before them was "
+            "not delivered (see the producer's errors). The committed position stays before "
+            "them; they are consumed again after a restart",
+            self._unreachable,
+        )
+        self._unreachable = 0
+        self._unreachable_logged = now
 
     def _flush_barrier(self, timeout: float | None) -> None:
         """Flush the producers pending acks wait on, then commit what became ready."""

@@ -137,9 +137,13 @@ class AckMixin(ConsumerBase):
                     self._parts.ack_groups(windows)
                     return
                 pending.add(marks, windows)
-            if pending:
+            while pending:
                 for ready in pending.ready():
                     self._parts.ack_groups(ready)
+                dead = pending.drop_unreachable()
+                if not dead:
+                    break
+                self._report_unreachable(sum(len(offs) for window in dead for _, offs in window))
 
     def _drain_pending(self) -> None:
         self._settle()

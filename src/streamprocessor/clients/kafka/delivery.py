@@ -118,14 +118,17 @@ class Deliveries:
             mixed = lo.__class__ is tuple  # (a lone failure compares with nothing)
         except TypeError:
             mixed = True
+        tracker = self.tracker
         if mixed:
             failures = [i for i in items if i.__class__ is tuple]
             items = [i for i in items if i.__class__ is not tuple]
+            with self.seq_lock:
+                for seq, _, _ in failures:
+                    tracker.fail(seq)  # (the acks waiting on it can never be committed)
             if not items:
                 return failures
             lo = min(items)
             hi = max(items)
-        tracker = self.tracker
         with self.seq_lock:
             # numbers the barrier took as marks are confirmed already (``_ahead``)
             ahead = tracker._ahead
