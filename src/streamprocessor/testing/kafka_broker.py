@@ -454,13 +454,18 @@ def _format_properties(props: Mapping[str, str]) -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped by its parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # (no /proc: trust the signal check)
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 # Clusters that are still running when the interpreter exits are stopped (best effort).
