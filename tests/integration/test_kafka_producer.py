@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, TopicPartition
 from streamprocessor import options
 from streamprocessor.clients import kafka
 from streamprocessor.clients.kafka import testing as kt
-from streamprocessor.stream.errors import ClientClosedError, DeliveryError
+from streamprocessor.stream.errors import ClientClosedError, DeliveryError, InvalidMessageError
 from streamprocessor.stream.message import Message
 
 pytestmark = pytest.mark.kafka
@@ -255,3 +255,23 @@ def test_with_two_producers_an_ack_waits_for_both(
         while kt.committed_offsets(kafka_brokers, source, source) != {0: 1}:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_a_field_of_the_wrong_type_is_a_clear_error_and_the_producer_goes_on(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """A timestamp, tag or topic of the wrong type names the field (it was a raw
+    AttributeError or librdkafka's argument error); nothing is sent, the producer stays
+    usable."""
+    topic = kafka_topic()
+    with new_producer(kafka_brokers, topic) as p:
+        bad = [
+            (Message(value=b"x", timestamp=1700000000), "timestamp is an int"),  # type: ignore[arg-type]
+            (Message(value=b"x", tags={"n": 5}), "tag 'n' is an int"),  # type: ignore[dict-item]
+            (Message(value=b"x", producer_topic=5), "producer_topic is an int"),  # type: ignore[arg-type]
+        ]
+        for msg, said in bad:
+            with pytest.raises(InvalidMessageError, match=said):
+                p.send(msg)
+        p.send(Message(value=b"fine"))
+    assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"fine"]

@@ -6,9 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamprocessor import Message, options
+from streamprocessor import InvalidMessageError, Message, options
 from streamprocessor.clients import inmem
-from streamprocessor.runner import HandlerFailedError, HandlerOutputError, Runner, to
+from streamprocessor.runner import (
+    HandlerFailedError,
+    HandlerOutputError,
+    Runner,
+    RunnerSettings,
+    to,
+)
 from streamprocessor.runner.handler import check_output
 from streamprocessor.stores import InmemStore
 from streamprocessor.testing.harness import run_handler
@@ -143,3 +149,67 @@ def test_check_output_says_what_is_wrong_and_how_to_fix_it(value: object, said: 
 def test_check_output_returns_a_sendable_message() -> None:
     msg = Message(value=b"v", key=None)
     assert check_output(msg) is msg
+
+
+BAD_FIELDS = [
+    ({"timestamp": 1700000000}, "timestamp is an int: timestamp must be a datetime or None"),
+    ({"producer_topic": 5}, "producer_topic is an int: producer_topic must be a str"),
+    ({"tags": ["a"]}, "tags is a list: tags must be a dict of str to bytes"),
+    ({"tags": {"n": 5}}, "tag 'n' is an int: tag values must be bytes"),
+    ({"tags": {1: b"x"}}, "tag key 1 is an int: tag keys must be str"),
+]
+
+
+@pytest.mark.parametrize(("fields", "said"), BAD_FIELDS)
+def test_other_fields_of_the_wrong_type_are_handler_failures(
+    fields: dict[str, object], said: str
+) -> None:
+    """Checked before any output is sent, whatever the producers are."""
+    with pytest.raises(HandlerFailedError) as info:
+        run_handler(lambda m: [Message(value=m.value, **fields)], [b"a"])  # type: ignore[arg-type]
+    assert isinstance(info.value.__cause__, HandlerOutputError)
+    assert said in str(info.value)
+
+
+@pytest.mark.parametrize(("fields", "said"), BAD_FIELDS[:3])
+def test_a_single_output_with_a_field_of_the_wrong_type_follows_the_policy(
+    fields: dict[str, object], said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same as a Kafka producer would refuse it, also where stdout would drop it."""
+    result = run_handler(
+        lambda m: Message(value=m.value, **fields) if m.value == b"bad" else m,  # type: ignore[arg-type]
+        VALUES,
+        on_error="skip",
+    )
+    assert result.values == [b"a", b"c"]
+    assert result.totals["skipped"] == 1
+    assert any(said in r.getMessage() for r in caplog.records)
+
+
+def test_an_output_a_producer_refuses_is_a_handler_failure_and_nothing_is_sent() -> None:
+    """Tag values are checked by the producer that sends them (Kafka): its refusal is the
+    handler's failure, under the policy, not the end of the process."""
+    source, sink = InmemStore(), InmemStore()
+    for v in VALUES:
+        source.add(Message(value=v))
+    base = (options.disable_environment_config(), options.manual_interrupt_handling())
+
+    def tagged(m: Message) -> Message:
+        return Message(value=m.value, tags={"n": 5}) if m.value == b"bad" else m  # type: ignore[dict-item]
+
+    with (
+        inmem.new_consumer(*base, options.inmem_store(source)) as c,
+        inmem.new_producer(*base, options.inmem_store(sink)) as p,
+    ):
+        send = p.send
+
+        def refusing(msg: Message) -> None:
+            if msg.tags:
+                raise InvalidMessageError("cannot send a message whose tag 'n' is an int")
+            send(msg)
+
+        p.send = refusing  # type: ignore[method-assign]
+        runner = Runner(c, {"producer": p}, tagged, RunnerSettings(on_error="skip"))
+        runner.run()
+    assert [m.value for m in sink.messages()] == [b"a", b"c"]
+    assert runner.totals()["skipped"] == 1

@@ -25,10 +25,11 @@ from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.stream.errors import (
     ClientClosedError,
     ClientError,
+    InvalidMessageError,
     ManualErrorsDisabledError,
     StreamProcessorError,
 )
-from streamprocessor.stream.message import Message
+from streamprocessor.stream.message import Message, field_problem
 from streamprocessor.stream.mocks import Channel
 from streamprocessor.util.interrupts import COORDINATOR
 
@@ -65,7 +66,7 @@ def message_error(msg: object) -> ClientError:
     are ``bytes`` or ``None`` on their fast path, and build the error with this.
     """
     if not isinstance(msg, Message):
-        return ClientError(
+        return InvalidMessageError(
             f"cannot send a {type(msg).__name__}: send a streamprocessor.Message, "
             "e.g. Message(value=b'...')"
         )
@@ -73,10 +74,13 @@ def message_error(msg: object) -> ClientError:
         v = getattr(msg, name)
         if v is not None and not isinstance(v, bytes):
             hint = " (encode it, e.g. text.encode())" if isinstance(v, str) else ""
-            return ClientError(
+            return InvalidMessageError(
                 f"cannot send a message whose {name} is a {type(v).__name__}: "
                 f"{name} must be bytes or None{hint}"
             )
+    problem = field_problem(msg)
+    if problem is not None:
+        return InvalidMessageError(f"cannot send a message whose {problem}")
     return ClientError(f"cannot send {msg!r}")
 
 

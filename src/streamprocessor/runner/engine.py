@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from streamprocessor.runner.handler import (
@@ -29,6 +30,7 @@ from streamprocessor.runner.handler import (
     Handler,
     HandlerFailedError,
     HandlerOutputError,
+    check_output,
     dead_letter,
     describe,
     outputs,
@@ -36,13 +38,22 @@ from streamprocessor.runner.handler import (
 from streamprocessor.runner.lanes import Lane, partition_of
 from streamprocessor.runner.settings import RunnerSettings
 from streamprocessor.runner.watchdog import StuckWatchdog, close_quietly, handler_limit
-from streamprocessor.stream import Consumer, Message, Producer
+from streamprocessor.stream import Consumer, InvalidMessageError, Message, Producer
 from streamprocessor.util import COORDINATOR
 
 __all__ = ["Lane", "Runner", "partition_of"]
 
 _log = logging.getLogger("streamprocessor.runner")
 _STOP = object()
+
+
+def _output_error(result: Message) -> Exception:
+    """The handler failure for an output a producer refused (see ``check_output``)."""
+    try:
+        check_output(result)
+    except HandlerOutputError as exc:
+        return exc
+    return HandlerOutputError(f"the handler returned a Message no producer can send: {result!r}")
 
 
 class Runner:
@@ -186,15 +197,23 @@ class Runner:
                             # else _resolve checks it: a bad value/key is a handler failure
                             and ((v := result.value).__class__ is bytes or v is None)
                             and ((key := result.key) is None or key.__class__ is bytes)
+                            and ((ts := result.timestamp) is None or ts.__class__ is datetime)
+                            and result.tags.__class__ is dict  # (values: the producer checks)
+                            and result.producer_topic.__class__ is str
                         ):
-                            send(result)
-                            out += 1
-                            handled += 1
-                            continue
-                        try:
-                            pairs = self._resolve(result)  # runs a generator handler to its end
-                        except Exception as exc:
-                            pairs = self._failed(msg, exc, lane)
+                            try:
+                                send(result)
+                            except InvalidMessageError:  # another field: nothing was sent
+                                pairs = self._failed(msg, _output_error(result), lane)
+                            else:
+                                out += 1
+                                handled += 1
+                                continue
+                        else:
+                            try:
+                                pairs = self._resolve(result)  # runs a generator to its end
+                            except Exception as exc:
+                                pairs = self._failed(msg, exc, lane)
                     if pairs is None:  # shutting down during a retry: not handled
                         break
                     for producer, o in pairs:

@@ -20,10 +20,12 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeAlias
 
 from streamprocessor.stream import ConfigError, Message, StreamProcessorError
+from streamprocessor.stream.message import field_problem
 
 __all__ = [
     "DEAD_LETTER_TAGS",
@@ -126,12 +128,19 @@ def check_output(msg: Message, producer: str = DEFAULT_PRODUCER) -> Message:
     """
     v = msg.value
     k = msg.key
-    if (v.__class__ is bytes or v is None) and (k is None or k.__class__ is bytes):
+    if (
+        (v.__class__ is bytes or v is None)
+        and (k is None or k.__class__ is bytes)
+        and ((ts := msg.timestamp) is None or ts.__class__ is datetime)
+        and not msg.tags  # (tags are checked one by one below)
+        and msg.producer_topic.__class__ is str
+    ):
         return msg
     return _check_slowly(msg, producer)
 
 
 def _check_slowly(msg: Message, producer: str) -> Message:
+    where = "" if producer == DEFAULT_PRODUCER else f" for producer {producer!r}"
     for name in ("value", "key"):
         v = getattr(msg, name)
         if v is None or isinstance(v, bytes):  # bytes subclasses are sent as bytes
@@ -144,13 +153,15 @@ def _check_slowly(msg: Message, producer: str) -> Message:
             fix = f"str({name}).encode()"
         else:
             fix = f"serialize it, e.g. json.dumps({name}).encode()"
-        where = "" if producer == DEFAULT_PRODUCER else f" for producer {producer!r}"
         kind = type(v).__name__
         article = "an" if kind[:1] in "aeiou" else "a"
         raise HandlerOutputError(
             f"the handler returned a Message{where} whose {name} is {article} {kind}: "
             f"{name} must be bytes or None (return bytes: {fix})"
         )
+    problem = field_problem(msg)
+    if problem is not None:
+        raise HandlerOutputError(f"the handler returned a Message{where} whose {problem}")
     return msg
 
 

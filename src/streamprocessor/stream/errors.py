@@ -9,6 +9,7 @@
      ├── ClientClosedError                     ack/nack/send/flush on a closed client
      ├── ClientError                           a client failed (wraps the backend cause)
      │    ├── LineTooLongError                 standardstream line over the limit
+     │    ├── InvalidMessageError              send() of something no producer can send
      │    └── DeliveryError                    a produced message was not delivered
      ├── FlushTimeoutError                     flush/close could not deliver in time
      └── ManualErrorsDisabledError             errors() while errors are handled for you
@@ -45,6 +46,14 @@ class ClientError(StreamProcessorError):
 
 class LineTooLongError(ClientError):
     """An input line is longer than the configured maximum line size."""
+
+
+class InvalidMessageError(ClientError):
+    """A producer was given something it cannot send; nothing of it was sent.
+
+    Not a Message, or a field of the wrong type. The runner treats it as the handler's
+    failure (under the error policy).
+    """
 
 
 class DeliveryError(ClientError):

@@ -7,7 +7,7 @@ from typing import Any
 
 from streamprocessor.stream.errors import OpaqueAlreadySet
 
-__all__ = ["Message", "message_opaque", "set_message_opaque", "test_message"]
+__all__ = ["Message", "field_problem", "message_opaque", "set_message_opaque", "test_message"]
 
 
 class Message:
@@ -105,6 +105,40 @@ class Message:
         if self.offset is not None:
             parts.append(f"offset={self.offset}")
         return f"Message({', '.join(parts)})"
+
+
+def _a(value: object) -> str:
+    kind = type(value).__name__
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
+def field_problem(msg: Message) -> str | None:
+    """Say what in ``timestamp``, ``tags`` or ``producer_topic`` no producer can send.
+
+    ``None`` when they are fine (``value`` and ``key`` are checked by the callers, with
+    their own hints). The text completes "a message whose …".
+    """
+    ts = msg.timestamp
+    if ts is not None and not isinstance(ts, datetime):
+        return (
+            f"timestamp is {_a(ts)}: timestamp must be a datetime or None "
+            "(e.g. datetime.fromtimestamp(seconds, UTC))"
+        )
+    tags = msg.tags
+    if not isinstance(tags, dict):
+        return f"tags is {_a(tags)}: tags must be a dict of str to bytes"
+    for k, v in tags.items():
+        if not isinstance(k, str):
+            return f"tag key {k!r} is {_a(k)}: tag keys must be str"
+        if v is not None and not isinstance(v, bytes | str):
+            return f"tag {k!r} is {_a(v)}: tag values must be bytes (e.g. str(value).encode())"
+    topic = msg.producer_topic
+    if not isinstance(topic, str):
+        return (
+            f"producer_topic is {_a(topic)}: producer_topic must be a str "
+            "('' sends to the producer's own topic)"
+        )
+    return None
 
 
 def message_opaque(msg: Message) -> Any:

@@ -52,9 +52,20 @@ from streamprocessor.clients.kafka.properties import (
     redacted,
 )
 from streamprocessor.stream.errors import ClientError, DeliveryError, FlushTimeoutError
-from streamprocessor.stream.message import Message
+from streamprocessor.stream.message import Message, field_problem
 
 __all__ = ["KafkaProducer"]
+
+#: what ``produce`` (or building its arguments) raises for a message it cannot take
+_REFUSED = (KafkaException, TypeError, ValueError, OverflowError, AttributeError)
+
+
+def _produce_error(msg: Message, topic: Any, exc: BaseException) -> ClientError:
+    """The error for a send librdkafka did not take: the message's fault, or the client's."""
+    if field_problem(msg) is not None:  # a timestamp, tags or topic of the wrong type
+        return message_error(msg)
+    return ClientError(f"unable to produce message to {topic!r}: {_text(exc)}")
+
 
 _POLL_EVERY = 1000  # sends between two poll(0) calls on the sending thread
 _IDLE_POLL = 0.05  # seconds without a poll after which the background thread polls
@@ -165,9 +176,9 @@ class KafkaProducer(ProducerBase):
             )
         except BufferError:
             self._produce_blocking(msg, topic, value, key, ts, tags, report)
-        except (KafkaException, TypeError, ValueError, OverflowError) as exc:
+        except _REFUSED as exc:
             self._void(report)
-            raise ClientError(f"unable to produce message to {topic!r}: {_text(exc)}") from exc
+            raise _produce_error(msg, topic, exc) from exc
         if not report.__self__ % _POLL_EVERY:  # serve delivery reports now and then
             self._serve(0)
 
@@ -195,9 +206,9 @@ class KafkaProducer(ProducerBase):
                 return
             except BufferError:
                 continue
-            except (KafkaException, TypeError, ValueError, OverflowError) as exc:
+            except _REFUSED as exc:
                 self._void(report)
-                raise ClientError(f"unable to produce message to {topic!r}: {_text(exc)}") from exc
+                raise _produce_error(msg, topic, exc) from exc
 
     def _void(self, report: Any) -> None:
         """Confirm a send that never reached librdkafka: there is nothing to wait for."""
