@@ -275,3 +275,37 @@ def test_a_field_of_the_wrong_type_is_a_clear_error_and_the_producer_goes_on(
                 p.send(msg)
         p.send(Message(value=b"fine"))
     assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"fine"]
+
+
+def test_the_runner_treats_what_the_kafka_producer_refuses_as_the_handlers_failure(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """The Kafka producer checks these fields itself (the runner then does not): a bad
+    output is skipped under the skip policy, the others are delivered."""
+    from streamprocessor.clients import inmem
+    from streamprocessor.runner import Runner, RunnerSettings
+    from streamprocessor.stores import InmemStore
+
+    topic = kafka_topic()
+    source = InmemStore()
+    for v in (b"a", b"bad-ts", b"bad-tag", b"bad-topic", b"c"):
+        source.add(Message(value=v))
+    bad: dict[bytes, dict[str, Any]] = {
+        b"bad-ts": {"timestamp": 1700000000},
+        b"bad-tag": {"tags": {"n": 5}},
+        b"bad-topic": {"producer_topic": 5},
+    }
+
+    def handler(m: Message) -> Message:
+        assert m.value is not None
+        return Message(value=m.value, **bad.get(m.value, {}))
+
+    base = (options.disable_environment_config(), options.manual_interrupt_handling())
+    with (
+        inmem.new_consumer(*base, options.inmem_store(source)) as c,
+        new_producer(kafka_brokers, topic) as p,
+    ):
+        runner = Runner(c, {"producer": p}, handler, RunnerSettings(on_error="skip"))
+        runner.run()
+    assert runner.totals()["skipped"] == 3
+    assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"a", b"c"]

@@ -176,6 +176,9 @@ class Runner:
         consumer = self._source
         default = self._default
         send = default.send if default is not None else None
+        # a producer that refuses bad fields itself (InvalidMessageError, caught below)
+        # saves the runner the checks that keep every environment alike
+        checked = getattr(default, "checks_fields", False) is True
         for batch in consumer._batches():
             handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
             try:
@@ -197,9 +200,14 @@ class Runner:
                             # else _resolve checks it: a bad value/key is a handler failure
                             and ((v := result.value).__class__ is bytes or v is None)
                             and ((key := result.key) is None or key.__class__ is bytes)
-                            and ((ts := result.timestamp) is None or ts.__class__ is datetime)
-                            and result.tags.__class__ is dict  # (values: the producer checks)
-                            and result.producer_topic.__class__ is str
+                            and (
+                                checked
+                                or (
+                                    ((ts := result.timestamp) is None or ts.__class__ is datetime)
+                                    and result.tags.__class__ is dict  # (values: when sent)
+                                    and result.producer_topic.__class__ is str
+                                )
+                            )
                         ):
                             try:
                                 send(result)

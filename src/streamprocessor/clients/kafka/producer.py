@@ -83,6 +83,7 @@ class KafkaProducer(ProducerBase):
     """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
 
     client_type = "kafka"
+    checks_fields = True  # (librdkafka refuses them: see _produce_error)
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
