@@ -164,10 +164,13 @@ class PendingAcks:
 
     def ready(self) -> list[Any]:
         """Pop and return the tokens whose marks are reached, oldest first."""
+        return self._pop_while(marks_reached)
+
+    def _pop_while(self, test: Callable[[Marks], bool]) -> list[Any]:
         out: list[Any] = []
         with self._lock:
             q = self._q
-            while q and marks_reached(q[0][0]):
+            while q and test(q[0][0]):
                 out.append(q.popleft()[1])
         return out
 
@@ -178,12 +181,7 @@ class PendingAcks:
         producer stays open every later mark is past that send too, so this keeps the
         queue (and what it holds) from growing without bound.
         """
-        out: list[Any] = []
-        with self._lock:
-            q = self._q
-            while q and marks_unreachable(q[0][0]):
-                out.append(q.popleft()[1])
-        return out
+        return self._pop_while(marks_unreachable)
 
     def tokens(self) -> list[Any]:
         """Return the pending tokens, oldest first (they stay pending)."""
