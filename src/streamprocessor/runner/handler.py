@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeAlias
 
 from streamprocessor.stream import ConfigError, Message, StreamProcessorError
-from streamprocessor.stream.message import field_problem
+from streamprocessor.stream.message import a_kind, field_problem
 
 __all__ = [
     "DEAD_LETTER_TAGS",
@@ -153,10 +153,8 @@ def _check_slowly(msg: Message, producer: str) -> Message:
             fix = f"str({name}).encode()"
         else:
             fix = f"serialize it, e.g. json.dumps({name}).encode()"
-        kind = type(v).__name__
-        article = "an" if kind[:1] in "aeiou" else "a"
         raise HandlerOutputError(
-            f"the handler returned a Message{where} whose {name} is {article} {kind}: "
+            f"the handler returned a Message{where} whose {name} is {a_kind(v)}: "
             f"{name} must be bytes or None (return bytes: {fix})"
         )
     problem = field_problem(msg)

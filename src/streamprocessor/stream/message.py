@@ -7,7 +7,14 @@ from typing import Any
 
 from streamprocessor.stream.errors import OpaqueAlreadySet
 
-__all__ = ["Message", "field_problem", "message_opaque", "set_message_opaque", "test_message"]
+__all__ = [
+    "Message",
+    "a_kind",
+    "field_problem",
+    "message_opaque",
+    "set_message_opaque",
+    "test_message",
+]
 
 
 class Message:
@@ -107,7 +114,8 @@ class Message:
         return f"Message({', '.join(parts)})"
 
 
-def _a(value: object) -> str:
+def a_kind(value: object) -> str:
+    """Return "a str", "an int", …: the article and the name of ``value``'s type."""
     kind = type(value).__name__
     return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
 
@@ -121,21 +129,21 @@ def field_problem(msg: Message) -> str | None:
     ts = msg.timestamp
     if ts is not None and not isinstance(ts, datetime):
         return (
-            f"timestamp is {_a(ts)}: timestamp must be a datetime or None "
+            f"timestamp is {a_kind(ts)}: timestamp must be a datetime or None "
             "(e.g. datetime.fromtimestamp(seconds, UTC))"
         )
     tags = msg.tags
     if not isinstance(tags, dict):
-        return f"tags is {_a(tags)}: tags must be a dict of str to bytes"
+        return f"tags is {a_kind(tags)}: tags must be a dict of str to bytes"
     for k, v in tags.items():
         if not isinstance(k, str):
-            return f"tag key {k!r} is {_a(k)}: tag keys must be str"
+            return f"tag key {k!r} is {a_kind(k)}: tag keys must be str"
         if v is not None and not isinstance(v, bytes | str):
-            return f"tag {k!r} is {_a(v)}: tag values must be bytes (e.g. str(value).encode())"
+            return f"tag {k!r} is {a_kind(v)}: tag values must be bytes (e.g. str(value).encode())"
     topic = msg.producer_topic
     if not isinstance(topic, str):
         return (
-            f"producer_topic is {_a(topic)}: producer_topic must be a str "
+            f"producer_topic is {a_kind(topic)}: producer_topic must be a str "
             "('' sends to the producer's own topic)"
         )
     return None

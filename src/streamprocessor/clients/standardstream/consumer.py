@@ -19,7 +19,7 @@ import os
 import select
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -43,6 +43,18 @@ BLOCK_SIZE = 64 * 1024
 _NL = b"\n"
 _CR = b"\r"
 _READ_WAIT = 1.0  # seconds close() waits for a read of the input in progress
+
+
+def _line_messages(new: Any, lines: Iterable[bytes], ts: datetime | None) -> list[Message]:
+    """Return the messages of ``lines`` (``new``: the consumer's message class)."""
+    out: list[Message] = []
+    append = out.append
+    for line in lines:
+        m = new()
+        m.value = line
+        m.timestamp = ts
+        append(m)
+    return out
 
 
 class StandardstreamConsumer(ConsumerBase):
@@ -159,11 +171,7 @@ class StandardstreamConsumer(ConsumerBase):
         finally:
             # an iterator left early (``break``): a later one hands out the rest of the
             # block — those lines were read from the stream and cannot be read again
-            for line in rest:
-                m = new()
-                m.value = line
-                m.timestamp = ts
-                buf.append(m)
+            buf.extend(_line_messages(new, rest, ts))
             self._iterating -= 1
             if (self._closing or self._closed) and not self._iterating:
                 self._release()
@@ -187,15 +195,7 @@ class StandardstreamConsumer(ConsumerBase):
                         continue
                     return
                 self._lines = lines
-                ts = self._ts
-                batch = []
-                append = batch.append
-                for line in lines:
-                    m = new()
-                    m.value = line
-                    m.timestamp = ts
-                    append(m)
-                yield batch
+                yield _line_messages(new, lines, self._ts)
         finally:
             self._iterating -= 1
             if (self._closing or self._closed) and not self._iterating:
