@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -278,19 +279,22 @@ def test_a_field_of_the_wrong_type_is_a_clear_error_and_the_producer_goes_on(
 
 
 def test_the_runner_treats_what_the_kafka_producer_refuses_as_the_handlers_failure(
-    kafka_brokers: str, kafka_topic: Callable[..., str]
+    kafka_brokers: str, kafka_topic: Callable[..., str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The Kafka producer checks these fields itself (the runner then does not): a bad
-    output is skipped under the skip policy, the others are delivered."""
+    """The Kafka producer checks every field itself (the runner then does not): a bad
+    output is skipped under the skip policy, with the runner's own description of what
+    is wrong, and the others are delivered."""
     from streamprocessor.clients import inmem
     from streamprocessor.runner import Runner, RunnerSettings
     from streamprocessor.stores import InmemStore
 
     topic = kafka_topic()
     source = InmemStore()
-    for v in (b"a", b"bad-ts", b"bad-tag", b"bad-topic", b"c"):
+    for v in (b"a", b"bad-value", b"bad-key", b"bad-ts", b"bad-tag", b"bad-topic", b"c"):
         source.add(Message(value=v))
     bad: dict[bytes, dict[str, Any]] = {
+        b"bad-value": {"value": "text"},
+        b"bad-key": {"key": 7},
         b"bad-ts": {"timestamp": 1700000000},
         b"bad-tag": {"tags": {"n": 5}},
         b"bad-topic": {"producer_topic": 5},
@@ -298,14 +302,20 @@ def test_the_runner_treats_what_the_kafka_producer_refuses_as_the_handlers_failu
 
     def handler(m: Message) -> Message:
         assert m.value is not None
-        return Message(value=m.value, **bad.get(m.value, {}))
+        return Message(**{"value": m.value, **bad.get(m.value, {})})
 
     base = (options.disable_environment_config(), options.manual_interrupt_handling())
+    caplog.set_level(logging.WARNING, logger="streamprocessor.runner")
     with (
         inmem.new_consumer(*base, options.inmem_store(source)) as c,
         new_producer(kafka_brokers, topic) as p,
     ):
         runner = Runner(c, {"producer": p}, handler, RunnerSettings(on_error="skip"))
         runner.run()
-    assert runner.totals()["skipped"] == 3
+    assert runner.totals()["skipped"] == 5
     assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"a", b"c"]
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Skipping")]
+    assert len(skipped) == 5
+    for said in ("value is a str", "key is an int", "timestamp is an int", "tag 'n'",
+                 "producer_topic is an int"):
+        assert any(said in line and "HandlerOutputError" in line for line in skipped), said

@@ -576,8 +576,9 @@ class ProducerBase(ClientBase):
     kind = "producer"
     #: a synchronous producer delivers inside ``send``; the barrier never waits on it
     synchronous = False
-    #: ``send`` refuses a timestamp, tags or producer_topic of the wrong type with
-    #: InvalidMessageError before sending anything (the runner need not check them)
+    #: ``send`` refuses a message whose value, key, timestamp, tags or producer_topic has
+    #: the wrong type with InvalidMessageError before sending anything (the runner need
+    #: not check them)
     checks_fields = False
 
     def __init__(self, config: Any) -> None:

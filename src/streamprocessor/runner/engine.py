@@ -176,8 +176,9 @@ class Runner:
         consumer = self._source
         default = self._default
         send = default.send if default is not None else None
-        # a producer that refuses bad fields itself (InvalidMessageError, caught below)
-        # saves the runner the checks that keep every environment alike
+        # a producer that refuses a bad message itself (InvalidMessageError, caught below,
+        # before anything is sent) saves the runner the checks that keep every
+        # environment alike
         checked = getattr(default, "checks_fields", False) is True
         for batch in consumer._batches():
             handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
@@ -197,13 +198,13 @@ class Runner:
                         if (
                             send is not None
                             and isinstance(result, Message)
-                            # else _resolve checks it: a bad value/key is a handler failure
-                            and ((v := result.value).__class__ is bytes or v is None)
-                            and ((key := result.key) is None or key.__class__ is bytes)
+                            # else _resolve checks it: a bad field is a handler failure
                             and (
                                 checked
                                 or (
-                                    ((ts := result.timestamp) is None or ts.__class__ is datetime)
+                                    ((v := result.value).__class__ is bytes or v is None)
+                                    and ((k := result.key) is None or k.__class__ is bytes)
+                                    and ((t := result.timestamp) is None or t.__class__ is datetime)
                                     and result.tags.__class__ is dict  # (values: when sent)
                                     and result.producer_topic.__class__ is str
                                 )
@@ -211,7 +212,7 @@ class Runner:
                         ):
                             try:
                                 send(result)
-                            except InvalidMessageError:  # another field: nothing was sent
+                            except InvalidMessageError:  # a bad field: nothing was sent
                                 pairs = self._failed(msg, _output_error(result), lane)
                             else:
                                 out += 1
