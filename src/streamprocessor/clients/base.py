@@ -439,6 +439,19 @@ class ConsumerBase(ClientBase):
         self._pending.add_all(marks, tokens)
         self._drain_pending()
 
+    def _pause(self, msgs: list[Message]) -> list[Any] | None:
+        """Hook: stop fetching more from where ``msgs`` came from (Kafka: partitions).
+
+        For a caller that cannot keep up with part of the input (the runner's lanes):
+        returns what it newly paused, to give back to :meth:`_resume` (``[]`` when all
+        was paused already), or ``None`` when this consumer cannot pause. What was
+        fetched already is still handed out; nothing is skipped or lost.
+        """
+        return None
+
+    def _resume(self, paused: list[Any]) -> None:
+        """Hook: fetch again from what :meth:`_pause` returned (any thread)."""
+
     def _fill(self) -> bool:
         """Hook: wait (a bounded slice) for messages and append them to ``self._buffer``.
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import queue
 import sys
 import threading
 import time
@@ -45,6 +44,9 @@ __all__ = ["Lane", "Runner", "partition_of"]
 
 _log = logging.getLogger("streamprocessor.runner")
 _STOP = object()
+#: seconds a full lane is waited for, while another worker is idle, before its sources
+#: are paused (resuming them costs a fetch, so a lane that catches up quickly is waited for)
+_PAUSE_AFTER = 0.1
 
 
 def _output_error(result: Message) -> Exception:
@@ -273,33 +275,71 @@ class Runner:
                     if chunk is None:
                         chunk = per_lane[i] = []
                     chunk.append(msg)
-                    if len(chunk) == size:  # a full chunk goes now (back-pressure)
+                    if len(chunk) == size:  # a full chunk goes now
                         del per_lane[i]
-                        if not self._put(self.lanes[i].queue, chunk):
-                            break
-                if self._fatal is None:
-                    for i, chunk in per_lane.items():
-                        if not self._put(self.lanes[i].queue, chunk):
-                            break
-                if self._fatal is not None:
+                        self._offer(self.lanes[i], chunk)
+                for i, chunk in per_lane.items():
+                    self._offer(self.lanes[i], chunk)
+                if not self._make_room():
                     break
         except BaseException as exc:
             self._set_fatal(exc)
             raise
         finally:
             for lane in self.lanes:
-                self._put(lane.queue, _STOP, always=True)
+                lane.queue.put(_STOP)
             for w in workers:
                 w.join()
 
-    def _put(self, q: queue.Queue[Any], item: object, always: bool = False) -> bool:
-        while always or self._fatal is None:
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _offer(self, lane: Lane, chunk: list[Message]) -> None:
+        """Queue ``chunk`` for ``lane``'s worker (room is made per batch: _make_room)."""
+        with lane.cond:
+            lane.queue.put(chunk)
+            lane.waiting += len(chunk)
+            lane.last = chunk
+
+    def _make_room(self) -> bool:
+        """Before the next fetch, wait until no lane has twice ``queue_size`` waiting.
+
+        While another worker has nothing to do, a full lane does not hold up the others
+        for long: after ``_PAUSE_AFTER`` the consumer is asked to pause the sources of
+        its messages (Kafka: their partitions; resumed once the lane is down to
+        ``queue_size``, see ``_work``) and fetching goes on. Without an idle worker, or
+        with a consumer that cannot pause, this waits (back-pressure: everyone is busy
+        anyway). False when the run fails.
+        """
+        high = 2 * self.settings.queue_size
+        for lane in self.lanes:
+            with lane.cond:
+                since = time.monotonic()
+                while lane.waiting >= high:
+                    if self._fatal is not None:
+                        return False
+                    # (once a lane has paused sources, whatever else came is paused too;
+                    # a lane that catches up quickly is waited for: a pause costs a fetch)
+                    if lane.paused or (
+                        time.monotonic() - since >= _PAUSE_AFTER and self._others_idle(lane)
+                    ):
+                        paused = self._source._pause(lane.last)
+                        if paused is not None:
+                            lane.paused.extend(paused)
+                            break
+                    lane.cond.wait(0.02)
+        return self._fatal is None
+
+    def _others_idle(self, lane: Lane) -> bool:
+        """Return whether a worker other than ``lane``'s waits for input it could get.
+
+        On Kafka, only the workers that partitions were given to count (with more
+        workers than partitions, the others never get any).
+        """
+        lanes = self.lanes
+        if self._partition_lanes:
+            lanes = [lanes[i] for i in set(self._partition_lanes.values())]
+        return any(
+            other is not lane and other.waiting == 0 and other.current is None
+            for other in lanes
+        )
 
     def _lane_of(self, msg: Message, n: int) -> int:
         part = partition_of(msg)
@@ -320,14 +360,23 @@ class Runner:
     def _work(self, lane: Lane) -> None:
         q = lane.queue
         ack = self.consumer.ack
+        source = self._source
+        low = self.settings.queue_size
         assert self.handler is not None or self._default is not None
         while True:
             chunk = q.get()
             if chunk is _STOP:
                 return
+            with lane.cond:
+                lane.waiting -= len(chunk)
+                lane.cond.notify()
+                if lane.paused and lane.waiting <= low:
+                    # (under the lock: _make_room pauses under it: no pause is left over)
+                    paused, lane.paused = lane.paused, []
+                    source._resume(paused)
             for msg in chunk:
-                if self._fatal is not None:
-                    break  # stopping after a failure: the rest stays unacknowledged
+                if self._fatal is not None or source._halted:
+                    break  # stopping: the rest stays unacknowledged (consumed again)
                 try:
                     lane.current = msg
                     if self.handler is None:
@@ -467,3 +516,9 @@ class _OneByOne:
     def _ack_batch(self, msgs: list[Message], k: int) -> None:
         for msg in msgs[:k]:
             self._consumer.ack(msg)
+
+    def _pause(self, msgs: list[Message]) -> list[Any] | None:
+        return None  # (cannot)
+
+    def _resume(self, paused: list[Any]) -> None:
+        pass

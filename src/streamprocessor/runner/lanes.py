@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 from typing import Any
 
 from streamprocessor.stream import Message, message_opaque
@@ -13,14 +14,22 @@ __all__ = ["Lane", "partition_of"]
 class Lane:
     """One worker's queue, counters and the message it is handling (for the watchdog)."""
 
-    __slots__ = ("current", "index", "n_dead", "n_errors", "n_in", "n_out", "n_skipped",
-                 "queue")
+    __slots__ = ("cond", "current", "index", "last", "n_dead", "n_errors", "n_in", "n_out",
+                 "n_skipped", "paused", "queue", "waiting")
 
     def __init__(self, index: int) -> None:
         self.index = index
-        #: chunks of up to ``queue_size`` messages: one waits while the worker handles
-        #: the one before
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        #: chunks of up to ``queue_size`` messages for the worker, in order (bounded
+        #: once per fetched batch, see ``Runner._make_room``)
+        self.queue: queue.Queue[Any] = queue.Queue()
+        #: guards ``waiting`` and ``paused``; notified when the worker takes a chunk
+        self.cond = threading.Condition(threading.Lock())
+        #: messages in the queue, not yet taken by the worker
+        self.waiting = 0
+        #: what the consumer paused because this lane was full (see ``Consumer._pause``)
+        self.paused: list[Any] = []
+        #: the chunk queued last (its sources are paused when the lane is full)
+        self.last: list[Message] = []
         self.current: Message | None = None
         self.n_in = 0
         self.n_out = 0

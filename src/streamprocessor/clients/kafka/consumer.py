@@ -50,6 +50,7 @@ from streamprocessor.clients.kafka.properties import (
 )
 from streamprocessor.clients.kafka.rebalance import RebalanceMixin
 from streamprocessor.stream.errors import ClientError
+from streamprocessor.stream.message import Message
 
 __all__ = ["KafkaConsumer"]
 
@@ -78,6 +79,7 @@ _ERROR: Any = _Record.error
 _OFFSET: Any = _Record.offset
 
 _SLICE = 0.2  # seconds: the longest a blocking consume waits before flags are checked
+_PAUSED_SLICE = 0.01  # the same while some partitions are paused
 
 
 class KafkaConsumer(RebalanceMixin, AckMixin):
@@ -108,6 +110,11 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         #: what close() is doing now (for the shutdown watchdog's message)
         self._close_step = ""
         self._guard = HandleGuard()
+        #: partitions paused by :meth:`_pause` (the runner's full lanes), and those a
+        #: worker asked to resume (the iterating thread does it), under the lock
+        self._paused: set[tuple[str, int]] = set()
+        self._resuming: set[tuple[str, int]] = set()
+        self._pause_lock = threading.Lock()
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
@@ -154,6 +161,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             c = self._c
             gate = self._gate
             with gate.iterate():
+                if self._resuming:
+                    self._apply_resumes()
                 self._sync()
                 msgs = c.consume(batch_size(), 0)
             if not msgs:
@@ -161,7 +170,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 if self._stopping or self._closing:
                     return True
                 with gate.iterate():
-                    msgs = c.consume(1, _SLICE)
+                    # (while partitions are paused, a worker may ask to resume them soon)
+                    msgs = c.consume(1, _PAUSED_SLICE if self._paused else _SLICE)
             if msgs and self._failure is None:
                 self._take(msgs)
         except RuntimeError:  # the handle was closed under us: iteration ends
@@ -258,6 +268,84 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 km._opaque = state
                 append(km)
         return True
+
+    # -- pausing (the runner's lanes) ---------------------------------------------------
+
+    def _pause(self, msgs: list[Message]) -> list[Any] | None:
+        """Pause the partitions of ``msgs`` (see ``ConsumerBase._pause``).
+
+        Called by the iterating thread. librdkafka drops what it prefetched for them and,
+        on resume, fetches again from the record after the last one handed out, so
+        nothing is skipped.
+        """
+        keys = set()
+        for m in msgs:
+            state = getattr(m, "_opaque", None)
+            if type(state) is PartitionState and state.owner is self and not state.revoked:
+                keys.add((state.topic, state.partition))
+        with self._pause_lock:
+            keys -= self._paused
+            new = keys - self._resuming
+            if new:
+                if not self._guard.enter():
+                    return None
+                parts = [TopicPartition(t, p) for t, p in sorted(new)]
+                try:
+                    self._c.pause(parts)
+                except (KafkaException, RuntimeError) as exc:
+                    self._log.warning("Could not pause %s: %s", fmt(parts), exc)
+                    return None
+                finally:
+                    self._guard.exit()
+                self._log.debug("Paused %s: their worker has enough to do", fmt(parts))
+            self._resuming -= keys  # (asked to resume, not resumed yet: stays paused)
+            self._paused |= keys
+        return sorted(keys)
+
+    def _resume(self, paused: list[Any]) -> None:
+        """Resume what :meth:`_pause` paused (any thread; done before the next fetch).
+
+        Only the iterating thread gets into the consumer handle without waiting for its
+        turn (see :class:`ConsumeGate`), so a worker only asks; while partitions are
+        paused, the iterating thread waits for input in short slices.
+        """
+        with self._pause_lock:
+            keys = set(paused) & self._paused
+            self._paused -= keys
+            self._resuming |= keys
+
+    def _apply_resumes(self) -> None:
+        """Resume what workers asked for (the iterating thread, holding the handle)."""
+        with self._pause_lock:
+            keys, self._resuming = self._resuming, set()
+            if keys:
+                self._resume_now(sorted(keys))
+
+    def _unpause(self, partitions: list[TopicPartition]) -> None:
+        """Resume ``partitions`` if we paused them (they come or go in a rebalance).
+
+        librdkafka keeps an application's pause through a later assignment.
+        """
+        with self._pause_lock:
+            keys = {(tp.topic, tp.partition) for tp in partitions}
+            keys &= self._paused | self._resuming
+            if keys:
+                self._paused -= keys
+                self._resuming -= keys
+                self._resume_now(sorted(keys))
+
+    def _resume_now(self, keys: list[tuple[str, int]]) -> None:
+        if not self._guard.enter():
+            return
+        parts = [TopicPartition(t, p) for t, p in keys]
+        try:
+            self._c.resume(parts)
+        except (KafkaException, RuntimeError) as exc:
+            self._log.warning("Could not resume %s: %s", fmt(parts), exc)
+        else:
+            self._log.debug("Resumed %s", fmt(parts))
+        finally:
+            self._guard.exit()
 
     # -- positions ----------------------------------------------------------------------
 

@@ -47,8 +47,11 @@ class RebalanceMixin:
 
         def _purge(self, stale: Callable[[Any], bool]) -> None: ...
 
+        def _unpause(self, partitions: list[TopicPartition]) -> None: ...
+
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         try:
+            self._unpause(partitions)
             self._parts.assign(partitions)
             self._log.info(
                 "Received event from Kafka.",
@@ -121,6 +124,7 @@ class RebalanceMixin:
             if problem:
                 parts.report_uncommitted(offsets, "before the partitions went", problem)
         parts.drop(states)
+        self._unpause(partitions)
         gone = set(map(id, states))
         with parts.lock:
             self._purge(lambda m: id(m._opaque) in gone)
