@@ -461,3 +461,53 @@ def test_with_manual_error_handling_a_failed_delivery_stops_commits_without_grow
     committed = kt.committed_offsets(kafka_brokers, group, src)[0]
     assert committed <= bad  # never past the input whose output failed
     assert any("will not be committed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_partition_paused_for_a_busy_worker_is_fetched_again_after_a_rebalance(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """librdkafka keeps an application's pause through a later assignment: the consumer
+    resumes what it paused when partitions are revoked, so none stays stuck."""
+    topic = kafka_topic(partitions=1)
+    kt.produce_messages(kafka_brokers, topic, "a")
+    group = kt.random_name("group")
+    c1 = new_consumer(kafka_brokers, topic, group)
+    [first] = take(c1, 1)
+    assert c1._pause([first]) == [(topic, 0)]
+    assert c1._pause([first]) == []  # paused already
+    kt.produce_messages(kafka_brokers, topic, "b")
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # paused: nothing more comes
+        c1._fill()
+        assert not c1._buffer
+    got: dict[Any, list[bytes]] = {c1: []}
+    stops = {c1: threading.Event()}
+
+    def serve(c: Any) -> None:  # members must poll for a rebalance to finish
+        while not stops[c].is_set():
+            c._fill()
+            got[c].extend(m.value for m in c._buffer)
+            c._buffer.clear()
+
+    t1 = threading.Thread(target=serve, args=(c1,), daemon=True)
+    t1.start()
+    c2 = new_consumer(kafka_brokers, topic, group)  # joins: the partition is revoked
+    got[c2] = []
+    stops[c2] = threading.Event()
+    t2 = threading.Thread(target=serve, args=(c2,), daemon=True)
+    t2.start()
+    deadline = time.monotonic() + TIMEOUT
+    while first._opaque in c1._parts.current():
+        assert time.monotonic() < deadline, "no rebalance"
+        time.sleep(0.05)
+    assert not c1._paused  # resumed when it went
+    stops[c2].set()
+    t2.join(5)
+    c2.close()  # leaves: the partition comes back to c1, which fetches it again
+    deadline = time.monotonic() + TIMEOUT
+    while b"b" not in got[c1]:
+        assert time.monotonic() < deadline, f"c1 got {got[c1]} (c2 got {got[c2]})"
+        time.sleep(0.05)
+    stops[c1].set()
+    t1.join(5)
+    c1.close()
