@@ -521,14 +521,21 @@ class TlsFiles:
     """Password of :attr:`client_key` (``ssl.key.password``)."""
 
 
-def _openssl(args: Sequence[str], cwd: Path) -> None:
+def _openssl(args: Sequence[str], cwd: Path, secret: str | None = None) -> None:
+    """Run openssl in ``cwd``; raise :class:`CertificateError` when it fails.
+
+    ``secret`` is passed as ``$SP_OPENSSL_PASS`` (``env:SP_OPENSSL_PASS`` in ``args``), not
+    on the command line, which every user of the machine can read.
+    """
     openssl = shutil.which("openssl")
     if openssl is None:
         raise CertificateError("cannot make test certificates: no 'openssl' on PATH")
+    env = None if secret is None else {**os.environ, "SP_OPENSSL_PASS": secret}
     try:
         done = subprocess.run(
             [openssl, *args],
             cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -594,18 +601,21 @@ def create_test_certificates(
         _openssl(
             ["pkcs12", "-export", "-in", "broker.pem", "-inkey", "broker.key",
              "-certfile", "ca.pem", "-name", "broker", "-out", "broker.p12",
-             "-passout", f"pass:{keystore_password}"],
+             "-passout", "env:SP_OPENSSL_PASS"],
             folder,
+            keystore_password,
         )  # fmt: skip
         _openssl(
             ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-aes-256-cbc", "-pass", f"pass:{client_password}", "-out", "client.key"],
+             "-aes-256-cbc", "-pass", "env:SP_OPENSSL_PASS", "-out", "client.key"],
             folder,
+            client_password,
         )  # fmt: skip
         _openssl(
-            ["req", "-new", "-key", "client.key", "-passin", f"pass:{client_password}",
+            ["req", "-new", "-key", "client.key", "-passin", "env:SP_OPENSSL_PASS",
              "-out", "client.csr", "-subj", f"/CN={name} test client"],
             folder,
+            client_password,
         )  # fmt: skip
         _openssl(
             ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
