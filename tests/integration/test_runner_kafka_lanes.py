@@ -21,7 +21,7 @@ from confluent_kafka import Producer
 from streamprocessor import options
 from streamprocessor.clients import kafka
 from streamprocessor.clients.kafka import testing as kt
-from streamprocessor.runner import Runner, RunnerSettings
+from streamprocessor.runner import Runner, RunnerSettings, engine
 from streamprocessor.stream.message import Message
 
 TIMEOUT = 60.0
@@ -124,10 +124,17 @@ def test_a_stuck_partition_does_not_hold_up_the_others(
 
 
 def test_pause_and_resume_cycles_skip_and_repeat_nothing(
-    kafka_brokers: str, kafka_topic: Callable[..., str], caplog: pytest.LogCaptureFixture
+    kafka_brokers: str,
+    kafka_topic: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A slow partition next to a quick one: its lane fills, pauses and resumes many
     times; every record still comes exactly once and in order."""
+    # pause at 20 ms of waiting work, resume at 10 ms (1 s and 0.5 s in production): many
+    # cycles in a short test
+    monkeypatch.setattr(engine, "_PAUSE_BACKLOG", 0.02)
+    monkeypatch.setattr(engine, "_RESUME_BACKLOG", 0.01)
     src, dst = kafka_topic(partitions=2), kafka_topic()
     n0, n1 = 1500, 300
     fill(kafka_brokers, src, {0: n0, 1: n1})

@@ -44,9 +44,12 @@ __all__ = ["Lane", "Runner", "partition_of"]
 
 _log = logging.getLogger("streamprocessor.runner")
 _STOP = object()
-#: seconds a full lane is waited for, while another worker is idle, before its sources
-#: are paused (resuming them costs a fetch, so a lane that catches up quickly is waited for)
-_PAUSE_AFTER = 0.1
+#: a full lane with this much work waiting (seconds, at its recent pace) has its sources
+#: paused rather than waited for; a lane that catches up sooner is waited for
+_PAUSE_BACKLOG = 1.0
+#: ... and resumed when down to this much: the first fetch after a resume may take up to
+#: librdkafka's ``fetch.wait.max.ms`` (500 ms by default), so the worker keeps busy meanwhile
+_RESUME_BACKLOG = 0.5
 
 
 def _output_error(result: Message) -> Exception:
@@ -92,6 +95,8 @@ class Runner:
         self._main = Lane(-1) if n > 1 else self.lanes[0]
         self._rr = 0
         self._partition_lanes: dict[tuple[str, int], int] = {}
+        #: a worker asked its consumer to resume its partitions (done at the next fetch)
+        self._resume_asked = threading.Event()
         s = self.settings
         self._dl_producer: Producer | None = None
         if s.on_error == "dead-letter":
@@ -301,12 +306,11 @@ class Runner:
     def _make_room(self) -> bool:
         """Before the next fetch, wait until no lane has twice ``queue_size`` waiting.
 
-        While another worker has nothing to do, a full lane does not hold up the others
-        for long: after ``_PAUSE_AFTER`` the consumer is asked to pause the sources of
-        its messages (Kafka: their partitions; resumed once the lane is down to
-        ``queue_size``, see ``_work``) and fetching goes on. Without an idle worker, or
-        with a consumer that cannot pause, this waits (back-pressure: everyone is busy
-        anyway). False when the run fails.
+        A full lane that would take a while to catch up does not hold up the others: the
+        consumer is asked to pause the sources of its messages (Kafka: their partitions;
+        resumed once the lane is down to ``queue_size``, see ``_work``) and fetching goes
+        on (see :meth:`_worth_pausing`). Otherwise, or with a consumer that cannot pause,
+        this waits (back-pressure). False when the run fails.
         """
         high = 2 * self.settings.queue_size
         for lane in self.lanes:
@@ -317,28 +321,35 @@ class Runner:
                         return False
                     # (once a lane has paused sources, whatever else came is paused too;
                     # a lane that catches up quickly is waited for: a pause costs a fetch)
-                    if lane.paused or (
-                        time.monotonic() - since >= _PAUSE_AFTER and self._others_idle(lane)
-                    ):
+                    if lane.paused or self._worth_pausing(lane, time.monotonic() - since):
                         paused = self._source._pause(lane.last)
                         if paused is not None:
                             lane.paused.extend(paused)
                             break
+                    if self._resume_asked.is_set():
+                        break  # a worker waits for its partitions: fetch now (see _work)
                     lane.cond.wait(0.02)
+        self._resume_asked.clear()  # (the fetch that follows resumes them)
         return self._fatal is None
 
-    def _others_idle(self, lane: Lane) -> bool:
-        """Return whether a worker other than ``lane``'s waits for input it could get.
+    def _worth_pausing(self, lane: Lane, waited: float) -> bool:
+        """Return whether fetching on without ``lane``'s sources beats waiting for it.
 
-        On Kafka, only the workers that partitions were given to count (with more
-        workers than partitions, the others never get any).
+        Only while other workers could use input (on Kafka, the workers partitions were
+        given to: with more workers than partitions, the others never get any), and only
+        when ``lane`` has ``_PAUSE_BACKLOG`` or more to do: at its recent pace, or because
+        another worker sits idle after waiting that long for it (a stuck handler).
         """
-        lanes = self.lanes
+        others = self.lanes
         if self._partition_lanes:
-            lanes = [lanes[i] for i in set(self._partition_lanes.values())]
-        return any(
-            other is not lane and other.waiting == 0 and other.current is None
-            for other in lanes
+            others = [others[i] for i in set(self._partition_lanes.values())]
+        others = [o for o in others if o is not lane]
+        if not others:
+            return False
+        if lane.waiting * lane.per_msg >= _PAUSE_BACKLOG:
+            return True
+        return waited >= _PAUSE_BACKLOG and any(
+            o.waiting == 0 and o.current is None for o in others
         )
 
     def _lane_of(self, msg: Message, n: int) -> int:
@@ -370,10 +381,14 @@ class Runner:
             with lane.cond:
                 lane.waiting -= len(chunk)
                 lane.cond.notify()
-                if lane.paused and lane.waiting <= low:
+                if lane.paused and (
+                    lane.waiting <= low or lane.waiting * lane.per_msg <= _RESUME_BACKLOG
+                ):
                     # (under the lock: _make_room pauses under it: no pause is left over)
                     paused, lane.paused = lane.paused, []
                     source._resume(paused)
+                    self._resume_asked.set()
+            started = time.monotonic()
             for msg in chunk:
                 if self._fatal is not None or source._halted:
                     break  # stopping: the rest stays unacknowledged (consumed again)
@@ -394,6 +409,7 @@ class Runner:
                 except BaseException as exc:
                     lane.current = None
                     self._set_fatal(exc)
+            lane.per_msg = (time.monotonic() - started) / len(chunk)
 
     def _set_fatal(self, exc: BaseException) -> None:
         with self._fatal_lock:

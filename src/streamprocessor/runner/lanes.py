@@ -15,7 +15,7 @@ class Lane:
     """One worker's queue, counters and the message it is handling (for the watchdog)."""
 
     __slots__ = ("cond", "current", "index", "last", "n_dead", "n_errors", "n_in", "n_out",
-                 "n_skipped", "paused", "queue", "waiting")
+                 "n_skipped", "paused", "per_msg", "queue", "waiting")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -30,6 +30,8 @@ class Lane:
         self.paused: list[Any] = []
         #: the chunk queued last (its sources are paused when the lane is full)
         self.last: list[Message] = []
+        #: seconds the worker took per message of its last chunk
+        self.per_msg = 0.0
         self.current: Message | None = None
         self.n_in = 0
         self.n_out = 0

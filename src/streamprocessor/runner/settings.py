@@ -67,10 +67,10 @@ class RunnerSettings:
     stats_interval: timedelta = timedelta(seconds=1)
     """How often the statistics are printed."""
     queue_size: int = 16
-    """Messages handed to a worker at a time when concurrency > 1. Up to twice this many
-    wait for a worker; beyond that the consuming thread waits for room, or, while
-    another worker is idle, pauses the busy worker's Kafka partitions until it is down
-    to this many (docs/CLI.md, Concurrency)."""
+    """Messages handed to a worker at a time when concurrency > 1. Once twice this many
+    wait for a worker, the consuming thread waits for room before fetching more, or
+    pauses the worker's Kafka partitions when it has a second of work waiting (see
+    docs/CLI.md, Concurrency)."""
     freeze_gc: bool = True
     """Move what is alive when the run starts out of the garbage collector's way
     (``gc.freeze()``, undone when the run ends): its collections then walk only what the
