@@ -308,9 +308,11 @@ class Runner:
 
         A full lane that would take a while to catch up does not hold up the others: the
         consumer is asked to pause the sources of its messages (Kafka: their partitions;
-        resumed once the lane is down to ``queue_size``, see ``_work``) and fetching goes
-        on (see :meth:`_worth_pausing`). Otherwise, or with a consumer that cannot pause,
-        this waits (back-pressure). False when the run fails.
+        resumed once the lane is down to ``_RESUME_BACKLOG`` of work or ``queue_size``
+        messages, see ``_work``) and fetching goes on (see :meth:`_worth_pausing`).
+        Otherwise, or with a consumer that cannot pause, this waits (back-pressure),
+        unless a worker asked for its partitions back: the next fetch resumes them. False
+        when the run fails.
         """
         high = 2 * self.settings.queue_size
         for lane in self.lanes:
