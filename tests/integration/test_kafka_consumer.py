@@ -468,14 +468,17 @@ def test_a_partition_paused_for_a_busy_worker_is_fetched_again_after_a_rebalance
 ) -> None:
     """librdkafka keeps an application's pause through a later assignment: the consumer
     resumes what it paused when partitions are revoked, so none stays stuck."""
-    topic = kafka_topic(partitions=1)
-    kt.produce_messages(kafka_brokers, topic, "a")
+    topic = kafka_topic(partitions=2)
+    producer = Producer({"bootstrap.servers": kafka_brokers})
+    producer.produce(topic, b"a", partition=0)
+    assert producer.flush(10) == 0
     group = kt.random_name("group")
     c1 = new_consumer(kafka_brokers, topic, group)
     [first] = take(c1, 1)
     assert c1._pause([first]) == [(topic, 0)]
     assert c1._pause([first]) == []  # paused already
-    kt.produce_messages(kafka_brokers, topic, "b")
+    producer.produce(topic, b"b", partition=0)
+    assert producer.flush(10) == 0
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:  # paused: nothing more comes
         c1._fill()
@@ -511,3 +514,22 @@ def test_a_partition_paused_for_a_busy_worker_is_fetched_again_after_a_rebalance
     stops[c1].set()
     t1.join(5)
     c1.close()
+
+
+def test_pausing_the_last_partition_still_fetched_is_refused(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """A pause that would leave nothing to fetch only costs a fetch again later: the
+    consumer refuses it (the runner then waits for the busy worker instead)."""
+    topic = kafka_topic(partitions=2)
+    producer = Producer({"bootstrap.servers": kafka_brokers})
+    for part in (0, 1):
+        producer.produce(topic, b"x", partition=part)
+    assert producer.flush(10) == 0
+    c = new_consumer(kafka_brokers, topic)
+    by_partition = {m._opaque.partition: m for m in take(c, 2)}
+    assert c._pause([by_partition[0]]) == [(topic, 0)]
+    assert c._pause([by_partition[1]]) is None
+    c._resume([(topic, 0)])
+    assert c._pause([by_partition[1]]) == [(topic, 1)]
+    c.close()

@@ -337,21 +337,14 @@ class Runner:
     def _worth_pausing(self, lane: Lane, waited: float) -> bool:
         """Return whether fetching on without ``lane``'s sources beats waiting for it.
 
-        Only while other workers could use input (on Kafka, the workers partitions were
-        given to: with more workers than partitions, the others never get any), and only
-        when ``lane`` has ``_PAUSE_BACKLOG`` or more to do: at its recent pace, or because
-        another worker sits idle after waiting that long for it (a stuck handler).
+        When ``lane`` has ``_PAUSE_BACKLOG`` or more to do: at its recent pace, or because
+        another worker sits idle after waiting that long for it (a stuck handler). (The
+        consumer refuses to pause when nothing else would be fetched: see ``_pause``.)
         """
-        others = self.lanes
-        if self._partition_lanes:
-            others = [others[i] for i in set(self._partition_lanes.values())]
-        others = [o for o in others if o is not lane]
-        if not others:
-            return False
         if lane.waiting * lane.per_msg >= _PAUSE_BACKLOG:
             return True
         return waited >= _PAUSE_BACKLOG and any(
-            o.waiting == 0 and o.current is None for o in others
+            o is not lane and o.waiting == 0 and o.current is None for o in self.lanes
         )
 
     def _lane_of(self, msg: Message, n: int) -> int:

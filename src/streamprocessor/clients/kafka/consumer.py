@@ -274,9 +274,10 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
     def _pause(self, msgs: list[Message]) -> list[Any] | None:
         """Pause the partitions of ``msgs`` (see ``ConsumerBase._pause``).
 
-        Called by the iterating thread. librdkafka drops what it prefetched for them and,
-        on resume, fetches again from the record after the last one handed out, so
-        nothing is skipped.
+        Called by the iterating thread. ``None`` (cannot) when no other assigned partition
+        would still be fetched: pausing would only cost a fetch again. librdkafka drops
+        what it prefetched for paused partitions and, on resume, fetches again from the
+        record after the last one handed out, so nothing is skipped.
         """
         keys = set()
         for m in msgs:
@@ -287,6 +288,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             keys -= self._paused
             new = keys - self._resuming
             if new:
+                if not set(self._parts.states) - self._paused - keys:
+                    return None  # (the rest is paused, or there is no rest)
                 if not self._guard.enter():
                     return None
                 parts = [TopicPartition(t, p) for t, p in sorted(new)]
