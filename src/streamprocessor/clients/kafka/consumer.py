@@ -288,7 +288,9 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             keys -= self._paused
             new = keys - self._resuming
             if new:
-                if not set(self._parts.states) - self._paused - keys:
+                with self._parts.lock:
+                    assigned = set(self._parts.states)
+                if not assigned - self._paused - keys:
                     return None  # (the rest is paused, or there is no rest)
                 if not self._guard.enter():
                     return None
