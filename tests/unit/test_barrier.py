@@ -138,3 +138,23 @@ def test_acks_behind_a_failed_send_are_dropped_not_kept() -> None:
     assert pending.ready() == ["before"]
     assert pending.drop_unreachable() == ["behind", "behind too"]
     assert not pending
+
+
+def test_drain_applies_what_is_ready_behind_dropped_acks() -> None:
+    """Dropping the acks that wait on a failed send can make later ones ready."""
+    t, other = DeliveryTracker("p", print), DeliveryTracker("q", print)
+    pending = PendingAcks()
+    for _ in range(2):
+        t.next_seq()
+    other.next_seq()
+    pending.add(((t, 1),), "first")
+    pending.add(((t, 2),), "dead")
+    pending.add(((other, 1),), "other")
+    pending.add(((other, 2),), "waiting")
+    t.confirm(1)
+    t.fail(2)
+    other.confirm(1)
+    applied: list[list[str]] = []
+    assert pending.drain(applied.append) == ["dead"]
+    assert applied == [["first"], ["other"]]
+    assert len(pending) == 1  # "waiting": its send is not delivered yet

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -455,25 +455,33 @@ def test_a_consumer_without_the_batch_interface_is_read_one_message_at_a_time() 
     assert [m.value for m in out.messages()] == [b"A", b"B", b"C"]
 
 
-@pytest.mark.parametrize("freeze", [True, False])
-def test_the_run_freezes_what_is_alive_at_its_start_and_unfreezes_after(freeze: bool) -> None:
-    import gc
-
+def _seen_by_handler(settings: RunnerSettings, probe: Callable[[], object]) -> object:
+    """Run one message through a Runner over in-memory clients; return what ``probe()``
+    returned inside the handler."""
     store = InmemStore()
     store.add(Message(value=b"a"))
-    during = []
+    seen = []
 
     def handler(m: Message) -> None:
-        during.append(gc.get_freeze_count())
+        seen.append(probe())
 
-    assert gc.get_freeze_count() == 0
     with inmem.new_consumer(options.inmem_store(store),
                             options.manual_interrupt_handling()) as consumer, \
             inmem.new_producer(options.inmem_store(InmemStore()),
                                options.manual_interrupt_handling()) as producer:
-        Runner(consumer, {"producer": producer}, handler,
-               RunnerSettings(freeze_gc=freeze)).run()
-    assert (during[0] > 0) is freeze
+        Runner(consumer, {"producer": producer}, handler, settings).run()
+    [value] = seen
+    return value
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_the_run_freezes_what_is_alive_at_its_start_and_unfreezes_after(freeze: bool) -> None:
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    during = _seen_by_handler(RunnerSettings(freeze_gc=freeze), gc.get_freeze_count)
+    assert isinstance(during, int)
+    assert (during > 0) is freeze
     assert gc.get_freeze_count() == 0
 
 
@@ -481,21 +489,9 @@ def test_the_run_freezes_what_is_alive_at_its_start_and_unfreezes_after(freeze: 
 def test_the_run_sets_the_young_generation_threshold_and_restores_it(threshold: int | None) -> None:
     import gc
 
-    store = InmemStore()
-    store.add(Message(value=b"a"))
-    during = []
     before = gc.get_threshold()
-
-    def handler(m: Message) -> None:
-        during.append(gc.get_threshold())
-
-    with inmem.new_consumer(options.inmem_store(store),
-                            options.manual_interrupt_handling()) as consumer, \
-            inmem.new_producer(options.inmem_store(InmemStore()),
-                               options.manual_interrupt_handling()) as producer:
-        Runner(consumer, {"producer": producer}, handler,
-               RunnerSettings(gc_threshold=threshold)).run()
-    assert during[0] == (before if threshold is None else (threshold, *before[1:]))
+    during = _seen_by_handler(RunnerSettings(gc_threshold=threshold), gc.get_threshold)
+    assert during == (before if threshold is None else (threshold, *before[1:]))
     assert gc.get_threshold() == before
 
 

@@ -174,6 +174,23 @@ class PendingAcks:
                 out.append(q.popleft()[1])
         return out
 
+    def drain(self, apply: Callable[[list[Any]], None]) -> list[Any]:
+        """Hand the ready tokens to ``apply`` (oldest first); drop and return the dead.
+
+        Dead tokens wait for a send that failed for good (:meth:`drop_unreachable`);
+        dropping them can make the ones behind them ready, so this repeats until it
+        drops nothing.
+        """
+        dead: list[Any] = []
+        while True:
+            ready = self.ready()
+            if ready:
+                apply(ready)
+            dropped = self.drop_unreachable()
+            if not dropped:
+                return dead
+            dead += dropped
+
     def drop_unreachable(self) -> list[Any]:
         """Pop and return the oldest tokens that can never be committed.
 

@@ -507,15 +507,10 @@ class ConsumerBase(ClientBase):
 
     def _drain_pending(self) -> None:
         """Commit the pending acks whose sends are delivered now."""
-        pending = self._pending
-        while len(pending):
-            ready = pending.ready()
-            if ready:
-                self._commit(ready)
-            dead = pending.drop_unreachable()
-            if not dead:
-                break
-            self._report_unreachable(len(dead))
+        if len(self._pending):
+            dead = self._pending.drain(self._commit)
+            if dead:
+                self._report_unreachable(len(dead))
 
     def _report_unreachable(self, n: int) -> None:
         """Log acks dropped because a send before them failed for good (once a minute)."""

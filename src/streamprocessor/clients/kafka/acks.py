@@ -137,13 +137,14 @@ class AckMixin(ConsumerBase):
                     self._parts.ack_groups(windows)
                     return
                 pending.add(marks, windows)
-            while pending:
-                for ready in pending.ready():
-                    self._parts.ack_groups(ready)
-                dead = pending.drop_unreachable()
-                if not dead:
-                    break
-                self._report_unreachable(sum(len(offs) for window in dead for _, offs in window))
+            if pending:
+                dead = pending.drain(self._ack_windows)
+                if dead:
+                    self._report_unreachable(sum(len(o) for window in dead for _, o in window))
+
+    def _ack_windows(self, windows: list[Any]) -> None:
+        for groups in windows:
+            self._parts.ack_groups(groups)
 
     def _drain_pending(self) -> None:
         self._settle()
