@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== ruff" >&2
 .venv/bin/ruff check src tests bench examples scripts
-echo "== mypy --strict" >&2
+echo "== mypy --strict (src, and the typing examples in tests/typing)" >&2
 .venv/bin/mypy
 echo "== Kafka broker jars" >&2
 .venv/bin/python -m streamprocessor.testing.kafka_broker fetch >&2

@@ -7,7 +7,7 @@ The everyday names::
 
     with streamprocessor.new_consumer() as consumer, streamprocessor.new_producer() as producer:
         for msg in consumer:
-            producer.send(streamprocessor.Message(value=msg.value.upper()))
+            producer.send(streamprocessor.Message(value=(msg.value or b"").upper()))
             consumer.ack(msg)
 
 The client type comes from the environment (``CONSUMER_CLIENT_TYPE``,

@@ -2,7 +2,10 @@
 
 Pass them to ``new_consumer(...)``/``new_producer(...)`` or a client module's
 constructors. An option is any callable taking the config and changing it (or returning
-a new one), so ``lambda c: setattr(c.kafka, "group_id", "g")`` is one too. Options that
+a new one), so ``lambda c: setattr(c.kafka, "group_id", "g")`` is one too. Every option
+here is an :data:`Option` (for both sides); a function of your own that takes only a
+``ConsumerConfig`` is a :data:`ConsumerOption`, accepted by the consumer constructors
+(``ProducerOption`` likewise). Options that
 only concern consumers leave a producer config untouched, and the other way round.
 Arguments are checked when the option is created: a bad one raises ``ConfigError``
 naming the option. Durations are a ``timedelta`` or a Go duration string (``"5s"``).
@@ -21,13 +24,20 @@ from typing import Any, BinaryIO
 
 from pydantic import SecretStr
 
-from streamprocessor.config import ConsumerConfig, Option, ProducerConfig
+from streamprocessor.config import (
+    ConsumerConfig,
+    ConsumerOption,
+    Option,
+    ProducerConfig,
+    ProducerOption,
+)
 from streamprocessor.config.fields import default_logger
 from streamprocessor.config.optionkit import checked, fixed, invalid, make, setter
 from streamprocessor.stream import Store
 
 __all__ = [
-    "Option", "consumer_options", "disable_environment_config", "inmem_listen",
+    "ConsumerOption", "Option", "ProducerOption",
+    "consumer_options", "disable_environment_config", "inmem_listen",
     "inmem_store", "kafka_broker", "kafka_commit_interval", "kafka_compression_codec",
     "kafka_connect_timeout",
     "kafka_debug", "kafka_group_id", "kafka_group_id_random", "kafka_handle_transient_errors",
@@ -56,13 +66,13 @@ def _callable(option: str, fn: object) -> None:
 # -- globals ------------------------------------------------------------------------------
 
 
-def consumer_options(fn: Callable[[ConsumerConfig], Any]) -> Option:
+def consumer_options(fn: Callable[[ConsumerConfig], object]) -> Option:
     """Run ``fn`` on consumer configs only (Go ``ConsumerOptions``); several compose."""
     _callable("consumer_options", fn)
     return make("consumer", f"consumer_options({fn!r})", fn)
 
 
-def producer_options(fn: Callable[[ProducerConfig], Any]) -> Option:
+def producer_options(fn: Callable[[ProducerConfig], object]) -> Option:
     """Run ``fn`` on producer configs only (Go ``ProducerOptions``); several compose."""
     _callable("producer_options", fn)
     return make("producer", f"producer_options({fn!r})", fn)

@@ -98,7 +98,10 @@ TABLE: list[tuple[options.Option, str, str, Any]] = [
 ]  # fmt: skip
 IDS = [repr(row[0]) for row in TABLE]
 # Covered by their own tests below.
-SPECIAL = {"Option", "kafka_group_id_random", "kafka_require_all_ack", "kafka_topic"}
+SPECIAL = {
+    "ConsumerOption", "Option", "ProducerOption",  # types
+    "kafka_group_id_random", "kafka_require_all_ack", "kafka_topic",
+}  # fmt: skip
 
 
 def test_the_table_covers_every_option() -> None:

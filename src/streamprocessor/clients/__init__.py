@@ -24,7 +24,7 @@ from streamprocessor.stream.errors import UnknownClientError
 from streamprocessor.stream.protocols import Consumer, Producer
 
 if TYPE_CHECKING:
-    from streamprocessor.config.build import Option
+    from streamprocessor.config.build import ConsumerOption, ProducerOption
 
 __all__ = ["REGISTRY", "client_types", "new_consumer", "new_producer", "stdin_is_piped"]
 
@@ -78,7 +78,7 @@ def _variable(config: Any, kind: str) -> str:
     return f"{prefix.upper()}_CLIENT_TYPE"
 
 
-def _with_defaults(kind: Kind, options: tuple[Option | None, ...]) -> Any:
+def _with_defaults(kind: Kind, options: tuple[object, ...]) -> Any:
     """Return the standard-stream client with default settings when that is what is asked.
 
     That is: no options, none of the client's variables set, and the client type
@@ -98,7 +98,7 @@ def _with_defaults(kind: Kind, options: tuple[Option | None, ...]) -> Any:
     return _class(chosen, 0 if kind == "consumer" else 1)(DefaultConfig(kind, chosen))
 
 
-def new_consumer(*options: Option | None) -> Consumer:
+def new_consumer(*options: ConsumerOption | None) -> Consumer:
     """Return the consumer the environment asks for.
 
     ``CONSUMER_CLIENT_TYPE`` (or ``<NAME>_CONSUMER_CLIENT_TYPE``, fallback ``CLIENT_TYPE``;
@@ -130,7 +130,7 @@ def new_consumer(*options: Option | None) -> Consumer:
     return consumer
 
 
-def new_producer(*options: Option | None) -> Producer:
+def new_producer(*options: ProducerOption | None) -> Producer:
     """Return the producer the environment asks for.
 
     ``DRY_RUN`` (present, any value) selects ``standardstream`` (stdout); otherwise

@@ -18,7 +18,7 @@ from datetime import timedelta
 from itertools import chain
 from operator import length_hint
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from streamprocessor.clients.barrier import BARRIER, DeliveryTracker, PendingAcks
 from streamprocessor.config.defaults import DefaultConfig
@@ -32,6 +32,9 @@ from streamprocessor.stream.errors import (
 from streamprocessor.stream.message import Message, field_problem
 from streamprocessor.stream.mocks import Channel
 from streamprocessor.util.interrupts import COORDINATOR
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ConsumerConfig, ProducerConfig
 
 __all__ = [
     "IDLE_HOOKS",
@@ -288,6 +291,14 @@ class ConsumerBase(ClientBase):
     """
 
     kind = "consumer"
+
+    if TYPE_CHECKING:  # what users see; ClientBase.config builds it on first use
+
+        @property
+        def config(self) -> ConsumerConfig:
+            """The client's ``ConsumerConfig``."""
+        @config.setter
+        def config(self, config: ConsumerConfig) -> None: ...
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
@@ -588,6 +599,14 @@ class ProducerBase(ClientBase):
     #: the wrong type with InvalidMessageError before sending anything (the runner need
     #: not check them)
     checks_fields = False
+
+    if TYPE_CHECKING:  # what users see; ClientBase.config builds it on first use
+
+        @property
+        def config(self) -> ProducerConfig:
+            """The client's ``ProducerConfig``."""
+        @config.setter
+        def config(self, config: ProducerConfig) -> None: ...
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)

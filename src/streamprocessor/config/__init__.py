@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streamprocessor.config.build import (
+        ConsumerOption,
         Option,
+        ProducerOption,
         apply_options,
         new_consumer_config,
         new_producer_config,
@@ -68,6 +70,7 @@ __all__ = [
     "Compression",
     "ConfigError",
     "ConsumerConfig",
+    "ConsumerOption",
     "InmemConsumerConfig",
     "InmemProducerConfig",
     "KafkaConsumerConfig",
@@ -76,6 +79,7 @@ __all__ = [
     "Offset",
     "Option",
     "ProducerConfig",
+    "ProducerOption",
     "Protocol",
     "SASLConfig",
     "SSLConfig",
@@ -99,7 +103,8 @@ __all__ = [
 
 #: name → the module that defines it (imported on first use)
 _WHERE: dict[str, str] = {
-    "Option": "build", "apply_options": "build", "new_consumer_config": "build",
+    "ConsumerOption": "build", "Option": "build", "ProducerOption": "build",
+    "apply_options": "build", "new_consumer_config": "build",
     "new_producer_config": "build",
     "format_duration": "durations", "parse_duration": "durations",
     "client_type_from_env": "env", "dry_run": "env", "load_env": "env",

@@ -20,17 +20,28 @@ from streamprocessor.config.models import (
 )
 from streamprocessor.stream.errors import ConfigError
 
-__all__ = ["Option", "apply_options", "new_consumer_config", "new_producer_config"]
+__all__ = [
+    "ConsumerOption",
+    "Option",
+    "ProducerOption",
+    "apply_options",
+    "new_consumer_config",
+    "new_producer_config",
+]
 
 #: An option: any callable that takes a config and changes it in place, or returns a
 #: new config of the same type (which then replaces it). Its other return values are
-#: ignored.
-Option: TypeAlias = Callable[[Any], Any]
+#: ignored. ``Option`` suits both sides (every option of ``streamprocessor.options``);
+#: a function that knows only one side's config is a ``ConsumerOption`` or a
+#: ``ProducerOption``, accepted where only that side is built.
+Option: TypeAlias = Callable[[ConsumerConfig | ProducerConfig], object]
+ConsumerOption: TypeAlias = Callable[[ConsumerConfig], object]
+ProducerOption: TypeAlias = Callable[[ProducerConfig], object]
 
 _Config = TypeVar("_Config", ConsumerConfig, ProducerConfig)
 
 
-def apply_options(config: _Config, *options: Option | None) -> _Config:
+def apply_options(config: _Config, *options: Callable[[_Config], object] | None) -> _Config:
     """Apply ``options`` to ``config`` in order (None skipped) and return the result.
 
     ``config`` itself is changed by options that change in place. A pydantic validation
@@ -53,7 +64,9 @@ def apply_options(config: _Config, *options: Option | None) -> _Config:
     return config
 
 
-def _build(config: _Config, options: tuple[Option | None, ...], environ: Any) -> _Config:
+def _build(
+    config: _Config, options: tuple[Callable[[_Config], object] | None, ...], environ: Any
+) -> _Config:
     config = apply_options(config, *options)
     if config.allow_environment_based_configuration:
         load_env(config, environ)
@@ -61,7 +74,7 @@ def _build(config: _Config, options: tuple[Option | None, ...], environ: Any) ->
 
 
 def new_consumer_config(
-    *options: Option | None, environ: Mapping[str, str] | None = None
+    *options: ConsumerOption | None, environ: Mapping[str, str] | None = None
 ) -> ConsumerConfig:
     """Return a consumer config: defaults, then ``options`` in order, then the environment.
 
@@ -73,7 +86,7 @@ def new_consumer_config(
 
 
 def new_producer_config(
-    *options: Option | None, environ: Mapping[str, str] | None = None
+    *options: ProducerOption | None, environ: Mapping[str, str] | None = None
 ) -> ProducerConfig:
     """Return a producer config: defaults, then ``options`` in order, then the environment.
 

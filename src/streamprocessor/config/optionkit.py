@@ -34,12 +34,12 @@ class _Option:
 
     __slots__ = ("_apply", "_side", "_text")
 
-    def __init__(self, side: Side, text: str, apply: Callable[[Any], Any]) -> None:
+    def __init__(self, side: Side, text: str, apply: Callable[[Any], object]) -> None:
         self._side = side
         self._text = text
         self._apply = apply
 
-    def __call__(self, config: Any) -> Any:
+    def __call__(self, config: ConsumerConfig | ProducerConfig) -> object:
         if isinstance(config, _TYPES[self._side]):
             return self._apply(config)
         return None
@@ -48,7 +48,7 @@ class _Option:
         return f"options.{self._text}"
 
 
-def make(side: Side, text: str, apply: Callable[[Any], Any]) -> Option:
+def make(side: Side, text: str, apply: Callable[[Any], object]) -> Option:
     """Return an option that runs ``apply(config)`` on the configs of ``side`` only."""
     return _Option(side, text, apply)
 

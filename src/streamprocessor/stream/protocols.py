@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from streamprocessor.stream.message import Message
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ConsumerConfig, ProducerConfig
 
 __all__ = ["Consumer", "ErrorCloser", "Producer", "Store"]
 
@@ -68,7 +71,7 @@ class Consumer(ErrorCloser, Protocol):
     no such notion). ``ack``/``nack`` on a closed consumer raise ``ClientClosedError``.
     """
 
-    config: Any
+    config: ConsumerConfig
 
     def __iter__(self) -> Iterator[Message]: ...
 
@@ -100,7 +103,7 @@ class Producer(ErrorCloser, Protocol):
     ``msg.producer_topic`` or the configured topic.
     """
 
-    config: Any
+    config: ProducerConfig
 
     def send(self, msg: Message) -> None:
         """Send ``msg`` (possibly buffered)."""

@@ -2,7 +2,8 @@
 
 - :class:`ConformanceSuite`, :class:`Harness`, :class:`Features`, :func:`collect`: the
   contract tests every client passes (``streamprocessor.testing.conformance``);
-- :func:`run_handler`: run a handler over messages in memory, under the runner's policies;
+- :func:`run_handler`: run a handler over messages in memory, under the runner's policies,
+  and get a :class:`HandlerResult`;
 - the pytest plugin (registered by the ``pytest11`` entry point) with the fixtures
   ``inmem_store``, ``stream_env`` (a clean environment), ``kafka_brokers`` (a real broker,
   started by the test session unless ``STREAMPROCESSOR_TEST_KAFKA_BROKERS`` names one) and
@@ -17,17 +18,22 @@ need pytest.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamprocessor.testing.conformance import ConformanceSuite, Features, Harness, collect
+    from streamprocessor.testing.harness import HandlerResult, run_handler
 
 _LAZY = {
     "ConformanceSuite": "streamprocessor.testing.conformance",
     "Features": "streamprocessor.testing.conformance",
     "Harness": "streamprocessor.testing.conformance",
     "collect": "streamprocessor.testing.conformance",
+    "HandlerResult": "streamprocessor.testing.harness",
     "run_handler": "streamprocessor.testing.harness",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["ConformanceSuite", "Features", "HandlerResult", "Harness", "collect", "run_handler"]
 
 
 def __getattr__(name: str) -> Any:

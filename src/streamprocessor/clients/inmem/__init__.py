@@ -18,16 +18,16 @@ from __future__ import annotations
 
 from streamprocessor.clients.inmem.client import InmemConsumer, InmemProducer
 from streamprocessor.config import new_consumer_config, new_producer_config
-from streamprocessor.options import Option
+from streamprocessor.options import ConsumerOption, ProducerOption
 
 __all__ = ["InmemConsumer", "InmemProducer", "new_consumer", "new_producer"]
 
 
-def new_consumer(*options: Option | None) -> InmemConsumer:
+def new_consumer(*options: ConsumerOption | None) -> InmemConsumer:
     """Return an in-memory consumer configured by ``options`` and the environment."""
     return InmemConsumer(new_consumer_config(*options))
 
 
-def new_producer(*options: Option | None) -> InmemProducer:
+def new_producer(*options: ProducerOption | None) -> InmemProducer:
     """Return an in-memory producer configured by ``options`` and the environment."""
     return InmemProducer(new_producer_config(*options))

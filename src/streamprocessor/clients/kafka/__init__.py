@@ -46,19 +46,19 @@ from streamprocessor.clients.kafka.consumer import KafkaConsumer
 from streamprocessor.clients.kafka.message import KafkaMessage
 from streamprocessor.clients.kafka.producer import KafkaProducer
 from streamprocessor.config import new_consumer_config, new_producer_config
-from streamprocessor.options import Option
+from streamprocessor.options import ConsumerOption, ProducerOption
 
 __all__ = ["KafkaConsumer", "KafkaMessage", "KafkaProducer", "new_consumer", "new_producer"]
 
 
-def new_consumer(*options: Option | None) -> KafkaConsumer:
+def new_consumer(*options: ConsumerOption | None) -> KafkaConsumer:
     """Return a Kafka consumer configured by ``options`` and the environment."""
     config = new_consumer_config(*options)
     config.type = "kafka"
     return KafkaConsumer(config)
 
 
-def new_producer(*options: Option | None) -> KafkaProducer:
+def new_producer(*options: ProducerOption | None) -> KafkaProducer:
     """Return a Kafka producer configured by ``options`` and the environment."""
     config = new_producer_config(*options)
     config.type = "kafka"

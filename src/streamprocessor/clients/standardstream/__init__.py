@@ -64,12 +64,12 @@ from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.config.env import defaults_apply, env_client_type
 
 if TYPE_CHECKING:
-    from streamprocessor.config.build import Option
+    from streamprocessor.config.build import ConsumerOption, ProducerOption
 
 __all__ = ["StandardstreamConsumer", "StandardstreamProducer", "new_consumer", "new_producer"]
 
 
-def new_consumer(*options: Option | None) -> StandardstreamConsumer:
+def new_consumer(*options: ConsumerOption | None) -> StandardstreamConsumer:
     """Return a consumer of stdin (or the reader option) configured by ``options``."""
     if defaults_apply("consumer", options):  # no pydantic needed (see config.defaults)
         return StandardstreamConsumer(DefaultConfig("consumer", env_client_type("consumer") or ""))
@@ -78,7 +78,7 @@ def new_consumer(*options: Option | None) -> StandardstreamConsumer:
     return StandardstreamConsumer(new_consumer_config(*options))
 
 
-def new_producer(*options: Option | None) -> StandardstreamProducer:
+def new_producer(*options: ProducerOption | None) -> StandardstreamProducer:
     """Return a producer to stdout (or the writer option) configured by ``options``."""
     if defaults_apply("producer", options):
         return StandardstreamProducer(DefaultConfig("producer", env_client_type("producer") or ""))
