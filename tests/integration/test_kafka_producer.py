@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamprocessor import options
 from streamprocessor.clients import kafka
@@ -100,6 +100,24 @@ def test_headers_become_tags(kafka_brokers: str, kafka_topic: Callable[..., str]
     assert m.tags == {"a": b"1", "b": b"2"}
     assert m.timestamp == datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     assert (m.key, m.value, m.offset) == (b"k", b"v", 0)
+
+
+def test_the_go_originals_empty_headers_are_not_tags(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """A record as the Go producer writes it: one ("", null) header per tag, then the tags."""
+    topic = kafka_topic()
+    raw = Producer({"bootstrap.servers": kafka_brokers})
+    headers = [("", None), ("", None), ("a", b"1"), ("b", None)]
+    raw.produce(topic, value=b"v", headers=headers)
+    assert raw.flush(TIMEOUT) == 0
+    assert raw_headers(kafka_brokers, topic) == [headers]  # stored as the original sends them
+    with kafka.new_consumer(*kt.consumer_options(kafka_brokers, topic)) as c:
+        timer = threading.Timer(TIMEOUT, c.close)  # (ends the iteration if nothing comes)
+        timer.start()
+        m = next(iter(c))
+        timer.cancel()
+    assert m.tags == {"a": b"1", "b": b""}
 
 
 def test_a_tombstone_round_trips_as_none(

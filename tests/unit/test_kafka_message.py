@@ -71,3 +71,12 @@ def test_timestamp_ms_takes_other_zones_and_naive_utc() -> None:
     cet = timezone(timedelta(hours=1))
     assert timestamp_ms(datetime(1970, 1, 1, 1, 0, 1, tzinfo=cet)) == 1000
     assert timestamp_ms(datetime(1970, 1, 1, 0, 0, 2)) == 2000
+
+
+def test_headers_with_an_empty_key_and_no_value_are_dropped() -> None:
+    """The Go original's producer puts one ("", null) header per tag before the real ones."""
+    go = [("", None), ("", None), ("trace", b"abc"), ("empty", None)]
+    assert headers_to_tags(go) == {"trace": b"abc", "empty": b""}
+    assert headers_to_tags([("", None)]) == {}
+    assert headers_to_tags([("", b"")]) == {"": b""}  # a real (empty) value is a tag
+    assert headers_to_tags([("", b"v")]) == {"": b"v"}

@@ -5,7 +5,8 @@ Datasheet:
 - fields: every ``Message`` field round-trips — value (``None`` is a tombstone), key,
   timestamp (millisecond precision, UTC; none or the epoch lets Kafka stamp the send
   time), tags ↔ headers (exactly the tags, both ways; a header without value reads as
-  ``b""``, a repeated header key keeps the last value), ``consumer_topic`` and
+  ``b""``, one with an empty key and no value — the Go original's padding — is dropped,
+  a repeated header key keeps the last value), ``consumer_topic`` and
   ``offset`` on consumed messages. The producer sends to ``producer_topic``, else its
   configured topic — never to ``consumer_topic``. Timestamps and tags of consumed
   messages are built on first access.

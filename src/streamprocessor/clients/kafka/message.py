@@ -49,11 +49,13 @@ def timestamp_ms(ts: datetime) -> int:
 def headers_to_tags(headers: list[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
     """Return record headers as tags; a header without value becomes ``b""``.
 
-    Kafka allows a key twice; the last one wins, as in a dict.
+    A header with an empty key and no value is dropped: the Go original's producer writes
+    one such header per tag in front of the real ones. Kafka allows a key twice; the last
+    one wins, as in a dict.
     """
     if not headers:
         return {}
-    return {k: (b"" if v is None else v) for k, v in headers}
+    return {k: (b"" if v is None else v) for k, v in headers if k or v is not None}
 
 
 class _FromRecord:
