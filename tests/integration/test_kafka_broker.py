@@ -269,6 +269,34 @@ def test_start_tls_keeps_passwords_out_of_the_state_file_and_private(tmp_path: P
     assert not state_path.exists()
 
 
+def test_the_script_prints_commands_that_work(tmp_path: Path) -> None:
+    """`scripts/kafka-broker start` says how to use and stop it; `address` waits for it."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "kafka-broker"
+    errors = tmp_path / "start.err"
+    with errors.open("w") as err:
+        proc = subprocess.Popen([str(script), "start", "--dir", str(tmp_path / "k")],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        got = subprocess.run([str(script), "address", "--dir", str(tmp_path / "k")],
+                             capture_output=True, text=True, timeout=240)
+        assert got.returncode == 0, got.stderr
+        address = got.stdout.strip()
+        assert address.startswith("127.0.0.1:")
+        assert proc.stdout is not None and proc.stdout.readline().strip() == address
+        said = errors.read_text()
+        assert f"kafka-broker: to use it: export KAFKA={address}\n" in said
+        stop = said.split("kafka-broker: to stop it: SIGTERM, or ", 1)[1].splitlines()[0]
+        assert stop.startswith(str(script))
+        done = subprocess.run(["bash", "-c", stop], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
+    assert not (tmp_path / "k" / STATE_FILE).exists()
+
+
 # --------------------------------------------------------------------------------------------
 # three nodes
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from streamprocessor.testing.kafka_broker import _pid_alive
 
@@ -22,3 +23,16 @@ def test_an_exited_child_not_yet_reaped_counts_as_gone() -> None:
     finally:
         child.wait()
     assert _pid_alive(os.getpid())
+
+
+def test_address_without_a_cluster_says_how_to_start_one(tmp_path: Path) -> None:
+    """`address` waits a bounded time and names the command that starts a cluster."""
+    done = subprocess.run(
+        [sys.executable, "-m", "streamprocessor.testing.kafka_broker", "address",
+         "--dir", str(tmp_path), "--timeout", "0.3"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"no cluster became ready in {tmp_path} within 0.3 s" in done.stderr
+    assert f"-m streamprocessor.testing.kafka_broker start --dir {tmp_path}'" in done.stderr

@@ -7,7 +7,7 @@
 - the pytest plugin (registered by the ``pytest11`` entry point) with the fixtures
   ``inmem_store``, ``stream_env`` (a clean environment), ``kafka_brokers`` (a real broker,
   started by the test session unless ``STREAMPROCESSOR_TEST_KAFKA_BROKERS`` names one) and
-  ``kafka_topic`` (a fresh topic per test);
+  ``kafka_topic`` (a function making fresh topics, deleted after the test);
 - ``streamprocessor.testing.kafka_broker``: start and stop an Apache Kafka broker from its
   Maven jars.
 

@@ -24,7 +24,11 @@ From a shell (the ``scripts/kafka-broker`` wrapper runs the same)::
 
     python -m streamprocessor.testing.kafka_broker fetch
     python -m streamprocessor.testing.kafka_broker start --dir /tmp/kafka &   # prints the address
+    export KAFKA=$(python -m streamprocessor.testing.kafka_broker address --dir /tmp/kafka)
     python -m streamprocessor.testing.kafka_broker stop --dir /tmp/kafka
+
+``address`` waits until the cluster that ``start --dir`` runs is ready and prints its
+bootstrap address.
 
 ``start --dir DIR`` writes the state file ``DIR/kafka-broker.json`` (addresses, process ids
 and, with ``--tls``, the paths of the certificates). With ``--tls`` the client key's and the
@@ -52,6 +56,7 @@ import os
 import random
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -97,6 +102,9 @@ DEPENDENCY_PLUGIN: Final = "org.apache.maven.plugins:maven-dependency-plugin:3.6
 
 DEFAULT_START_TIMEOUT: Final = 120.0
 """Seconds to wait for a node to become ready before giving up."""
+
+COMMAND_ENV: Final = "STREAMPROCESSOR_KAFKA_BROKER_COMMAND"
+"""Set by ``scripts/kafka-broker``: the command that the printed instructions name."""
 
 CACHE_ENV: Final = "STREAMPROCESSOR_KAFKA_CACHE"
 """Environment variable that overrides the jar cache directory."""
@@ -1391,6 +1399,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     start.add_argument("--timeout", type=float, default=DEFAULT_START_TIMEOUT)
     start.add_argument("--cache-dir", type=Path, help="jar cache directory")
 
+    address = sub.add_parser(
+        "address",
+        help="wait until the cluster 'start --dir DIR' runs is ready, print its address",
+    )
+    address.add_argument("--dir", type=Path, required=True)
+    address.add_argument("--timeout", type=float, default=DEFAULT_START_TIMEOUT + 60.0)
+
     stop = sub.add_parser("stop", help="stop a cluster that 'start --dir DIR' is running")
     stop.add_argument("--dir", type=Path, required=True)
     stop.add_argument("--timeout", type=float, default=60.0)
@@ -1485,10 +1500,12 @@ def _cmd_start(args: argparse.Namespace) -> int:
             "broker_keystore_password_file": str(keystore_password),
         }
     _write_private(state_path, json.dumps(state, indent=2) + "\n")
+    where = shlex.quote(str(directory))
     print(
         f"kafka-broker: Kafka {KAFKA_VERSION}, {args.nodes} node(s) ready in "
-        f"{time.monotonic() - started:.1f} s; dir {directory}; stop with SIGTERM or "
-        f"'kafka-broker stop --dir {directory}'",
+        f"{time.monotonic() - started:.1f} s; dir {directory}\n"
+        f"kafka-broker: to use it: export KAFKA={cluster.bootstrap_servers}\n"
+        f"kafka-broker: to stop it: SIGTERM, or {_command()} stop --dir {where}",
         file=sys.stderr,
     )
     print(cluster.bootstrap_servers, flush=True)
@@ -1534,6 +1551,36 @@ def _running_cli_pid(state_path: Path) -> int | None:
     return pid if _pid_alive(pid) and _is_our_cli(pid) else None
 
 
+def _command() -> str:
+    """How the user runs this command line: the wrapper script, or ``python -m``."""
+    wrapper = os.environ.get(COMMAND_ENV)
+    if wrapper:
+        return shlex.quote(wrapper)
+    return f"{shlex.quote(sys.executable)} -m streamprocessor.testing.kafka_broker"
+
+
+def _cmd_address(args: argparse.Namespace) -> int:
+    state_path = args.dir.expanduser().resolve() / STATE_FILE
+    deadline = time.monotonic() + args.timeout
+    while True:
+        if _running_cli_pid(state_path) is not None:
+            try:
+                print(json.loads(state_path.read_text(encoding="utf-8"))["bootstrap_servers"])
+                return 0
+            except (OSError, ValueError, KeyError):
+                pass  # stopped meanwhile
+        if time.monotonic() >= deadline:
+            print(
+                f"kafka-broker: no cluster became ready in {args.dir} within "
+                f"{args.timeout:g} s: start one with "
+                f"'{_command()} start --dir {shlex.quote(str(args.dir))}' "
+                "(what it prints says why it failed)",
+                file=sys.stderr,
+            )
+            return 1
+        time.sleep(0.2)
+
+
 def _cmd_stop(args: argparse.Namespace) -> int:
     state_path = args.dir.expanduser().resolve() / STATE_FILE
     try:
@@ -1568,13 +1615,15 @@ def _cmd_stop(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point: ``fetch``, ``start`` or ``stop``; returns the exit code."""
+    """Command-line entry point: ``fetch``, ``start``, ``address`` or ``stop``; the exit code."""
     args = _parse_args(argv)
     try:
         if args.command == "fetch":
             return _cmd_fetch(args)
         if args.command == "start":
             return _cmd_start(args)
+        if args.command == "address":
+            return _cmd_address(args)
         return _cmd_stop(args)
     except KafkaBrokerError as exc:
         print(f"kafka-broker: {exc}", file=sys.stderr)
