@@ -27,7 +27,7 @@ from streamprocessor.clients import (
 from streamprocessor.config import new_consumer_config, new_producer_config, redacted_dict
 from streamprocessor.options import Option
 from streamprocessor.runner.engine import Runner
-from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler
+from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler, check_handler
 from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
 from streamprocessor.runner.stats import StatsPrinter
 from streamprocessor.stream import Consumer, Producer
@@ -59,9 +59,11 @@ def open_clients(
     """Create the consumer, the default producer and the extra producers; close on exit.
 
     Extra producer ``NAME`` is ``new_producer(options.name(NAME))``: it reads the
-    ``NAME_PRODUCER_*`` variables.
+    ``NAME_PRODUCER_*`` variables. Every client's config is checked before the first
+    opens (:class:`ConfigError`).
     """
-    opts = _client_options(settings, client_options)
+    effective_config("run", settings, *client_options)  # every config refused before a client
+    opts = _client_options(settings, client_options)  # opens: none connects in vain
     consumer = stack.enter_context(new_consumer(*opts))
     producers: dict[str, Producer] = {DEFAULT_PRODUCER: stack.enter_context(new_producer(*opts))}
     for name in producer_names(settings):
@@ -78,8 +80,11 @@ def run(
 
     ``handler=None`` forwards messages unchanged. The clients are closed (flushed,
     committed) before this returns or raises; see :meth:`Runner.run` for what it raises.
+    An async or wrongly shaped handler is a :class:`ConfigError` before anything opens.
     Returns the finished :class:`Runner` (its :meth:`~Runner.totals` are the counts).
     """
+    if handler is not None:
+        check_handler(handler)  # before any client opens
     settings = settings or RunnerSettings()
     with ExitStack() as stack:
         consumer, producers = open_clients(stack, settings, *client_options)
