@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 from streamprocessor.util.interrupts import COORDINATOR
@@ -16,3 +19,13 @@ def _clean_env(stream_env: pytest.MonkeyPatch) -> None:
 def _reset_interrupts() -> None:
     """Forget an interrupt a previous test delivered."""
     COORDINATOR.reset()
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """main() configures the root logger; put it back after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

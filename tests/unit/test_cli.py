@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +11,6 @@ import pytest
 from streamprocessor.cli import EXIT_OK, EXIT_USAGE, main
 from streamprocessor.config import variables_for
 from streamprocessor.runner import settings_for
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging() -> Iterator[None]:
-    """main() configures the root logger; put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _keys(text: str) -> set[str]:
@@ -93,7 +81,7 @@ def test_an_invalid_variable_exits_2(monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("STREAMPROCESSOR_CONCURRENCY", "lots")
     assert main(["run", "json:dumps"]) == EXIT_USAGE
-    assert "STREAMPROCESSOR_CONCURRENCY='lots'" in capsys.readouterr().err
+    assert "'lots' for STREAMPROCESSOR_CONCURRENCY" in capsys.readouterr().err
 
 
 def test_no_client_type_exits_2(stream_env: pytest.MonkeyPatch,
@@ -106,6 +94,9 @@ def test_no_client_type_exits_2(stream_env: pytest.MonkeyPatch,
 def test_print_config_redacts_secrets(stream_env: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     stream_env.setenv("CONSUMER_CLIENT_TYPE", "kafka")
+    stream_env.setenv("CONSUMER_KAFKA_BROKERS", "127.0.0.1:1")
+    stream_env.setenv("CONSUMER_KAFKA_TOPICS", "t")
+    stream_env.setenv("CONSUMER_KAFKA_GROUP_ID", "g")
     stream_env.setenv("CONSUMER_KAFKA_SASL_PASSWORD", "hunter2")
     stream_env.setenv("CONSUMER_KAFKA_COMMIT_INTERVAL", "1s")
     stream_env.setenv("INVALID_PRODUCER_KAFKA_TOPIC", "bad")
@@ -131,3 +122,31 @@ def test_handler_from_a_file_path(tmp_path: Path, capsys: pytest.CaptureFixture[
     stream_env.setenv("CONSUMER_CLIENT_TYPE", "inmem")
     stream_env.setenv("DRY_RUN", "1")
     assert main(["run", f"{f}:handle", "--print-config"]) == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"CONSUMER_CLIENT_TYPE": "kafak"}, "did you mean 'kafka'"),
+        ({"CONSUMER_CLIENT_TYPE": "kafka"}, "required config kafka.brokers is empty"),
+        ({"CONSUMER_CLIENT_TYPE": "kafka", "CONSUMER_KAFKA_BROKERS": "b:9092",
+          "CONSUMER_KAFKA_TOPICS": "t"}, "kafka.group_id is missing"),
+        ({"CONSUMER_CLIENT_TYPE": "inmem"}, "producer client type"),
+        ({"CONSUMER_CLIENT_TYPE": "inmem", "PRODUCER_CLIENT_TYPE": "kafka",
+          "PRODUCER_KAFKA_BROKERS": "b:9092"}, "kafka.topic is missing"),
+    ],
+)
+def test_print_config_refuses_what_a_run_refuses(
+    env: dict[str, str], said: str, stream_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Same exit status, same message as the run (which fails before connecting)."""
+    for k, v in env.items():
+        stream_env.setenv(k, v)
+    assert main(["run", "json:dumps"]) == EXIT_USAGE
+    run_err = capsys.readouterr().err
+    assert said in run_err
+    assert main(["run", "json:dumps", "--print-config"]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert run_err.split("ERROR ", 1)[1] == captured.err.split("ERROR ", 1)[1]

@@ -52,7 +52,7 @@ def test_a_flag_wins_over_its_variable() -> None:
 @pytest.mark.parametrize(
     ("env", "value", "named"),
     [
-        ("STREAMPROCESSOR_CONCURRENCY", "many", "STREAMPROCESSOR_CONCURRENCY='many'"),
+        ("STREAMPROCESSOR_CONCURRENCY", "many", "'many' for STREAMPROCESSOR_CONCURRENCY"),
         ("STREAMPROCESSOR_CONCURRENCY", "0", "at least 1"),
         ("STREAMPROCESSOR_ON_ERROR", "retry", "stop, skip, dead-letter"),
         ("STREAMPROCESSOR_RETRY_BACKOFF", "100", "Go duration"),
@@ -66,7 +66,7 @@ def test_an_invalid_variable_is_an_error_naming_it(env: str, value: str, named: 
 
 
 def test_an_invalid_flag_is_an_error_naming_the_flag() -> None:
-    with pytest.raises(ConfigError, match="--retries='-'"):
+    with pytest.raises(ConfigError, match="'-' for --retries"):
         from_sources("run", {"retries": "-"}, {})
 
 

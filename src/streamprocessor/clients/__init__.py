@@ -26,7 +26,16 @@ from streamprocessor.stream.protocols import Consumer, Producer
 if TYPE_CHECKING:
     from streamprocessor.config.build import ConsumerOption, ProducerOption
 
-__all__ = ["REGISTRY", "client_types", "new_consumer", "new_producer", "stdin_is_piped"]
+__all__ = [
+    "REGISTRY",
+    "check_config",
+    "client_types",
+    "consumer_type",
+    "new_consumer",
+    "new_producer",
+    "producer_type",
+    "stdin_is_piped",
+]
 
 #: type name → (module, consumer class, producer class)
 REGISTRY: dict[str, tuple[str, str, str]] = {
@@ -110,13 +119,25 @@ def new_consumer(*options: ConsumerOption | None) -> Consumer:
     if quick is not None:
         consumer: Consumer = quick
         return consumer
-    from streamprocessor.config import client_type_from_env, new_consumer_config
+    from streamprocessor.config import new_consumer_config
 
     config = new_consumer_config(*options)
-    type_name = client_type_from_env(config, "consumer")
+    config.type = consumer_type(config)
+    consumer = _class(config.type, 0)(config)
+    return consumer
+
+
+def consumer_type(config: Any) -> str:
+    """Return the consumer type ``new_consumer`` chooses for ``config``; raise as it does.
+
+    Raises :class:`UnknownClientError` naming the variable the unknown type came from.
+    """
+    from streamprocessor.config.env import client_type_source
+
+    type_name, source = client_type_source(config, "consumer")
     if type_name:
         if type_name not in REGISTRY:
-            raise _unknown("consumer", type_name, _variable(config, "consumer"))
+            raise _unknown("consumer", type_name, source)
     elif stdin_is_piped():
         type_name = "standardstream"
     else:
@@ -125,9 +146,7 @@ def new_consumer(*options: ConsumerOption | None) -> Consumer:
             f"{_variable(config, 'consumer')} to one of {', '.join(client_types())}, "
             "or pipe input into stdin"
         )
-    config.type = type_name
-    consumer = _class(type_name, 0)(config)
-    return consumer
+    return type_name
 
 
 def new_producer(*options: ProducerOption | None) -> Producer:
@@ -141,13 +160,22 @@ def new_producer(*options: ProducerOption | None) -> Producer:
     if quick is not None:
         producer: Producer = quick
         return producer
-    from streamprocessor.config import client_type_from_env, new_producer_config
+    from streamprocessor.config import new_producer_config
 
     config = new_producer_config(*options)
+    config.type = producer_type(config)
+    producer = _class(config.type, 1)(config)
+    return producer
+
+
+def producer_type(config: Any) -> str:
+    """Return the producer type ``new_producer`` chooses for ``config``; raise as it does."""
+    from streamprocessor.config.env import client_type_source
+
     if dry_run():
         type_name = "standardstream"
     else:
-        type_name = client_type_from_env(config, "producer")
+        type_name, source = client_type_source(config, "producer")
         if not type_name:
             raise UnknownClientError(
                 "unable to determine the producer client type: set "
@@ -155,7 +183,24 @@ def new_producer(*options: ProducerOption | None) -> Producer:
                 "or set DRY_RUN=1 to write to stdout"
             )
         if type_name not in REGISTRY:
-            raise _unknown("producer", type_name, _variable(config, "producer"))
-    config.type = type_name
-    producer = _class(type_name, 1)(config)
-    return producer
+            raise _unknown("producer", type_name, source)
+    return type_name
+
+
+#: type name → (module, consumer check, producer check): the IO-free checks a client
+#: runs on its config before it connects, for ``--print-config``
+_CHECKS: dict[str, tuple[str, str, str]] = {
+    "kafka": (
+        "streamprocessor.clients.kafka.properties",
+        "consumer_properties",
+        "producer_properties",
+    ),
+}
+
+
+def check_config(kind: Kind, type_name: str, config: Any) -> None:
+    """Refuse ``config`` as a ``type_name`` client would at start, without connecting."""
+    found = _CHECKS.get(type_name)
+    if found is not None:
+        module, *checks = found
+        getattr(importlib.import_module(module), checks[kind == "producer"])(config)

@@ -15,8 +15,6 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from streamprocessor.stream.errors import ConfigError
-
 if TYPE_CHECKING:
     from streamprocessor.config.kafka import KafkaDebug
     from streamprocessor.config.models import ConsumerConfig, ProducerConfig
@@ -26,6 +24,7 @@ __all__ = [
     "DRY_RUN",
     "LEGACY_NAMES",
     "client_type_from_env",
+    "client_type_source",
     "defaults_apply",
     "dry_run",
     "env_client_type",
@@ -72,7 +71,8 @@ def lookup(
 def _apply(config: ConsumerConfig | ProducerConfig, var: Variable, name: str, raw: str) -> None:
     from pydantic import ValidationError
 
-    from streamprocessor.config.parsing import parse_value
+    from streamprocessor.config.models import pydantic_reason
+    from streamprocessor.config.parsing import invalid_value, parse_value
 
     value = parse_value(var, raw, name)
     *path, attr = var.field.split(".")
@@ -87,9 +87,8 @@ def _apply(config: ConsumerConfig | ProducerConfig, var: Variable, name: str, ra
     try:
         setattr(owner, attr, value)
     except ValidationError as exc:
-        shown = "<hidden>" if var.secret else repr(raw)
-        msgs = [e["msg"].removeprefix("Value error, ") for e in exc.errors(include_input=False)]
-        raise ConfigError(f"invalid value {shown} for {name}: {'; '.join(msgs)}") from None
+        reasons = [pydantic_reason(e) for e in exc.errors(include_input=False)]
+        raise invalid_value(var, name, raw, "; ".join(reasons)) from None
 
 
 def load_env(
@@ -128,13 +127,30 @@ def client_type_from_env(
     Read even when environment configuration is disabled, as the original's factory
     did; lower-cased, surrounding spaces removed.
     """
+    return client_type_source(config, kind, environ)[0]
+
+
+def client_type_source(
+    config: ConsumerConfig | ProducerConfig,
+    kind: ClientKind | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """Return :func:`client_type_from_env`'s type and where it came from, for errors.
+
+    The source is the variable read (``CLIENT_TYPE`` when only the bare one is set) or
+    ``options.name/config.type`` when no variable is. Raises :class:`ConfigError` for
+    a value that is not UTF-8 text.
+    """
+    from streamprocessor.config.parsing import parse_value
     from streamprocessor.config.variables import env_prefix, variables_for
 
     kind = kind or kind_of(config)
     var = next(v for v in variables_for(kind) if v.field == "type")
     found = lookup(var, env_prefix(kind, config.name), environ)
-    value = found[1] if found is not None else config.type
-    return value.strip().lower()
+    if found is None:
+        return config.type.strip().lower(), "the config's type (set in code)"
+    name, raw = found
+    return str(parse_value(var, raw, name)).strip().lower(), name
 
 
 def dry_run(environ: Mapping[str, str] | None = None) -> bool:

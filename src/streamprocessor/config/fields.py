@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, BinaryIO, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator, Strict
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SecretStr,
+    Strict,
+)
 
 from streamprocessor.config.defaults import DEFAULT_LOGGER_NAME, default_logger
 from streamprocessor.config.durations import DURATION_EXAMPLE, parse_duration
@@ -27,12 +35,14 @@ __all__ = [
     "PositiveInt",
     "PropertyMap",
     "Reader",
+    "Secret",
     "StrictStr",
     "Writer",
     "choice_validator",
     "default_logger",
     "is_secret_property",
     "non_empty_items",
+    "text_problem",
 ]
 
 T = TypeVar("T")
@@ -57,10 +67,42 @@ def _not_negative(value: timedelta) -> timedelta:
 
 #: A non-negative duration: a ``timedelta`` or a Go duration string such as ``"5s"``.
 Duration = Annotated[timedelta, BeforeValidator(_duration_input), AfterValidator(_not_negative)]
+def text_problem(text: str) -> str:
+    """Say why ``text`` cannot be handed to librdkafka (a C library), or return ``""``.
+
+    A NUL would cut the string short in C; a lone surrogate is what Python makes of
+    bytes that are not UTF-8 (environment variables, command lines) and cannot be
+    encoded. The reason gives a position only, never the text: it may be a secret.
+    """
+    if "\x00" in text:
+        return f"contains a NUL character at index {text.index(chr(0))}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid UTF-8: an undecodable byte at index {exc.start}"
+    return ""
+
+
+def _c_text(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _c_secret(value: object) -> object:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, str):
+        _c_text(text)
+    return value
+
+
 #: A ``bool`` that must really be a bool (no ``"yes"``, no ``1``).
 Bool = Annotated[bool, Strict()]
-#: A ``str`` that must really be a str.
-StrictStr = Annotated[str, Strict()]
+#: A ``str`` that must really be a str, and one librdkafka can take (UTF-8, no NUL).
+StrictStr = Annotated[str, Strict(), AfterValidator(_c_text)]
+#: A secret string (never shown), held to the same rule as :data:`StrictStr`.
+Secret = Annotated[SecretStr, BeforeValidator(_c_secret)]
 #: A 64-bit integer (Go's ``int``/``int64``), never a bool or a string.
 Int64 = Annotated[int, Strict(), Field(ge=_INT64_MIN, le=_INT64_MAX)]
 #: A non-negative 64-bit integer (0 usually means "leave librdkafka's default").
@@ -149,6 +191,8 @@ def _property_map(value: object) -> object:
     for k, v in value.items():
         if not isinstance(k, str) or not k.strip():
             raise ValueError(f"property names must be non-empty strings, not {k!r}")
+        if text_problem(k):
+            raise ValueError(f"property name at index {len(out)}: {text_problem(k)}")
         if isinstance(v, bool):
             v = "true" if v else "false"
         elif isinstance(v, int | float):

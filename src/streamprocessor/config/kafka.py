@@ -29,6 +29,7 @@ from streamprocessor.config.fields import (
     Duration,
     Int64,
     PropertyMap,
+    Secret,
     StrictStr,
     choice_validator,
     is_secret_property,
@@ -198,9 +199,9 @@ class SSLConfig(_Section):
     ca_path: StrictStr = ""
     cert_path: StrictStr = ""
     crl_path: StrictStr = ""
-    key_password: SecretStr = SecretStr("")
+    key_password: Secret = SecretStr("")
     key_path: StrictStr = ""
-    keystore_password: SecretStr = SecretStr("")
+    keystore_password: Secret = SecretStr("")
     keystore_path: StrictStr = ""
 
 
@@ -215,7 +216,7 @@ class SASLConfig(_Section):
 
     mechanism: Annotated[StrictStr, BeforeValidator(_mechanism)] = ""
     username: StrictStr = ""
-    password: SecretStr = SecretStr("")
+    password: Secret = SecretStr("")
 
 
 def redact_properties(props: Mapping[str, str]) -> dict[str, str]:

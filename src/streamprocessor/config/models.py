@@ -35,6 +35,7 @@ __all__ = [
     "StandardstreamConsumerConfig",
     "StandardstreamProducerConfig",
     "describe_validation_error",
+    "pydantic_reason",
     "validate_config",
 ]
 
@@ -117,12 +118,28 @@ class ProducerConfig(_Global):
     kafka: KafkaProducerConfig = Field(default_factory=KafkaProducerConfig)
 
 
+_BOUNDS = {
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be greater than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+}
+
+
+def pydantic_reason(err: Any) -> str:
+    """Say what is wrong with one pydantic error in our words (``must be at least 0``)."""
+    bound = _BOUNDS.get(err["type"])
+    if bound is not None:
+        return bound.format(**err.get("ctx", {}))
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """Summarise a pydantic error as ``field.path: message; ...`` without input values."""
     parts = []
     for err in exc.errors(include_url=False, include_input=False):
         path = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = pydantic_reason(err)
         parts.append(f"{path}: {msg}" if path else msg)
     return "; ".join(parts)
 

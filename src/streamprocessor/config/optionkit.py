@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from streamprocessor.config.build import Option
-from streamprocessor.config.models import ConsumerConfig, ProducerConfig
+from streamprocessor.config.models import ConsumerConfig, ProducerConfig, pydantic_reason
 from streamprocessor.stream.errors import ConfigError
 
 __all__ = ["Side", "check", "checked", "fixed", "invalid", "make", "setter"]
@@ -67,9 +67,9 @@ def _owner_model(side: Side, path: list[str]) -> type[BaseModel]:
     return model
 
 
-def _message(loc: tuple[int | str, ...], msg: str) -> str:
-    msg = msg.removeprefix("Value error, ")
-    inner = ".".join(str(part) for part in loc[1:])  # loc[0] is the field itself
+def _message(err: Any) -> str:
+    msg = pydantic_reason(err)
+    inner = ".".join(str(part) for part in err["loc"][1:])  # loc[0] is the field itself
     return f"{inner}: {msg}" if inner else msg
 
 
@@ -88,7 +88,7 @@ def check(option: str, model: type[BaseModel], field: str, value: object, shown:
         )
     except ValidationError as exc:
         errors = exc.errors(include_input=False)
-        why = "; ".join(_message(e["loc"], e["msg"]) for e in errors)
+        why = "; ".join(_message(e) for e in errors)
         raise invalid(option, shown, why) from None
     return getattr(checked, field)
 

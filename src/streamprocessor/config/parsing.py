@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, SecretStr, Strict, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, Strict, TypeAdapter, ValidationError
 
 from streamprocessor.config.durations import ns_to_timedelta, scan_duration
+from streamprocessor.config.fields import Secret, text_problem
 from streamprocessor.config.kafka import parse_debug_flags
 from streamprocessor.config.variables import Variable
 from streamprocessor.stream.errors import ConfigError
@@ -25,6 +26,7 @@ __all__ = [
     "parse_go_int",
     "parse_kv",
     "parse_value",
+    "refusal",
     "split_list",
 ]
 
@@ -125,11 +127,23 @@ def _duration(text: str) -> timedelta:
     return ns_to_timedelta(scan_duration(text))
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = parse_go_int(text)
+        if value < low:
+            raise ValueError(f"must be at least {low}")
+        return value
+
+    return parse
+
+
 _Int = Annotated[int, Strict(), BeforeValidator(parse_go_int)]
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "str": TypeAdapter(str),
-    "secret": TypeAdapter(SecretStr),
+    "secret": TypeAdapter(Secret),
     "int": TypeAdapter(_Int),
+    "count": TypeAdapter(Annotated[int, Strict(), BeforeValidator(_at_least(0))]),
+    "positive-int": TypeAdapter(Annotated[int, Strict(), BeforeValidator(_at_least(1))]),
     "optional-int": TypeAdapter(_Int),
     "bool": TypeAdapter(Annotated[bool, Strict(), BeforeValidator(parse_go_bool)]),
     "duration": TypeAdapter(Annotated[timedelta, BeforeValidator(_strip(_duration))]),
@@ -139,7 +153,7 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "kv-dict": TypeAdapter(Annotated[dict[str, str], BeforeValidator(parse_kv)]),
 }
 # Kinds for which a set-but-empty variable cannot mean anything.
-_NOT_EMPTY = frozenset({"int", "optional-int", "bool", "duration", "enum"})
+_NOT_EMPTY = frozenset({"int", "count", "positive-int", "optional-int", "bool", "duration", "enum"})
 _ENUM_ADAPTERS: dict[tuple[str, str], TypeAdapter[Any]] = {}
 
 
@@ -163,11 +177,27 @@ def _adapter(var: Variable) -> TypeAdapter[Any]:
     return adapter
 
 
+def refusal(
+    name: str, raw: str, expected: str, reason: str = "", secret: bool = False
+) -> ConfigError:
+    """Build the one error style for a bad value of a variable, flag or option ``name``.
+
+    ``invalid value 'x' for NAME: expected <accepted form with an example> (reason)``; the
+    value is ``<hidden>`` for secrets, and text that is not UTF-8 is shown as its bytes.
+    """
+    if secret:
+        shown = "<hidden>"
+    elif text_problem(raw):
+        shown = repr(raw.encode("utf-8", "surrogateescape"))
+    else:
+        shown = repr(raw)
+    tail = f" ({reason})" if reason else ""
+    return ConfigError(f"invalid value {shown} for {name}: expected {expected}{tail}")
+
+
 def invalid_value(var: Variable, name: str, raw: str, reason: str = "") -> ConfigError:
     """Build the error for a bad value: variable, value (or ``<hidden>``), accepted form."""
-    shown = "<hidden>" if var.secret else repr(raw)
-    tail = f" ({reason})" if reason else ""
-    return ConfigError(f"invalid value {shown} for {name}: expected {var.expected}{tail}")
+    return refusal(name, raw, var.expected, reason, var.secret)
 
 
 def _reason(exc: ValidationError) -> str:
@@ -183,8 +213,12 @@ def _reason(exc: ValidationError) -> str:
 def parse_value(var: Variable, raw: str, name: str) -> object:
     """Parse the text ``raw`` of variable ``var`` (read as ``name``) into its value.
 
-    Raises :class:`ConfigError` naming ``name``, the value and the accepted form.
+    Raises :class:`ConfigError` naming ``name``, the value and the accepted form; text
+    librdkafka could not take (not UTF-8, a NUL) is refused for every kind.
     """
+    problem = text_problem(raw)
+    if problem:
+        raise invalid_value(var, name, raw, problem)
     if var.kind in _NOT_EMPTY and not raw.strip():
         raise invalid_value(var, name, raw, "the variable is set but empty")
     try:

@@ -17,17 +17,17 @@ from contextlib import ExitStack
 from typing import Any
 
 from streamprocessor import options
-from streamprocessor.clients import new_consumer, new_producer, stdin_is_piped
-from streamprocessor.config import (
-    client_type_from_env,
-    dry_run,
-    new_consumer_config,
-    new_producer_config,
-    redacted_dict,
+from streamprocessor.clients import (
+    check_config,
+    consumer_type,
+    new_consumer,
+    new_producer,
+    producer_type,
 )
+from streamprocessor.config import new_consumer_config, new_producer_config, redacted_dict
 from streamprocessor.options import Option
 from streamprocessor.runner.engine import Runner
-from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler
+from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler, check_handler
 from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
 from streamprocessor.runner.stats import StatsPrinter
 from streamprocessor.stream import Consumer, Producer
@@ -59,9 +59,11 @@ def open_clients(
     """Create the consumer, the default producer and the extra producers; close on exit.
 
     Extra producer ``NAME`` is ``new_producer(options.name(NAME))``: it reads the
-    ``NAME_PRODUCER_*`` variables.
+    ``NAME_PRODUCER_*`` variables. Every client's config is checked before the first
+    opens (:class:`ConfigError`).
     """
-    opts = _client_options(settings, client_options)
+    effective_config("run", settings, *client_options)  # every config refused before a client
+    opts = _client_options(settings, client_options)  # opens: none connects in vain
     consumer = stack.enter_context(new_consumer(*opts))
     producers: dict[str, Producer] = {DEFAULT_PRODUCER: stack.enter_context(new_producer(*opts))}
     for name in producer_names(settings):
@@ -78,8 +80,11 @@ def run(
 
     ``handler=None`` forwards messages unchanged. The clients are closed (flushed,
     committed) before this returns or raises; see :meth:`Runner.run` for what it raises.
+    An async or wrongly shaped handler is a :class:`ConfigError` before anything opens.
     Returns the finished :class:`Runner` (its :meth:`~Runner.totals` are the counts).
     """
+    if handler is not None:
+        check_handler(handler)  # before any client opens
     settings = settings or RunnerSettings()
     with ExitStack() as stack:
         consumer, producers = open_clients(stack, settings, *client_options)
@@ -94,12 +99,10 @@ def run(
     return runner
 
 
-def _section(config: Any, kind: str, type_name: str) -> dict[str, Any]:
+def _section(config: Any, kind: Any, type_name: str) -> dict[str, Any]:
     config.type = type_name
+    check_config(kind, type_name, config)  # refused here exactly as at the run's start
     data = redacted_dict(config)
-    if not type_name:
-        data["type"] = f"(none: set {kind.upper()}_CLIENT_TYPE)"
-        return data
     # show the section of the chosen client type only
     return {k: v for k, v in data.items() if not isinstance(v, dict) or k == type_name}
 
@@ -110,7 +113,8 @@ def effective_config(
     """Return what ``--print-config`` prints: runner settings and every client's config.
 
     Built without connecting anywhere; secrets are redacted. The client types are chosen
-    as the factory would choose them.
+    and every config is checked as the factory and the clients would at a run's start:
+    what a run refuses with :class:`ConfigError` is refused here with the same message.
     """
     opts = _client_options(settings, client_options)
     runner = {
@@ -123,16 +127,12 @@ def effective_config(
     if runner.get("shutdown_timeout") is None and "shutdown_timeout" in runner:
         runner["shutdown_timeout"] = "(each client's own)"
     cconf = new_consumer_config(*opts)
-    ctype = client_type_from_env(cconf, "consumer") or (
-        "standardstream" if stdin_is_piped() else ""
-    )
-    out: dict[str, Any] = {"runner": runner, "consumer": _section(cconf, "consumer", ctype)}
+    consumer = _section(cconf, "consumer", consumer_type(cconf))
+    out: dict[str, Any] = {"runner": runner, "consumer": consumer}
     names = [""] + (producer_names(settings) if command == "run" else [])
     producers: dict[str, Any] = {}
     for name in names:
         pconf = new_producer_config(*opts, *((options.name(name),) if name else ()))
-        ptype = "standardstream" if dry_run() else client_type_from_env(pconf, "producer")
-        prefix = f"{name.upper()}_PRODUCER" if name else "PRODUCER"
-        producers[name or DEFAULT_PRODUCER] = _section(pconf, prefix.lower(), ptype)
+        producers[name or DEFAULT_PRODUCER] = _section(pconf, "producer", producer_type(pconf))
     out["producers"] = producers
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -35,6 +36,7 @@ __all__ = [
     "HandlerFailedError",
     "HandlerOutputError",
     "Routed",
+    "check_handler",
     "check_output",
     "describe",
     "load_handler",
@@ -177,6 +179,14 @@ def outputs(result: object) -> list[tuple[str, Message]]:
         return [(DEFAULT_PRODUCER, check_output(result))]
     if isinstance(result, Routed):
         return [_routed(result)]
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # no "never awaited" warning: the message says it
+        raise HandlerOutputError(
+            f"the handler returned {type(result).__name__}: async handlers are not "
+            f"supported yet; {_SUPPORTED}"
+        )
     if isinstance(result, str | bytes | bytearray | memoryview | dict) or not isinstance(
         result, Iterable
     ):
@@ -254,9 +264,46 @@ def load_handler(spec: str) -> Handler:
             ) from None
     if not callable(obj):
         raise ConfigError(f"invalid handler {spec!r}: {attr} is a {type(obj).__name__}, "
-                          "not a function")
-    handler: Handler = obj
-    return handler
+                          f"not a function; {_SUPPORTED}")
+    return check_handler(obj, spec)
+
+
+_SUPPORTED = "a handler is a plain function taking one Message, e.g. def handle(msg): ..."
+
+
+def check_handler(handler: Any, spec: str = "") -> Handler:
+    """Return ``handler`` if the runner can call it with one message; ConfigError if not.
+
+    Refused: an ``async def`` function or async generator function (async handlers are
+    not supported yet), and a callable whose signature cannot take one argument. A
+    callable without a signature (some builtins) is accepted.
+    """
+    what = f"invalid handler {spec!r}" if spec else "invalid handler"
+    if not callable(handler):
+        raise ConfigError(f"{what}: a {type(handler).__name__} is not callable; {_SUPPORTED}")
+    call = getattr(handler, "__call__", None)  # noqa: B004 (an object's async __call__)
+    if any(
+        inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (handler, call)
+    ):
+        raise ConfigError(
+            f"{what}: it is an async function; async handlers are not supported yet: "
+            f"{_SUPPORTED} (call asyncio.run(...) inside it if you must)"
+        )
+    try:
+        signature = inspect.signature(handler)
+    except (ValueError, TypeError):
+        signature = None  # nothing to check against
+    checked: Handler = handler
+    if signature is None:
+        return checked
+    try:
+        signature.bind(None)
+    except TypeError as exc:
+        raise ConfigError(
+            f"{what}: it cannot be called with one message ({exc}; its signature is "
+            f"{signature}); {_SUPPORTED}"
+        ) from None
+    return checked
 
 
 def _import(module_name: str) -> Any:

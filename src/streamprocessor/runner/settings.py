@@ -8,12 +8,16 @@ only: ``STREAMPROCESSOR_LOG_LEVEL`` and ``STREAMPROCESSOR_LOG_FORMAT``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from streamprocessor.config.durations import DURATION_EXAMPLE, format_duration, parse_duration
+from streamprocessor.config.durations import format_duration
+from streamprocessor.config.parsing import invalid_value, parse_value
+from streamprocessor.config.variables import Variable
 from streamprocessor.stream import ConfigError
 
 __all__ = [
@@ -32,7 +36,17 @@ POLICIES = ("stop", "skip", "dead-letter")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
 Policy = Literal["stop", "skip", "dead-letter"]
-Kind = Literal["int", "duration", "enum", "bool", "str", "names"]
+Kind = Literal["count", "positive-int", "duration", "enum", "bool", "str", "names"]
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+#: the accepted form of a producer name, as messages say it
+NAME_FORM = "a producer name of letters, digits, _ and -, such as dead_letter"
+
+
+def name_problem(name: str) -> str:
+    """Say why ``name`` cannot name a producer (its variables' prefix), or return ``""``."""
+    if _NAME.fullmatch(name):
+        return ""
+    return f"{name!r} is not {NAME_FORM}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,9 @@ class RunnerSettings:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.retries < 0:
             raise ConfigError(f"retries must not be negative, not {self.retries}")
+        for name in (*self.producers, self.dead_letter_producer):
+            if name_problem(name):
+                raise ConfigError(f"invalid producer name: {name_problem(name)}")
         if self.on_error not in POLICIES:
             raise ConfigError(
                 f"unknown error policy {self.on_error!r}: expected one of {', '.join(POLICIES)}"
@@ -136,73 +153,40 @@ class Setting:
         if self.kind == "enum":
             return "one of " + ", ".join(self.choices)
         return {
-            "int": "integer",
+            "count": "integer (0 or more)",
+            "positive-int": "integer (1 or more)",
             "duration": "duration",
             "bool": "true or false",
             "str": "string",
             "names": "comma-separated list",
         }[self.kind]
 
+    @functools.cached_property
+    def _variable(self) -> Variable:
+        # The client table's row for this setting: the same parsers and messages.
+        kind = {"names": "str-list"}.get(self.kind, self.kind)
+        choices = {c: c for c in self.choices} or None
+        return Variable(self.field.upper(), self.field, "both", kind,  # type: ignore[arg-type]
+                        self.default_text, self.description, choices=choices)
+
     def parse(self, text: str, source: str) -> Any:
-        """Parse ``text`` given in ``source`` (a flag or a variable); ConfigError if invalid."""
-        try:
-            return _PARSERS[self.kind](self, text)
-        except (ValueError, ConfigError) as exc:
-            raise ConfigError(f"invalid {source}={text!r}: {exc}") from None
+        """Parse ``text`` given in ``source`` (a flag or a variable); ConfigError if invalid.
 
+        The parsers of the client variables (:mod:`streamprocessor.config.parsing`):
+        ``010`` is refused, Go booleans, a set-but-empty number is an error; a producer
+        name must be one (:data:`NAME_FORM`).
+        """
+        if self.default_text == "auto" and text.strip().lower() == "auto":
+            return None
+        value = parse_value(self._variable, text, source)
+        if self.kind == "names" or self.field == "dead_letter_producer":
+            names = [str(n) for n in value] if isinstance(value, list) else [str(value)]
+            for name in names:
+                if name_problem(name):
+                    raise invalid_value(self._variable, source, text, name_problem(name))
+            return tuple(names) if self.kind == "names" else value
+        return value
 
-def _int(s: Setting, text: str) -> int:
-    try:
-        return int(text.strip(), 10)
-    except ValueError:
-        raise ValueError("expected a whole number such as 4") from None
-
-
-def _duration(s: Setting, text: str) -> timedelta | None:
-    if s.default_text == "auto" and text.strip().lower() == "auto":
-        return None
-    try:
-        return parse_duration(text.strip())
-    except ConfigError:
-        raise ValueError(f"expected {DURATION_EXAMPLE}") from None
-
-
-def _enum(s: Setting, text: str) -> str:
-    value = text.strip().lower()
-    if value not in s.choices:
-        raise ValueError(f"expected one of {', '.join(s.choices)}")
-    return value
-
-
-_TRUE = {"1", "t", "true", "yes", "y", "on"}
-_FALSE = {"0", "f", "false", "no", "n", "off", ""}
-
-
-def _bool(s: Setting, text: str) -> bool:
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError("expected true or false (also 1/0, yes/no)")
-
-
-def _names(s: Setting, text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    for n in names:
-        if not n.replace("_", "").replace("-", "").isalnum():
-            raise ValueError(f"producer name {n!r} may hold only letters, digits, _ and -")
-    return names
-
-
-_PARSERS = {
-    "int": _int,
-    "duration": _duration,
-    "enum": _enum,
-    "bool": _bool,
-    "str": lambda s, text: text,
-    "names": _names,
-}
 
 _S = Setting
 _BOTH = ("run", "pipe")
@@ -211,12 +195,12 @@ _BOTH = ("run", "pipe")
 SETTINGS: tuple[Setting, ...] = (
     _S("producers", "names", "", "Extra producers the handler routes to with to(NAME, msg); "
        "each is configured by NAME_PRODUCER_* variables.", flag="--producer", metavar="NAME"),
-    _S("concurrency", "int", "1", "Handler workers; order is kept per key (Kafka: per "
+    _S("concurrency", "positive-int", "1", "Handler workers; order is kept per key (Kafka: per "
        "partition).", flag="--concurrency", metavar="N"),
     _S("on_error", "enum", "stop", "When the handler still fails after the retries: stop "
        "(exit 1), skip the message, or send it to the dead-letter producer.",
        flag="--on-error", choices=POLICIES, metavar="POLICY"),
-    _S("retries", "int", "0", "Times a failing handler call is retried before --on-error "
+    _S("retries", "count", "0", "Times a failing handler call is retried before --on-error "
        "applies.", flag="--retries", metavar="N"),
     _S("retry_backoff", "duration", "100ms", "Wait before the first retry; doubles for each "
        "further retry.", flag="--retry-backoff", metavar="DURATION"),
@@ -269,8 +253,12 @@ def from_sources(
             if s.kind == "bool":
                 value: Any = True
             elif s.kind == "names":
-                value = _names(s, ",".join(given if isinstance(given, Sequence)
-                                           and not isinstance(given, str) else [given]))
+                many = isinstance(given, Sequence) and not isinstance(given, str)
+                value = ()
+                for one in given if many else [given]:  # each --producer is one name
+                    if not one.strip():
+                        raise invalid_value(s._variable, str(s.flag), one, "no name given")
+                    value += s.parse(one, str(s.flag))
             else:
                 value = s.parse(str(given), s.flag or s.env)
         elif s.env in environ:
