@@ -26,13 +26,14 @@ from streamprocessor.config import (
     redacted_dict,
 )
 from streamprocessor.options import Option
+from streamprocessor.runner.deadletters import DeadLetterWriter, json_logs
 from streamprocessor.runner.engine import Runner
 from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler
 from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
 from streamprocessor.runner.stats import StatsPrinter
 from streamprocessor.stream import Consumer, Producer
 
-__all__ = ["effective_config", "open_clients", "producer_names", "run"]
+__all__ = ["dead_letter_writer", "effective_config", "open_clients", "producer_names", "run"]
 
 
 def producer_names(settings: RunnerSettings) -> list[str]:
@@ -60,13 +61,27 @@ def open_clients(
 
     Extra producer ``NAME`` is ``new_producer(options.name(NAME))``: it reads the
     ``NAME_PRODUCER_*`` variables.
+    Under ``DRY_RUN`` dead letters go to stderr (see :func:`dead_letter_writer`), not to
+    a producer of their own.
     """
     opts = _client_options(settings, client_options)
     consumer = stack.enter_context(new_consumer(*opts))
     producers: dict[str, Producer] = {DEFAULT_PRODUCER: stack.enter_context(new_producer(*opts))}
     for name in producer_names(settings):
+        if name not in settings.producers and dead_letter_writer(settings) is not None:
+            continue
         producers[name] = stack.enter_context(new_producer(*opts, options.name(name)))
     return consumer, producers
+
+
+def dead_letter_writer(settings: RunnerSettings) -> DeadLetterWriter | None:
+    """Return where dead letters go instead of their producer: stderr under ``DRY_RUN``.
+
+    Stdout then carries only the handler's outputs.
+    """
+    if settings.on_error != "dead-letter" or not dry_run():
+        return None
+    return DeadLetterWriter(json_logs())
 
 
 def run(
@@ -83,7 +98,8 @@ def run(
     settings = settings or RunnerSettings()
     with ExitStack() as stack:
         consumer, producers = open_clients(stack, settings, *client_options)
-        runner = Runner(consumer, producers, handler, settings)
+        runner = Runner(consumer, producers, handler, settings,
+                        dead_letters=dead_letter_writer(settings))
         if settings.stats:
             printer = StatsPrinter(
                 runner.totals, consumer.backlog, settings.stats_interval.total_seconds()

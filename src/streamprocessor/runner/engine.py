@@ -69,7 +69,8 @@ class Runner:
     """Run ``handler`` over ``consumer``, sending results to ``producers``.
 
     ``producers`` maps names to producers; ``"producer"`` is the default one that bare
-    messages go to. ``handler=None`` forwards every message unchanged (``pipe``). The
+    messages go to; ``dead_letters`` replaces the dead-letter producer named in the
+    settings. ``handler=None`` forwards every message unchanged (``pipe``). The
     clients stay the caller's: the runner neither opens nor closes them (except to save
     what it can before the stuck-handler watchdog ends the process).
     """
@@ -81,6 +82,7 @@ class Runner:
         handler: Handler | None = None,
         settings: RunnerSettings | None = None,
         *,
+        dead_letters: Producer | None = None,
         exit: Callable[[int], None] = os._exit,  # replaced in tests
     ) -> None:
         self.consumer = consumer
@@ -102,8 +104,8 @@ class Runner:
         #: a worker asked its consumer to resume its partitions (done at the next fetch)
         self._resume_asked = threading.Event()
         s = self.settings
-        self._dl_producer: Producer | None = None
-        if s.on_error == "dead-letter":
+        self._dl_producer: Producer | None = dead_letters
+        if s.on_error == "dead-letter" and dead_letters is None:
             self._dl_producer = self.producers.get(s.dead_letter_producer)
             if self._dl_producer is None:
                 raise HandlerOutputError(
