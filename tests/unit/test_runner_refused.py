@@ -144,3 +144,24 @@ def test_the_inmem_producer_refuses_names_no_producer_can_send(
         p.send(Message(value=b"fine", tags={"a": b"1"}, producer_topic="t"))
         p.send(Message(value=b"again", tags={"a": b"1"}, producer_topic="t"))
     assert [m.value for m in store.messages()] == [b"fine", b"again"]
+
+
+def test_the_dry_run_dead_letter_line_names_the_reason_and_the_source() -> None:
+    """Text and JSON forms of a dead letter from Kafka: topic, partition, offset."""
+    import io
+    import json
+
+    from streamprocessor.runner.deadletters import DeadLetterWriter
+    from streamprocessor.runner.handler import dead_letter
+
+    msg = Message(value=b"v", consumer_topic="in", offset=7, partition=1)
+    dl = dead_letter(msg, ValueError("bad input"), 3, "")
+    text, doc = io.StringIO(), io.StringIO()
+    DeadLetterWriter(False, text).send(dl)
+    DeadLetterWriter(True, doc).send(dl)
+    assert text.getvalue() == ("dead letter: ValueError: bad input (topic 'in', partition 1, "
+                               "offset 7, attempts 3)\n")
+    assert json.loads(doc.getvalue()) == {
+        "message": "dead letter: ValueError: bad input", "error": "bad input",
+        "error.type": "ValueError", "error.attempts": "3", "source.topic": "in",
+        "source.partition": "1", "source.offset": "7"}
