@@ -118,7 +118,9 @@ def test_pipe_stops_at_a_message_its_producer_refuses(concurrency: int) -> None:
         with pytest.raises(InvalidMessageError, match=r"cannot forward message \(offset 1\).*NUL"
                            r".*not acknowledged"):
             runner.run()
-    assert [m.value for m in out.messages()] == [b"a"]
+    copied = [m.value for m in out.messages()]
+    assert b"poison" not in copied  # (workers in parallel may or may not have copied a, c)
+    assert concurrency > 1 or copied == [b"a"]
     assert b"poison" in [m.value for m in store.messages()]
 
 
