@@ -98,8 +98,9 @@ def run(
     settings = settings or RunnerSettings()
     with ExitStack() as stack:
         consumer, producers = open_clients(stack, settings, *client_options)
+        writer = dead_letter_writer(settings)
         runner = Runner(consumer, producers, handler, settings,
-                        dead_letters=dead_letter_writer(settings))
+                        dead_letters=writer.send if writer is not None else None)
         if settings.stats:
             printer = StatsPrinter(
                 runner.totals, consumer.backlog, settings.stats_interval.total_seconds()

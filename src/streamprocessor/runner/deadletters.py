@@ -10,10 +10,7 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterable
-from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from streamprocessor.runner.logs import JsonFormatter
 from streamprocessor.stream import Message
@@ -33,9 +30,10 @@ def _text(v: bytes | None) -> str:
 
 
 class DeadLetterWriter:
-    """A producer writing each dead letter as one line to stderr (see the module)."""
+    """Writes each dead letter as one line to stderr (see the module).
 
-    config: Any = None
+    The runner calls :meth:`send` where it would send to the dead-letter producer.
+    """
 
     def __init__(self, json_format: bool, stream: Any = None) -> None:
         self._json = json_format
@@ -63,24 +61,3 @@ class DeadLetterWriter:
         with self._lock:
             stream.write(line + "\n")
             stream.flush()
-
-    def flush(self, timeout: float | timedelta | None = None) -> None:
-        """Nothing to do: every line is written by ``send``."""
-
-    def errors(self) -> Iterable[BaseException]:
-        """No errors of its own."""
-        return ()
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -69,8 +69,8 @@ class Runner:
     """Run ``handler`` over ``consumer``, sending results to ``producers``.
 
     ``producers`` maps names to producers; ``"producer"`` is the default one that bare
-    messages go to; ``dead_letters`` replaces the dead-letter producer named in the
-    settings. ``handler=None`` forwards every message unchanged (``pipe``). The
+    messages go to; ``dead_letters`` (a ``send``) replaces the dead-letter producer named
+    in the settings. ``handler=None`` forwards every message unchanged (``pipe``). The
     clients stay the caller's: the runner neither opens nor closes them (except to save
     what it can before the stuck-handler watchdog ends the process).
     """
@@ -82,7 +82,7 @@ class Runner:
         handler: Handler | None = None,
         settings: RunnerSettings | None = None,
         *,
-        dead_letters: Producer | None = None,
+        dead_letters: Callable[[Message], None] | None = None,
         exit: Callable[[int], None] = os._exit,  # replaced in tests
     ) -> None:
         self.consumer = consumer
@@ -104,13 +104,15 @@ class Runner:
         #: a worker asked its consumer to resume its partitions (done at the next fetch)
         self._resume_asked = threading.Event()
         s = self.settings
-        self._dl_producer: Producer | None = dead_letters
+        #: sends a dead letter
+        self._dl_send = dead_letters
         if s.on_error == "dead-letter" and dead_letters is None:
-            self._dl_producer = self.producers.get(s.dead_letter_producer)
-            if self._dl_producer is None:
+            dl_producer = self.producers.get(s.dead_letter_producer)
+            if dl_producer is None:
                 raise HandlerOutputError(
                     f"the dead-letter policy needs a producer named {s.dead_letter_producer!r}"
                 )
+            self._dl_send = dl_producer.send
         if handler is None and self._default is None:
             raise HandlerOutputError("forwarding messages needs a default producer")
 
@@ -524,14 +526,14 @@ class Runner:
             _log.debug("Handler traceback", exc_info=exc)
             return True
         if s.on_error == "dead-letter":
-            assert self._dl_producer is not None
+            assert self._dl_send is not None
             lane.n_dead += 1
             _log.warning(
                 "Sending %s to dead-letter producer %r after %d attempt(s): %s: %s",
                 describe(msg), s.dead_letter_producer, attempts, type(exc).__name__, exc,
             )
             _log.debug("Handler traceback", exc_info=exc)
-            self._dl_producer.send(dead_letter(msg, exc, attempts, s.dead_letter_topic))
+            self._dl_send(dead_letter(msg, exc, attempts, s.dead_letter_topic))
             lane.n_out += 1
             return True
         raise HandlerFailedError(msg, exc, attempts) from exc
