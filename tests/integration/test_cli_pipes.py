@@ -125,13 +125,34 @@ def test_stop_policy_names_the_str_value_and_the_fix(handlers: str) -> None:
     assert b"return bytes: value.encode()" in done.stderr
 
 
-def test_dead_letter_policy_sends_the_message_on(handlers: str) -> None:
-    done = run(["run", f"{handlers}:fails_on_bad"], b"a\nbad\nc\n", DRY_RUN="1",
-               STREAMPROCESSOR_ON_ERROR="dead-letter")
+@pytest.mark.parametrize("producer", ["dead_letter", "producer"])
+def test_on_dry_run_dead_letters_go_to_stderr_and_stdout_keeps_only_outputs(
+    handlers: str, producer: str
+) -> None:
+    """One ``dead letter:`` line on stderr with the reason and the source; stdout has the
+    outputs only (it had the dead letter too, unmarked), whichever the dead-letter
+    producer."""
+    done = run(["run", f"{handlers}:fails_on_bad", "--dead-letter-producer", producer],
+               b"a\nbad\nc\n", DRY_RUN="1", STREAMPROCESSOR_ON_ERROR="dead-letter")
     assert done.returncode == 0, done.stderr
-    # two stdout producers, each with its own buffer: the order between them is free
-    assert sorted(done.stdout.splitlines()) == [b"a", b"bad", b"c"]
-    assert b"dead-letter producer 'dead_letter'" in done.stderr
+    assert done.stdout == b"a\nc\n"
+    [line] = [ln for ln in done.stderr.splitlines() if ln.startswith(b"dead letter:")]
+    assert line.startswith(b"dead letter: ValueError: ")
+    assert b"attempts 1" in line
+    assert f"dead-letter producer '{producer}'".encode() in done.stderr
+
+
+def test_on_dry_run_with_json_logs_a_dead_letter_is_a_json_object(handlers: str) -> None:
+    done = run(["run", f"{handlers}:fails_on_bad", "--retries", "1", "--retry-backoff", "0s"],
+               b"a\nbad\nc\n", DRY_RUN="1", STREAMPROCESSOR_ON_ERROR="dead-letter",
+               STREAMPROCESSOR_LOG_FORMAT="json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"a\nc\n"
+    docs = [json.loads(ln) for ln in done.stderr.splitlines()]
+    [dead] = [d for d in docs if d["message"].startswith("dead letter:")]
+    assert dead["error.type"] == "ValueError"
+    assert dead["error.attempts"] == "2"
+    assert dead["error"]
 
 
 def test_concurrency_over_stdin(handlers: str) -> None:

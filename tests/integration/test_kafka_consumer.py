@@ -533,3 +533,25 @@ def test_pausing_the_last_partition_still_fetched_is_refused(
     c._resume([(topic, 0)])
     assert c._pause([by_partition[1]]) == [(topic, 1)]
     c.close()
+
+
+def test_every_message_carries_its_partition_and_producers_ignore_it(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """Runs of one partition and batches mixing three: each message says where it came
+    from; sending it on routes by key, not by that partition."""
+    topic, out = kafka_topic(partitions=3), kafka_topic(partitions=3)
+    p = Producer({"bootstrap.servers": kafka_brokers, "linger.ms": 50})
+    for i in range(300):
+        p.produce(topic, b"p%d-%d" % (i % 3, i), partition=i % 3)  # batches mix partitions
+    for i in range(300):
+        p.produce(topic, b"p1-run-%d" % i, partition=1)  # a run of one partition
+    assert p.flush(TIMEOUT) == 0
+    with new_consumer(kafka_brokers, topic) as c:
+        got = take(c, 600, ack=True)
+    assert all(m.value is not None and m.partition == int(m.value[1:2]) for m in got)
+    assert {m.partition for m in got} == {0, 1, 2}
+    with kafka.new_producer(*kt.producer_options(kafka_brokers, out)) as prod:
+        prod.send(Message(value=b"keyed", key=b"same", partition=2))
+        prod.send(Message(value=b"keyed", key=b"same", partition=0))
+    assert len({m.partition for m in kt.read_messages(kafka_brokers, out)}) == 1

@@ -337,3 +337,75 @@ def test_the_runner_treats_what_the_kafka_producer_refuses_as_the_handlers_failu
     for said in ("value is a str", "key is an int", "timestamp is an int", "tag 'n'",
                  "producer_topic is an int"):
         assert any(said in line and "HandlerOutputError" in line for line in skipped), said
+
+
+@pytest.mark.parametrize(
+    ("msg", "said"),
+    [
+        (Message(value=b"x", tags={"a\0b": b"1"}), "tag key 'a\\\\x00b' holds a NUL"),
+        (Message(value=b"x", tags={"a": "v\udcff"}), "tag 'a' is a str with a lone surrogate"),
+        (Message(value=b"x", producer_topic="t\0"), "producer_topic 't\\\\x00' holds a NUL"),
+        (Message(value=b"x", producer_topic="t\udcff"), "is not valid Unicode"),
+        (Message(value=b"x", producer_topic="a b"), "'a b' is not a valid Kafka topic name"),
+        (Message(value=b"x", producer_topic="t" * 250), "not a valid Kafka topic name"),
+        (Message(value=b"x", producer_topic=".."), "not a valid Kafka topic name"),
+    ],
+    ids=["nul-tag", "surrogate-tag-value", "nul-topic", "surrogate-topic", "space-topic",
+         "long-topic", "dot-dot-topic"],
+)
+def test_a_name_librdkafka_cannot_take_is_refused_before_anything_is_sent(
+    kafka_brokers: str, kafka_topic: Callable[..., str], msg: Message, said: str
+) -> None:
+    """InvalidMessageError naming the field (not a ValueError, a UnicodeEncodeError, a
+    name cut at the NUL, or a delivery failure that ends the producer); it goes on."""
+    topic = kafka_topic()
+    with new_producer(kafka_brokers, topic) as p:
+        with pytest.raises(InvalidMessageError, match=said):
+            p.send(msg)
+        p.send(Message(value=b"fine", tags={"a": b"1"}))
+    assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"fine"]
+
+
+def test_a_tag_name_with_a_lone_surrogate_does_not_crash_the_process(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """It crashed confluent-kafka (SIGSEGV); run in a child so a regression shows as a
+    failure here rather than ending the test session."""
+    import subprocess
+    import sys
+
+    topic = kafka_topic()
+    code = f"""
+from streamprocessor.clients import kafka
+from streamprocessor.clients.kafka import testing as kt
+from streamprocessor.stream import InvalidMessageError, Message
+with kafka.new_producer(*kt.producer_options({kafka_brokers!r}, {topic!r})) as p:
+    try:
+        p.send(Message(value=b"x", tags={{"a\\udcff": b"1"}}))
+    except InvalidMessageError as exc:
+        print("refused:", exc)
+    p.send(Message(value=b"fine"))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "refused: cannot send a message whose tag key" in done.stdout
+    assert "not valid Unicode" in done.stdout
+    assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"fine"]
+
+
+def test_an_output_over_message_max_bytes_is_refused_at_send_and_the_producer_goes_on(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """Refused in produce(): InvalidMessageError with the size, the limit and the variable
+    that raises it (it was a ClientError that ended the run)."""
+    topic = kafka_topic()
+    with new_producer(kafka_brokers, topic,
+                      options.kafka_librdkafka_config({"message.max.bytes": "5000"})) as p:
+        with pytest.raises(InvalidMessageError) as info:
+            p.send(Message(value=b"x" * 6000, key=b"k"))
+        for said in ("6001 bytes", "MSG_SIZE_TOO_LARGE", "message.max.bytes of 5000",
+                     "PRODUCER_KAFKA_LIBRDKAFKA_CONFIG=message.max.bytes=N"):
+            assert said in str(info.value), said
+        p.send(Message(value=b"fine"))
+    assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"fine"]

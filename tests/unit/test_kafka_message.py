@@ -9,6 +9,7 @@ from confluent_kafka import Message as Record
 from streamprocessor.clients.kafka.message import (
     KafkaMessage,
     headers_to_tags,
+    message_type,
     timestamp_ms,
     to_datetime,
 )
@@ -16,11 +17,10 @@ from streamprocessor.stream.message import Message
 
 
 def make(record: Record) -> KafkaMessage:
-    m = KafkaMessage.__new__(KafkaMessage)
+    """A message as the consumer builds it, of partition 3 of topic ``t``."""
+    m = message_type("t", 3)()
     m.value = record.value()
     m.key = record.key()
-    m.consumer_topic = "t"
-    m.producer_topic = ""
     m.offset = 1
     m._opaque = None
     m._record = record
@@ -49,6 +49,17 @@ def test_a_kafka_message_compares_and_copies_like_a_message() -> None:
     assert type(c) is Message
     assert c == m
     assert c.tags == {"h": b"1"}
+    assert (c.consumer_topic, c.partition, c.offset) == ("t", 3, 1)
+
+
+def test_a_kafka_message_knows_its_partition_and_it_can_be_assigned() -> None:
+    """The partition is the class's (nothing stored per record); assigning it works."""
+    m = make(Record(topic="t", value=b"v"))
+    assert m.partition == 3
+    assert "partition=3" in repr(m)
+    m.partition = 5
+    assert m.partition == 5
+    assert make(Record(topic="t", value=b"v")).partition == 3
 
 
 def test_record_without_timestamp_gives_none() -> None:

@@ -108,3 +108,25 @@ def test_producer_mock_records_sends_and_errors_end_on_close():
     p.close()
     assert [m.value for m in p.sent] == [b"a"]
     assert [str(e) for e in p.errors()] == ["boom"]
+
+
+def test_partition_is_a_keyword_after_offset_copied_compared_and_shown():
+    m = Message(b"v", None, None, None, "in", "", 7, 3)
+    assert (m.offset, m.partition) == (7, 3)
+    assert Message().partition is None
+    assert m.copy().partition == 3
+    assert m == Message(value=b"v", consumer_topic="in", offset=7, partition=3)
+    assert m != Message(value=b"v", consumer_topic="in", offset=7, partition=4)
+    assert repr(m).endswith("offset=7, partition=3)")
+
+
+def test_describe_and_dead_letters_name_the_partition():
+    """Failures at offset 0 of two partitions are told apart, in logs and dead letters."""
+    from streamprocessor.runner.handler import dead_letter, describe
+
+    m = Message(value=b"v", consumer_topic="in", offset=0, partition=1)
+    assert describe(m) == "message (topic 'in', partition 1, offset 0)"
+    dl = dead_letter(m, ValueError("bad"), 1, "dlq")
+    assert dl.tags["source.partition"] == b"1"
+    assert dl.partition is None  # (producers ignore it anyway)
+    assert "source.partition" not in dead_letter(Message(offset=0), ValueError(), 1, "").tags

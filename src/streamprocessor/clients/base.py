@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 _MATERIALIZE = threading.Lock()  # one thread builds a client's real config
+#: distinct names a producer remembers as checked (then it forgets and checks them again)
+_KNOWN_NAMES = 10_000
 
 #: Called by every consumer just before it would block waiting for input (stdin has no
 #: complete line ready, Kafka returned nothing): buffered producers flush here, so output
@@ -615,6 +617,41 @@ class ProducerBase(ClientBase):
         )
         if not self.synchronous:
             BARRIER.register(self._tracker)
+        #: producer topics and tag names found sendable (see _check_names)
+        self._good_topics: set[str] = set()
+        self._good_tags: set[str] = set()
+
+    def _check_names(self, msg: Message) -> None:
+        """Refuse a message whose ``producer_topic`` or a tag name cannot be sent.
+
+        Raises :class:`InvalidMessageError` (nothing sent) for a NUL, a lone surrogate or
+        a name :meth:`_topic_problem` refuses: such names crash or end C code. Called by
+        ``send`` for a message with a topic or tags; each distinct name is checked once.
+        """
+        topic = msg.producer_topic
+        tags = msg.tags
+        try:
+            if (not topic or topic in self._good_topics) and (
+                not tags or self._good_tags.issuperset(tags)
+            ):
+                return
+        except TypeError:  # unhashable: a field of the wrong type
+            raise message_error(msg) from None
+        problem = field_problem(msg)
+        if problem is None and topic and (bad := self._topic_problem(topic)) is not None:
+            problem = f"producer_topic {topic!r} {bad}"
+        if problem is not None:
+            raise InvalidMessageError(f"cannot send a message whose {problem}")
+        if len(self._good_topics) + len(self._good_tags) > _KNOWN_NAMES:
+            self._good_topics.clear()
+            self._good_tags.clear()
+        if topic:
+            self._good_topics.add(topic)
+        self._good_tags.update(tags)
+
+    def _topic_problem(self, topic: str) -> str | None:
+        """Hook: say why this producer cannot send to ``topic`` (None: it can)."""
+        return None
 
     def _new_tracker(self, name: str, flush: Callable[[float | None], Any]) -> DeliveryTracker:
         """Hook: return the tracker that numbers this producer's sends (called first)."""

@@ -24,15 +24,16 @@ from streamprocessor.clients import (
     new_producer,
     producer_type,
 )
-from streamprocessor.config import new_consumer_config, new_producer_config, redacted_dict
+from streamprocessor.config import dry_run, new_consumer_config, new_producer_config, redacted_dict
 from streamprocessor.options import Option
+from streamprocessor.runner.deadletters import DeadLetterWriter, json_logs
 from streamprocessor.runner.engine import Runner
 from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler, check_handler
 from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
 from streamprocessor.runner.stats import StatsPrinter
 from streamprocessor.stream import Consumer, Producer
 
-__all__ = ["effective_config", "open_clients", "producer_names", "run"]
+__all__ = ["dead_letter_writer", "effective_config", "open_clients", "producer_names", "run"]
 
 
 def producer_names(settings: RunnerSettings) -> list[str]:
@@ -60,15 +61,28 @@ def open_clients(
 
     Extra producer ``NAME`` is ``new_producer(options.name(NAME))``: it reads the
     ``NAME_PRODUCER_*`` variables. Every client's config is checked before the first
-    opens (:class:`ConfigError`).
+    opens (:class:`ConfigError`). Under ``DRY_RUN`` dead letters go to stderr (see
+    :func:`dead_letter_writer`), not to a producer of their own.
     """
     effective_config("run", settings, *client_options)  # every config refused before a client
     opts = _client_options(settings, client_options)  # opens: none connects in vain
     consumer = stack.enter_context(new_consumer(*opts))
     producers: dict[str, Producer] = {DEFAULT_PRODUCER: stack.enter_context(new_producer(*opts))}
     for name in producer_names(settings):
+        if name not in settings.producers and dead_letter_writer(settings) is not None:
+            continue
         producers[name] = stack.enter_context(new_producer(*opts, options.name(name)))
     return consumer, producers
+
+
+def dead_letter_writer(settings: RunnerSettings) -> DeadLetterWriter | None:
+    """Return where dead letters go instead of their producer: stderr under ``DRY_RUN``.
+
+    Stdout then carries only the handler's outputs.
+    """
+    if settings.on_error != "dead-letter" or not dry_run():
+        return None
+    return DeadLetterWriter(json_logs())
 
 
 def run(
@@ -88,7 +102,9 @@ def run(
     settings = settings or RunnerSettings()
     with ExitStack() as stack:
         consumer, producers = open_clients(stack, settings, *client_options)
-        runner = Runner(consumer, producers, handler, settings)
+        writer = dead_letter_writer(settings)
+        runner = Runner(consumer, producers, handler, settings,
+                        dead_letters=writer.send if writer is not None else None)
         if settings.stats:
             printer = StatsPrinter(
                 runner.totals, consumer.backlog, settings.stats_interval.total_seconds()

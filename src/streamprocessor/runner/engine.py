@@ -52,20 +52,25 @@ _PAUSE_BACKLOG = 1.0
 _RESUME_BACKLOG = 0.5
 
 
-def _output_error(result: Message) -> Exception:
-    """The handler failure for an output a producer refused (see ``check_output``)."""
+def _output_error(result: Message, refused: InvalidMessageError) -> Exception:
+    """The handler failure for an output a producer refused (nothing of it was sent).
+
+    The runner's own words for a field of the wrong type (``check_output``), else the
+    producer's.
+    """
     try:
         check_output(result)
     except HandlerOutputError as exc:
         return exc
-    return HandlerOutputError(f"the handler returned a Message no producer can send: {result!r}")
+    return refused
 
 
 class Runner:
     """Run ``handler`` over ``consumer``, sending results to ``producers``.
 
     ``producers`` maps names to producers; ``"producer"`` is the default one that bare
-    messages go to. ``handler=None`` forwards every message unchanged (``pipe``). The
+    messages go to; ``dead_letters`` (a ``send``) replaces the dead-letter producer named
+    in the settings. ``handler=None`` forwards every message unchanged (``pipe``). The
     clients stay the caller's: the runner neither opens nor closes them (except to save
     what it can before the stuck-handler watchdog ends the process).
     """
@@ -77,6 +82,7 @@ class Runner:
         handler: Handler | None = None,
         settings: RunnerSettings | None = None,
         *,
+        dead_letters: Callable[[Message], None] | None = None,
         exit: Callable[[int], None] = os._exit,  # replaced in tests
     ) -> None:
         self.consumer = consumer
@@ -98,13 +104,15 @@ class Runner:
         #: a worker asked its consumer to resume its partitions (done at the next fetch)
         self._resume_asked = threading.Event()
         s = self.settings
-        self._dl_producer: Producer | None = None
-        if s.on_error == "dead-letter":
-            self._dl_producer = self.producers.get(s.dead_letter_producer)
-            if self._dl_producer is None:
+        #: sends a dead letter
+        self._dl_send = dead_letters
+        if s.on_error == "dead-letter" and dead_letters is None:
+            dl_producer = self.producers.get(s.dead_letter_producer)
+            if dl_producer is None:
                 raise HandlerOutputError(
                     f"the dead-letter policy needs a producer named {s.dead_letter_producer!r}"
                 )
+            self._dl_send = dl_producer.send
         if handler is None and self._default is None:
             raise HandlerOutputError("forwarding messages needs a default producer")
 
@@ -166,7 +174,10 @@ class Runner:
                 for msg in batch:
                     if consumer._halted:
                         break
-                    send(msg)
+                    try:
+                        send(msg)
+                    except InvalidMessageError as exc:
+                        raise _unforwardable(msg, exc) from exc
                     handled += 1
             finally:
                 lane.n_in += handled
@@ -197,7 +208,7 @@ class Runner:
                     try:
                         result = handler(msg)
                     except Exception as exc:
-                        pairs = self._failed(msg, exc, lane)
+                        ok = self._failed(msg, exc, lane)
                     else:
                         if result is None:
                             handled += 1
@@ -219,22 +230,16 @@ class Runner:
                         ):
                             try:
                                 send(result)
-                            except InvalidMessageError:  # a bad field: nothing was sent
-                                pairs = self._failed(msg, _output_error(result), lane)
+                            except InvalidMessageError as exc:  # nothing was sent
+                                ok = self._failed(msg, _output_error(result, exc), lane)
                             else:
                                 out += 1
                                 handled += 1
                                 continue
                         else:
-                            try:
-                                pairs = self._resolve(result)  # runs a generator to its end
-                            except Exception as exc:
-                                pairs = self._failed(msg, exc, lane)
-                    if pairs is None:  # shutting down during a retry: not handled
+                            ok = self._finish(msg, result, lane)
+                    if not ok:  # shutting down during a retry: not handled
                         break
-                    for producer, o in pairs:
-                        producer.send(o)
-                        out += 1
                     handled += 1
             finally:
                 lane.n_in += handled
@@ -391,15 +396,17 @@ class Runner:
                     lane.current = msg
                     if self.handler is None:
                         assert self._default is not None
-                        pairs: list[tuple[Producer, Message]] | None = [(self._default, msg)]
-                    else:
-                        pairs = self._handle(msg, lane)
-                    lane.current = None
-                    if pairs is None:
-                        continue
-                    for producer, out in pairs:
-                        producer.send(out)
+                        try:
+                            self._default.send(msg)
+                        except InvalidMessageError as exc:
+                            raise _unforwardable(msg, exc) from exc
                         lane.n_out += 1
+                        ok = True
+                    else:
+                        ok = self._handle(msg, lane)
+                    lane.current = None
+                    if not ok:
+                        continue
                     ack(msg)
                 except BaseException as exc:
                     lane.current = None
@@ -430,12 +437,37 @@ class Runner:
 
     # -- handling and policies --------------------------------------------------------
 
-    def _handle(self, msg: Message, lane: Lane) -> list[tuple[Producer, Message]] | None:
+    def _handle(self, msg: Message, lane: Lane) -> bool:
+        """Handle ``msg`` and send its outputs, under the error policy (see ``_finish``)."""
         assert self.handler is not None
         try:
-            return self._resolve(self.handler(msg))
+            result = self.handler(msg)
         except Exception as exc:
             return self._failed(msg, exc, lane)
+        return self._finish(msg, result, lane)
+
+    def _finish(self, msg: Message, result: object, lane: Lane) -> bool:
+        """Send the handler's ``result`` for ``msg``; a failure goes through the policy.
+
+        A bad result and an output a producer refuses (InvalidMessageError: too large, an
+        invalid topic, …) are the handler's failure. False: leave ``msg`` unacknowledged.
+        """
+        try:
+            pairs = self._resolve(result)  # runs a generator to its end
+        except Exception as exc:
+            return self._failed(msg, exc, lane)
+        try:
+            self._send(pairs, lane)
+        except InvalidMessageError as exc:
+            return self._failed(msg, exc, lane)
+        return True
+
+    @staticmethod
+    def _send(pairs: list[tuple[Producer, Message]], lane: Lane) -> None:
+        """Send the outputs in order (those before one a producer refuses stay sent)."""
+        for producer, out in pairs:
+            producer.send(out)
+            lane.n_out += 1
 
     def _resolve(self, result: object) -> list[tuple[Producer, Message]]:
         pairs = []
@@ -450,10 +482,8 @@ class Runner:
             pairs.append((producer, out))
         return pairs
 
-    def _failed(
-        self, msg: Message, exc: Exception, lane: Lane
-    ) -> list[tuple[Producer, Message]] | None:
-        """Apply retries and the error policy; None: leave the message unacknowledged."""
+    def _failed(self, msg: Message, exc: Exception, lane: Lane) -> bool:
+        """Apply retries and the error policy; False: leave the message unacknowledged."""
         assert self.handler is not None
         s = self.settings
         attempts = 1
@@ -471,16 +501,21 @@ class Runner:
                     "Shutting down during a retry: %s is not acknowledged and will be "
                     "consumed again", describe(msg),
                 )
-                return None
+                return False
             attempts += 1
             try:
-                return self._resolve(self.handler(msg))
+                pairs = self._resolve(self.handler(msg))
             except Exception as again:
                 exc = again
+                continue
+            try:
+                self._send(pairs, lane)
+            except InvalidMessageError as again:
+                exc = again
+                continue
+            return True
 
-    def _give_up(
-        self, msg: Message, exc: Exception, attempts: int, lane: Lane
-    ) -> list[tuple[Producer, Message]] | None:
+    def _give_up(self, msg: Message, exc: Exception, attempts: int, lane: Lane) -> bool:
         s = self.settings
         if s.on_error == "skip":
             lane.n_skipped += 1
@@ -489,16 +524,18 @@ class Runner:
                 describe(msg), attempts, type(exc).__name__, exc,
             )
             _log.debug("Handler traceback", exc_info=exc)
-            return []
+            return True
         if s.on_error == "dead-letter":
-            assert self._dl_producer is not None
+            assert self._dl_send is not None
             lane.n_dead += 1
             _log.warning(
                 "Sending %s to dead-letter producer %r after %d attempt(s): %s: %s",
                 describe(msg), s.dead_letter_producer, attempts, type(exc).__name__, exc,
             )
             _log.debug("Handler traceback", exc_info=exc)
-            return [(self._dl_producer, dead_letter(msg, exc, attempts, s.dead_letter_topic))]
+            self._dl_send(dead_letter(msg, exc, attempts, s.dead_letter_topic))
+            lane.n_out += 1
+            return True
         raise HandlerFailedError(msg, exc, attempts) from exc
 
     def _sleep(self, seconds: float) -> bool:
@@ -511,6 +548,19 @@ class Runner:
             if left <= 0:
                 return True
             time.sleep(min(left, 0.05))
+
+
+def _unforwardable(msg: Message, exc: InvalidMessageError) -> InvalidMessageError:
+    """The error that stops ``pipe`` at a message its producer refuses.
+
+    ``pipe`` has no handler and so no error policy: it copies every message or stops,
+    leaving this one unacknowledged, to be consumed again once the limit is raised.
+    """
+    return InvalidMessageError(
+        f"cannot forward {describe(msg)}: {exc}. pipe copies every message unchanged, so "
+        "it stops here; the message is not acknowledged and is consumed again after a "
+        "restart (or run a handler with --on-error skip or dead-letter)"
+    )
 
 
 class _OneByOne:

@@ -52,6 +52,7 @@ DEAD_LETTER_TAGS = (
     "error.type",
     "error.attempts",
     "source.topic",
+    "source.partition",
     "source.offset",
 )
 
@@ -108,10 +109,12 @@ class HandlerFailedError(HandlerError):
 
 
 def describe(msg: Message) -> str:
-    """Say which message this is, for log lines: topic, offset and key when known."""
+    """Say which message this is, for log lines: topic, partition, offset and key when known."""
     parts = []
     if msg.consumer_topic:
         parts.append(f"topic {msg.consumer_topic!r}")
+    if msg.partition is not None:
+        parts.append(f"partition {msg.partition}")
     if msg.offset is not None:
         parts.append(f"offset {msg.offset}")
     if msg.key is not None:
@@ -232,6 +235,8 @@ def dead_letter(msg: Message, error: BaseException, attempts: int, topic: str) -
     dl.tags["error.attempts"] = str(attempts).encode()
     if msg.consumer_topic:
         dl.tags["source.topic"] = msg.consumer_topic.encode()
+    if msg.partition is not None:
+        dl.tags["source.partition"] = str(msg.partition).encode()
     if msg.offset is not None:
         dl.tags["source.offset"] = str(msg.offset).encode()
     return dl

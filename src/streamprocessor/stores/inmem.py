@@ -44,6 +44,7 @@ def message_from(s: Snapshot) -> Message:
     m = Message.__new__(Message)
     m.value, m.key, m.timestamp, tags, m.consumer_topic, m.producer_topic, m.offset = s
     m.tags = dict(tags) if tags else {}
+    m.partition = None
     m._opaque = None
     return m
 

@@ -12,6 +12,7 @@ __all__ = [
     "a_kind",
     "field_problem",
     "message_opaque",
+    "name_problem",
     "set_message_opaque",
     "test_message",
 ]
@@ -24,8 +25,10 @@ class Message:
     (Kafka partitions by it), ``timestamp`` is timezone-aware UTC or ``None``, ``tags`` are
     key/value labels (Kafka headers), ``consumer_topic`` says where a consumer got the
     message, ``producer_topic`` tells a producer where to send it (empty: the producer's
-    configured topic), ``offset`` is the position in the source stream (read-only in spirit,
-    ignored by producers).
+    configured topic), ``offset`` is the position in the source stream and ``partition``
+    the Kafka partition it came from (``None`` from other consumers). Both are read-only
+    in spirit: every producer ignores them (Kafka routes by ``key``, never by the
+    ``partition`` a message was consumed from).
 
     A consumer may attach client data (the opaque value) that ``ack``/``nack`` need; a copy
     made with :meth:`copy` keeps it, a message built by hand has none.
@@ -36,6 +39,7 @@ class Message:
         "consumer_topic",
         "key",
         "offset",
+        "partition",
         "producer_topic",
         "tags",
         "timestamp",
@@ -49,6 +53,7 @@ class Message:
     consumer_topic: str
     producer_topic: str
     offset: int | None
+    partition: int | None
 
     def __init__(
         self,
@@ -59,6 +64,7 @@ class Message:
         consumer_topic: str = "",
         producer_topic: str = "",
         offset: int | None = None,
+        partition: int | None = None,
     ) -> None:
         self.value = value
         self.key = key
@@ -67,6 +73,7 @@ class Message:
         self.consumer_topic = consumer_topic
         self.producer_topic = producer_topic
         self.offset = offset
+        self.partition = partition
         self._opaque: Any = None
 
     def copy(self) -> Message:
@@ -79,6 +86,7 @@ class Message:
         m.consumer_topic = self.consumer_topic
         m.producer_topic = self.producer_topic
         m.offset = self.offset
+        m.partition = self.partition
         m._opaque = self._opaque
         return m
 
@@ -93,6 +101,7 @@ class Message:
             and self.consumer_topic == other.consumer_topic
             and self.producer_topic == other.producer_topic
             and self.offset == other.offset
+            and self.partition == other.partition
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -111,6 +120,8 @@ class Message:
             parts.append(f"producer_topic={self.producer_topic!r}")
         if self.offset is not None:
             parts.append(f"offset={self.offset}")
+        if self.partition is not None:
+            parts.append(f"partition={self.partition}")
         return f"Message({', '.join(parts)})"
 
 
@@ -138,14 +149,46 @@ def field_problem(msg: Message) -> str | None:
     for k, v in tags.items():
         if not isinstance(k, str):
             return f"tag key {k!r} is {a_kind(k)}: tag keys must be str"
+        if (problem := name_problem(k)) is not None:
+            return f"tag key {k!r} {problem}"
         if v is not None and not isinstance(v, bytes | str):
             return f"tag {k!r} is {a_kind(v)}: tag values must be bytes (e.g. str(value).encode())"
+        if isinstance(v, str) and not v.isascii():
+            try:
+                v.encode()
+            except UnicodeEncodeError:
+                return (
+                    f"tag {k!r} is a str with a lone surrogate: tag values must be bytes "
+                    "(e.g. value.encode('utf-8', 'surrogateescape'))"
+                )
     topic = msg.producer_topic
     if not isinstance(topic, str):
         return (
             f"producer_topic is {a_kind(topic)}: producer_topic must be a str "
             "('' sends to the producer's own topic)"
         )
+    if (problem := name_problem(topic)) is not None:
+        return f"producer_topic {topic!r} {problem}"
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """Say why ``name`` (a topic or tag name) cannot be sent: a NUL or a lone surrogate.
+
+    Such a name ends or crashes C code (librdkafka, the encoders); ``None`` when fine.
+    The text completes "producer_topic 'x' …".
+    """
+    if "\0" in name:
+        return "holds a NUL character ('\\0'): names must be text without NUL"
+    if not name.isascii():
+        try:
+            name.encode()
+        except UnicodeEncodeError:
+            return (
+                "is not valid Unicode (a lone surrogate, e.g. from bytes decoded with "
+                "errors='surrogateescape'): decode names with errors='replace', or keep "
+                "them ASCII"
+            )
     return None
 
 

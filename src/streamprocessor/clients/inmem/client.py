@@ -57,6 +57,7 @@ class InmemConsumer(ConsumerBase):
                     fixture[i]
                 )
                 m.tags = dict(tags) if tags else {}
+                m.partition = None
                 m._opaque = (self, i)
                 out.append(m)
             self._buffer.extend(out)
@@ -170,6 +171,8 @@ class InmemProducer(ProducerBase):
         )
         if not fast_ok and not valid_message(msg):
             raise message_error(msg)
+        if msg.producer_topic or msg.tags:
+            self._check_names(msg)
         self._store.add(msg)
 
     def flush(self, timeout: float | timedelta | None = None) -> None:

@@ -55,7 +55,7 @@ class Assignment:
                     old.revoked = True
                     old.acks = None  # ack() logs and ignores what comes for it from now on
                 state = PartitionState(self.owner, tp.topic, tp.partition)
-                state.msg_type = message_type(tp.topic)
+                state.msg_type = message_type(tp.topic, tp.partition)
                 self.states[key] = state
 
     def owned(self, partitions: Iterable[TopicPartition]) -> list[PartitionState]:

@@ -10,7 +10,7 @@ message's ``__dict__`` (read directly from then on), and any assignment lands th
 The consumer stores five fields per record (``value``, ``key``, ``offset``, ``_record``
 and the partition's state as ``_opaque``, which every ``ack`` reads: a slot is read faster
 than a class attribute); each partition's messages are of a subclass that holds
-``consumer_topic``, see :func:`message_type`.
+``consumer_topic`` and ``partition``, see :func:`message_type`.
 """
 
 from __future__ import annotations
@@ -92,12 +92,12 @@ class KafkaMessage(Message):
     tags = _FromRecord(lambda record: headers_to_tags(record.headers()))
 
 
-def message_type(topic: str) -> type[KafkaMessage]:
+def message_type(topic: str, partition: int) -> type[KafkaMessage]:
     """Return the class of one partition's messages.
 
-    Its ``consumer_topic`` is a class attribute, so the consumer does not store it per
-    message.
+    Its ``consumer_topic`` and ``partition`` are class attributes, so the consumer does
+    not store them per message.
     """
-    fields = {"__slots__": (), "consumer_topic": topic}
+    fields = {"__slots__": (), "consumer_topic": topic, "partition": partition}
     cls: type[KafkaMessage] = type("KafkaMessage", (KafkaMessage,), fields)
     return cls

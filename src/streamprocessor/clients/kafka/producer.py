@@ -12,6 +12,9 @@ How it works:
 - a report only appends the message's number to a deque; the numbers are moved into the
   :class:`~streamprocessor.clients.barrier.DeliveryTracker` under a lock right after the
   poll, in one batch;
+- a message librdkafka refuses in ``produce`` (too large, an invalid topic name, a field
+  it cannot take) is an :class:`~streamprocessor.stream.errors.InvalidMessageError`:
+  nothing was sent and the producer goes on (the runner makes it the handler's failure);
 - a failed delivery is a :class:`~streamprocessor.stream.errors.DeliveryError`; the
   message stays unconfirmed, so no ack that came after it is ever committed.
 """
@@ -19,6 +22,7 @@ How it works:
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -51,20 +55,20 @@ from streamprocessor.clients.kafka.properties import (
     producer_properties,
     redacted,
 )
-from streamprocessor.stream.errors import ClientError, DeliveryError, FlushTimeoutError
+from streamprocessor.stream.errors import (
+    ClientError,
+    DeliveryError,
+    FlushTimeoutError,
+    InvalidMessageError,
+)
 from streamprocessor.stream.message import Message, field_problem
 
 __all__ = ["KafkaProducer"]
 
 #: what ``produce`` (or building its arguments) raises for a message it cannot take
 _REFUSED = (KafkaException, TypeError, ValueError, OverflowError, AttributeError)
-
-
-def _produce_error(msg: Message, topic: Any, exc: BaseException) -> ClientError:
-    """The error for a send librdkafka did not take: the message's fault, or the client's."""
-    if field_problem(msg) is not None:  # a timestamp, tags or topic of the wrong type
-        return message_error(msg)
-    return ClientError(f"unable to produce message to {topic!r}: {_text(exc)}")
+#: a topic name the brokers accept (they refuse any other only in the delivery report)
+_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 
 _POLL_EVERY = 1000  # sends between two poll(0) calls on the sending thread
@@ -73,17 +77,20 @@ _SLICE = 0.2  # seconds: flush waits in slices so signals are handled
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
-def _text(exc: BaseException) -> str:
-    """An exception from ``produce()``: librdkafka's error with its hint, or the text."""
-    err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-    return describe(err) if isinstance(err, KafkaError) else str(exc)
+def _size(msg: Message) -> int:
+    """About the bytes librdkafka counts against ``message.max.bytes``."""
+    v, k = msg.value, msg.key
+    n = (len(v) if v else 0) + (len(k) if k else 0)
+    for name, value in msg.tags.items():
+        n += len(name.encode()) + (len(value) if value else 0)
+    return n
 
 
 class KafkaProducer(ProducerBase):
     """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
 
     client_type = "kafka"
-    checks_fields = True  # (librdkafka refuses them: see _produce_error)
+    checks_fields = True  # (librdkafka refuses them: see _refused)
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
@@ -106,6 +113,8 @@ class KafkaProducer(ProducerBase):
         k = config.kafka
         props = producer_properties(config)
         self._topic: str = k.topic
+        self._max_bytes = int(props.get("message.max.bytes", 1_000_000))
+        self._variable = f"{env_prefix(config, 'producer')}_KAFKA_LIBRDKAFKA_CONFIG"
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._numbers = self._dr.numbers
         #: closing, closed or failed: ``send`` takes the slow path and says why
@@ -153,7 +162,7 @@ class KafkaProducer(ProducerBase):
         try:
             value = msg.value
             key = msg.key
-            topic = msg.producer_topic or self._topic
+            topic = msg.producer_topic
             ts = msg.timestamp
             tags = msg.tags
         except AttributeError:
@@ -163,6 +172,9 @@ class KafkaProducer(ProducerBase):
             or (key is not None and key.__class__ is not bytes)
         ) and not valid_message(msg):
             raise message_error(msg)
+        if topic or tags:  # (a tag name with a lone surrogate crashes confluent-kafka)
+            self._check_names(msg)
+        topic = topic or self._topic
         report = next(self._numbers)  # the send's number and delivery callback
         try:
             self._produce(
@@ -179,7 +191,7 @@ class KafkaProducer(ProducerBase):
             self._produce_blocking(msg, topic, value, key, ts, tags, report)
         except _REFUSED as exc:
             self._void(report)
-            raise _produce_error(msg, topic, exc) from exc
+            raise self._refused(msg, topic, exc) from exc
         if not report.__self__ % _POLL_EVERY:  # serve delivery reports now and then
             self._serve(0)
 
@@ -209,7 +221,39 @@ class KafkaProducer(ProducerBase):
                 continue
             except _REFUSED as exc:
                 self._void(report)
-                raise _produce_error(msg, topic, exc) from exc
+                raise self._refused(msg, topic, exc) from exc
+
+    def _topic_problem(self, topic: str) -> str | None:
+        if _TOPIC_NAME.fullmatch(topic) and topic not in (".", ".."):
+            return None
+        return (
+            "is not a valid Kafka topic name: use 1 to 249 letters, digits, '.', '_' "
+            "and '-' (e.g. 'orders.v2'), not '.' or '..'"
+        )
+
+    def _refused(self, msg: Message, topic: str, exc: BaseException) -> ClientError:
+        """The error for a send librdkafka did not take (nothing of it was sent).
+
+        The message's fault (:class:`InvalidMessageError`: too large, a field of the wrong
+        type, anything librdkafka refuses in ``produce``) unless librdkafka says this
+        producer cannot go on.
+        """
+        err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        if not isinstance(err, KafkaError):
+            if field_problem(msg) is not None:  # a timestamp, tags or topic of the wrong type
+                return message_error(msg)
+            return InvalidMessageError(f"cannot send a message to {topic!r}: {exc}")
+        if err.fatal():
+            return ClientError(f"unable to produce message to {topic!r}: {describe(err)}")
+        if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            return InvalidMessageError(
+                f"cannot send a message of {_size(msg)} bytes to {topic!r}: {err.str()} "
+                f"({err.name()}): larger than this producer's message.max.bytes of "
+                f"{self._max_bytes}: send smaller messages, or raise the limit with "
+                f"{self._variable}=message.max.bytes=N (and max.message.bytes on the "
+                "topic, on the broker)"
+            )
+        return InvalidMessageError(f"cannot send a message to {topic!r}: {describe(err)}")
 
     def _void(self, report: Any) -> None:
         """Confirm a send that never reached librdkafka: there is nothing to wait for."""

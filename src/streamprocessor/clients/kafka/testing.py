@@ -222,6 +222,7 @@ def read_messages(
                         tags=headers_to_tags(headers),
                         consumer_topic=topic,
                         offset=offset,
+                        partition=part,
                     )
                 )
                 if offset + 1 >= ends[part]:

@@ -62,6 +62,7 @@ class LineMessage(Message):
     consumer_topic = ""
     producer_topic = ""
     offset = None
+    partition = None
     tags = FreshTags()
 
 
