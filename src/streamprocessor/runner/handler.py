@@ -106,12 +106,15 @@ class HandlerFailedError(HandlerError):
 
 
 def describe(msg: Message) -> str:
-    """Say which message this is, for log lines: topic, offset and key when known."""
+    """Say which message this is, for log lines: topic, offset and key when known.
+
+    A message with an offset and no topic is a line of standard input: "line N" (1 first).
+    """
     parts = []
     if msg.consumer_topic:
         parts.append(f"topic {msg.consumer_topic!r}")
     if msg.offset is not None:
-        parts.append(f"offset {msg.offset}")
+        parts.append(f"offset {msg.offset}" if msg.consumer_topic else f"line {msg.offset + 1}")
     if msg.key is not None:
         key = msg.key if len(msg.key) <= 40 else msg.key[:40] + b"..."
         parts.append(f"key {key!r}")

@@ -519,13 +519,15 @@ class StandardstreamConsumer(ConsumerBase):
         self._settled = True
         back = self._back - self._owed
         n = sum(1 for i in back if i < first) + self._lineno - first
-        partial = " and a partial line" if self._rest_len else ""
-        if n or partial:
+        what = [f"{n} line(s)"] if n else []
+        if self._rest_len:
+            what.append("a partial line")
+        if what:
             source = "standard input" if self._reader is None else "the reader"
             self._log.warning(
-                "Stopped with %d line(s)%s read from %s and not handled: dropped (a pipe "
-                "or socket cannot be rewound; redirect a file, < FILE, to keep them for "
-                "the next reader)", n, partial, source,
+                "Stopped with %s read from %s and not handled: dropped (a pipe or socket "
+                "cannot be rewound; redirect a file, < FILE, to keep them for the next "
+                "reader)", " and ".join(what), source,
             )
 
     def _position_of(self, line: int) -> int:
