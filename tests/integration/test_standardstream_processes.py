@@ -521,6 +521,10 @@ def test_head_1_on_an_endless_pipe_ends_the_processor(
     r = head_1(f"yes 'y' | {PY} {ECHO}")
     assert r.stdout == b"y\nrc=0\n"
     assert (tmp_path / "err.txt").read_bytes() == b""
+    # the runner too; the input it read ahead is dropped without a warning (moot)
+    r = head_1(f"seq 1 1000000 | {PY} -m streamprocessor pipe")
+    assert r.stdout == b"1\nrc=0\n"
+    assert b"WARNING" not in (tmp_path / "err.txt").read_bytes()
 
 
 def test_head_1_ends_a_program_that_only_produces(

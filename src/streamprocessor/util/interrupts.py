@@ -63,6 +63,8 @@ class ShutdownCoordinator:
         self._previous: dict[int, Any] = {}
         self._installed = False
         self.interrupted: signal.Signals | None = None
+        #: the consumers were stopped because the output went away (see stop_consumers)
+        self.output_gone = False
         self._watchdog: threading.Timer | None = None
         self._rfd = -1
         self._wfd = -1
@@ -114,6 +116,7 @@ class ShutdownCoordinator:
         """Forget a past interrupt (tests and long-lived programs that open clients again)."""
         with self._lock:
             self.interrupted = None
+            self.output_gone = False
             if self._rfd >= 0:
                 os.set_blocking(self._rfd, False)
                 try:
@@ -131,6 +134,7 @@ class ShutdownCoordinator:
         Returns whether one of the registered clients is being iterated (its loop then
         ends by itself); when none is, the caller must end the program its own way.
         """
+        self.output_gone = True  # (input then dropped is not worth a warning)
         with self._lock:
             clients = list(self._clients)
         for c in clients:

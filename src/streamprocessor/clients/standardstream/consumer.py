@@ -41,6 +41,7 @@ from streamprocessor.clients.standardstream.lines import (
 )
 from streamprocessor.stream.errors import ClientError, LineTooLongError
 from streamprocessor.stream.message import Message
+from streamprocessor.util.interrupts import COORDINATOR
 
 __all__ = ["BLOCK_SIZE", "StandardstreamConsumer", "max_line_size_variable"]
 
@@ -514,8 +515,8 @@ class StandardstreamConsumer(ConsumerBase):
                 else:
                     self._reader.seek(pos)
             return
-        if not report or self._settled:
-            return
+        if not report or self._settled or COORDINATOR.output_gone:
+            return  # (| head -1: the output is gone, the rest of the input is moot)
         self._settled = True
         back = self._back - self._owed
         n = sum(1 for i in back if i < first) + self._lineno - first
