@@ -7,13 +7,16 @@ have timeouts and reads go through ``select`` with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
+import re
 import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -258,7 +261,9 @@ def test_dry_run_or_producer_client_type_selects_the_stdout_producer(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_on_an_idle_pipe_hands_out_what_was_read_and_exits_0(sig: int) -> None:
+def test_a_signal_on_an_idle_pipe_ends_at_once_and_says_it_dropped_a_partial_line(
+    sig: int,
+) -> None:
     p = echo()
     assert p.stdin is not None and p.stdout is not None
     p.stdin.write(b"one\ntwo\npartial")  # the pipe stays open: the processor waits
@@ -270,9 +275,186 @@ def test_a_signal_on_an_idle_pipe_hands_out_what_was_read_and_exits_0(sig: int) 
     out, err = finish(p)
     assert time.monotonic() - start < 5
     assert p.returncode == 0, err
-    assert out == b"partial\n"  # nothing taken from the pipe is dropped
+    assert out == b""  # no line is handed out after the stop; a pipe cannot be rewound
+    assert err.count(b"Stopped with a partial line read from standard input and not "
+                     b"handled: dropped") == 1
     assert b"Traceback" not in err
     p.stdin.close()
+
+
+# -- stopping a slow handler: nothing handled is lost, nothing unhandled is dropped -------
+
+SLOW = """\
+import time
+from streamprocessor import Message
+
+def handle(msg):  # 2 ms a line: a block of input takes seconds
+    time.sleep(0.002)
+    return Message(value=msg.value)
+
+def handle_1ms(msg):
+    time.sleep(0.001)
+    return Message(value=msg.value)
+
+def stuck_at_300(msg):
+    if msg.value == b"300":
+        time.sleep(60)
+    return Message(value=msg.value)
+
+def fail_on_3(msg):
+    if msg.value == b"3":
+        raise ValueError("three")
+    return Message(value=msg.value)
+"""
+LINES = b"".join(b"%d\n" % i for i in range(1, 100_001))  # `seq 1 100000`
+
+
+def run_slow(tmp_path: Path, handler: str, *flags: str, **kw: Any) -> subprocess.Popen[bytes]:
+    (tmp_path / "slow.py").write_text(SLOW)
+    return subprocess.Popen(
+        [PY, "-m", "streamprocessor", "run", f"slow.py:{handler}", *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env(DRY_RUN="1"),
+        **kw,
+    )
+
+
+def read_rest(f: Any) -> bytes:
+    """What a next reader of the same open file reads (from its shared position)."""
+    chunks = []
+    while chunk := os.read(f.fileno(), 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_sigterm_on_a_file_writes_what_was_handled_and_leaves_the_rest_in_the_file(
+    tmp_path: Path, concurrency: str
+) -> None:
+    (tmp_path / "in.txt").write_bytes(LINES)
+    with (tmp_path / "in.txt").open("rb") as f:  # `(streamprocessor run …; cat) < in.txt`
+        p = run_slow(tmp_path, "handle", "--concurrency", concurrency, stdin=f)
+        assert p.stdout is not None
+        first = read_until(p.stdout, b"\n", timeout=10)  # handling is under way
+        p.send_signal(signal.SIGTERM)
+        out, err = finish(p)
+        out = first + out
+        assert p.returncode == 0, err
+        rest = read_rest(f)
+    handled = out.splitlines(keepends=True)
+    assert 0 < len(handled) < 10_000  # stopped within the first read block
+    assert LINES.endswith(rest) and len(rest) < len(LINES)  # the tail, where the next starts
+    all_lines = sorted(handled + rest.splitlines(keepends=True), key=int)
+    assert b"".join(all_lines) == LINES  # nothing lost, nothing twice
+    if concurrency == "1":
+        assert out + rest == LINES
+    assert b"WARNING" not in err and b"Traceback" not in err
+
+
+def test_sigterm_on_a_pipe_writes_what_was_handled_and_counts_what_it_dropped(
+    tmp_path: Path,
+) -> None:
+    p = run_slow(tmp_path, "handle", stdin=subprocess.PIPE)
+    assert p.stdin is not None and p.stdout is not None
+    stdin = p.stdin
+
+    def feed() -> None:
+        with contextlib.suppress(OSError):
+            stdin.write(LINES)
+            stdin.close()
+
+    threading.Thread(target=feed, daemon=True).start()
+    first = read_until(p.stdout, b"\n", timeout=10)
+    p.send_signal(signal.SIGTERM)
+    out, err = finish(p)
+    out = first + out
+    assert p.returncode == 0, err
+    assert LINES.startswith(out) and out.endswith(b"\n")  # each handled line, in order
+    warnings = [line for line in err.splitlines() if b"WARNING" in line]
+    assert len(warnings) == 1, err
+    m = re.search(rb"Stopped with (\d+) line\(s\)( and a partial line)? read from standard "
+                  rb"input and not handled: dropped", warnings[0])
+    assert m is not None, warnings[0]
+    dropped = int(m.group(1))  # (read ahead in the block of the stop)
+    assert 0 < dropped < len(LINES.splitlines()) - len(out.splitlines())
+
+
+def test_the_shutdown_timeout_still_writes_the_handled_output_and_keeps_the_file_position(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "in.txt").write_bytes(LINES)
+    with (tmp_path / "in.txt").open("rb") as f:
+        p = run_slow(tmp_path, "stuck_at_300", "--shutdown-timeout", "1s", stdin=f)
+        assert p.stdout is not None
+        first = read_until(p.stdout, b"299\n", timeout=10)  # now stuck on line 300
+        start = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        out, err = finish(p)
+        assert time.monotonic() - start < 10
+        out = first + out
+        assert p.returncode == 1, err
+        rest = read_rest(f)
+    assert b"Timed out after 1s while shutting down after SIGTERM" in err
+    assert out == b"".join(b"%d\n" % i for i in range(1, 300))  # every handled line
+    assert out + rest == LINES  # line 300 (unfinished) and after are the next reader's
+
+
+def test_the_shutdown_timeout_with_a_blocked_stdout_exits_1_counting_unwritten_lines(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "in.txt").write_bytes(LINES * 5)
+    with (tmp_path / "in.txt").open("rb") as f:
+        (tmp_path / "slow.py").write_text(SLOW)
+        p = subprocess.Popen(  # nobody reads its stdout: the pipe fills and writes block
+            [PY, "-m", "streamprocessor", "pipe", "--shutdown-timeout", "1s"],
+            stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+            env=env(DRY_RUN="1"),
+        )
+        time.sleep(1.5)
+        p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15  # (its stdout is read only once it exited)
+        while p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _, err = finish(p)
+    assert p.returncode == 1, err
+    assert re.search(rb"standardstream producer could not write [1-9]\d* handled line\(s\)",
+                     err), err
+
+
+def test_output_of_a_slow_handler_appears_at_once_and_keeps_coming(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    start = time.monotonic()
+    seq = subprocess.Popen(["seq", "1", "100000"], stdout=subprocess.PIPE)  # `seq … |`
+    p = run_slow(tmp_path, "handle_1ms", stdin=seq.stdout)
+    assert p.stdout is not None and seq.stdout is not None
+    seq.stdout.close()
+    try:
+        got = read_until(p.stdout, b"1\n", timeout=10)
+        assert time.monotonic() - start < 3  # was 14 s: a whole read block of handling
+        writes = 0
+        until = time.monotonic() + 1.0
+        fd = p.stdout.fileno()
+        while (left := until - time.monotonic()) > 0:
+            if select.select([fd], [], [], left)[0]:
+                got += os.read(fd, 1 << 16)
+                writes += 1
+        assert writes >= 4  # written every 100 ms, not once per read block
+        assert LINES.startswith(got[: got.rfind(b"\n") + 1])
+    finally:
+        p.kill()
+        finish(p)
+        seq.wait(TIMEOUT)  # (ended by SIGPIPE)
+
+
+def test_a_skipped_line_is_named_by_its_line_number(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    r = subprocess.run(
+        [PY, "-m", "streamprocessor", "run", "slow.py:fail_on_3", "--on-error", "skip"],
+        input=b"1\n2\n3\n4\n", capture_output=True, cwd=tmp_path, env=env(DRY_RUN="1"),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"1\n2\n4\n"
+    assert b"Skipping message (line 3) after 1 attempt(s): ValueError: three" in r.stderr
 
 
 def test_a_second_ctrl_c_exits_1_at_once() -> None:
@@ -339,6 +521,10 @@ def test_head_1_on_an_endless_pipe_ends_the_processor(
     r = head_1(f"yes 'y' | {PY} {ECHO}")
     assert r.stdout == b"y\nrc=0\n"
     assert (tmp_path / "err.txt").read_bytes() == b""
+    # the runner too; the input it read ahead is dropped without a warning (moot)
+    r = head_1(f"seq 1 1000000 | {PY} -m streamprocessor pipe")
+    assert r.stdout == b"1\nrc=0\n"
+    assert b"WARNING" not in (tmp_path / "err.txt").read_bytes()
 
 
 def test_head_1_ends_a_program_that_only_produces(

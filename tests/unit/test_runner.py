@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -498,3 +500,39 @@ def test_the_run_sets_the_young_generation_threshold_and_restores_it(threshold: 
 def test_a_gc_threshold_below_one_is_refused() -> None:
     with pytest.raises(ConfigError, match="gc_threshold must be at least 1"):
         RunnerSettings(gc_threshold=0)
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_stop_leaves_a_file_at_the_first_line_not_handled_even_out_of_order(
+    tmp_path: Path, concurrency: int
+) -> None:
+    from streamprocessor.clients import standardstream
+
+    lines = [b"%d" % i for i in range(20_000)]
+    path = tmp_path / "in"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    out = io.BytesIO()
+    handled = 0
+    with path.open("rb", buffering=0) as f:
+        c = standardstream.new_consumer(options.standardstream_reader(f),
+                                        options.manual_interrupt_handling())
+        p = standardstream.new_producer(options.standardstream_writer(out),
+                                        options.manual_interrupt_handling())
+
+        def uneven(m: Message) -> Message:
+            nonlocal handled
+            assert m.value is not None
+            if int(m.value) % 3 == 0:  # all on one worker: it falls behind the others
+                time.sleep(0.002)
+            handled += 1
+            if handled == 300:
+                c._interrupt()  # what SIGTERM does
+            return m
+
+        with c, p:
+            Runner(c, {"producer": p}, uneven, RunnerSettings(concurrency=concurrency)).run()
+        rest = f.read().split(b"\n")[:-1]
+    got = out.getvalue().split(b"\n")[:-1]
+    assert 300 <= len(got) < 1_000
+    assert rest == lines[len(lines) - len(rest):]  # the file goes on after the last handled
+    assert sorted(got + rest, key=int) == lines  # nothing lost, nothing twice

@@ -104,7 +104,7 @@ def test_other_fields_are_empty_and_tags_are_a_fresh_dict() -> None:
         a, b = list(c)
     for m in (a, b):
         assert isinstance(m, Message)
-        assert m.key is None and m.offset is None
+        assert m.key is None
         assert m.consumer_topic == "" and m.producer_topic == ""
         assert m.tags == {}
     a.tags["t"] = b"1"
@@ -377,26 +377,111 @@ def test_close_from_another_thread_wakes_a_blocked_read(pipe: Any) -> None:
     assert time.monotonic() - start < 2
 
 
-def test_an_interrupt_hands_out_what_was_read_then_ends(pipe: Any) -> None:
+def test_an_interrupt_on_a_pipe_hands_out_nothing_more_and_says_what_it_dropped(
+    pipe: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     reader, w = pipe
     c = standardstream.new_consumer(options.standardstream_reader(reader))
     got: list[bytes | None] = []
     done = threading.Event()
+    first = threading.Event()
+    go_on = threading.Event()
 
     def run() -> None:
         for m in c:
             got.append(m.value)
+            first.set()
+            go_on.wait(5)  # the handler is busy with line "a" when the stop comes
         done.set()
 
     threading.Thread(target=run, daemon=True).start()
-    os.write(w, b"a\nb\npartial")  # the partial line was taken from the pipe: not dropped
-    deadline = time.monotonic() + 5
-    while len(got) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    os.write(w, b"a\nb\nc\npartial")  # one read: a, b, c and a partial line
+    assert first.wait(5)
     c._interrupt()  # what the shutdown coordinator calls on SIGTERM / Ctrl-C
+    go_on.set()
     assert done.wait(5)
-    assert got == [b"a", b"b", b"partial"]
+    assert got == [b"a"]
+    with caplog.at_level("WARNING", logger="streamprocessor"):
+        c.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "2 line(s) and a partial line read from the reader and not handled" in warnings[0]
+
+
+def test_messages_carry_their_line_index_as_offset(tmp_path: Path) -> None:
+    data = b"".join(b"%d\n" % i for i in range(3 * BLOCK_SIZE // 3))
+    path = tmp_path / "in"
+    path.write_bytes(data)
+    with path.open("rb") as f, standardstream.new_consumer(options.standardstream_reader(f)) as c:
+        offsets = [m.offset for m in c]
+    assert offsets == list(range(3 * BLOCK_SIZE // 3))
+    with consumer(b"x\ny\nz") as c:  # through read1, and a last line without newline
+        batches = list(c._batches())
+        assert [m.offset for b in batches for m in b] == [0, 1, 2]
+
+
+def _file_consumer(tmp_path: Path, data: bytes) -> tuple[Any, Any]:
+    path = tmp_path / "in"
+    path.write_bytes(data)
+    f = path.open("rb", buffering=0)
+    return f, standardstream.new_consumer(options.standardstream_reader(f))
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_an_interrupt_leaves_a_file_just_after_the_last_line_handed_out(
+    tmp_path: Path, crlf: bool
+) -> None:
+    nl = b"\r\n" if crlf else b"\n"
+    lines = [b"line %d" % i for i in range(30_000)]  # several read blocks
+    f, c = _file_consumer(tmp_path, nl.join(lines) + nl + b"partial")
+    got = []
+    for m in c:
+        got.append(m.value)
+        if len(got) == 12_345:
+            c._interrupt()
     c.close()
+    assert got == lines[:12_345]
+    assert f.read() == nl.join(lines[12_345:]) + nl + b"partial"  # nothing lost or repeated
+    f.close()
+
+
+def test_lines_given_back_go_back_to_a_file_when_they_are_its_tail(tmp_path: Path) -> None:
+    lines = [b"%d" % i for i in range(1000)]
+    f, c = _file_consumer(tmp_path, b"\n".join(lines) + b"\n")
+    batch = next(iter(c._batches()))
+    c._interrupt()
+    assert c._give_back(batch[400:]) == []  # a tail: nothing to handle after all
+    c.close()
+    assert f.read().split(b"\n")[:-1] == lines[400:]
+    f.close()
+
+
+def test_lines_given_back_before_a_handled_one_are_returned_to_be_handled(
+    tmp_path: Path,
+) -> None:
+    # (workers finish out of order: 3 and 5... were not handled, 4 was)
+    lines = [b"%d" % i for i in range(10)]
+    f, c = _file_consumer(tmp_path, b"\n".join(lines) + b"\n")
+    batch = next(iter(c._batches()))
+    c._interrupt()
+    owed = c._give_back([batch[3], *batch[5:]])
+    assert [m.offset for m in owed] == [3]
+    where = os.lseek(f.fileno(), 0, os.SEEK_CUR)
+    assert where == len(b"0\n1\n2\n")  # meanwhile: read again from 3 (nothing lost)
+    assert c._give_back([]) == []  # 3 is handled now: the rest is a tail
+    c.close()
+    assert f.read() == b"\n".join(lines[5:]) + b"\n"
+    f.close()
+
+
+def test_a_bytesio_reader_is_left_at_the_first_line_not_handed_out() -> None:
+    r = io.BytesIO(b"a\nb\nc\nd")
+    c = standardstream.new_consumer(options.standardstream_reader(r))
+    for m in c:
+        if m.value == b"b":
+            break
+    c.close()
+    assert r.read() == b"c\nd"
 
 
 def test_output_is_flushed_before_the_consumer_waits_for_input(pipe: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -249,3 +250,19 @@ def test_producers_writing_to_the_same_output_keep_the_order_of_their_sends() ->
     finally:
         for p in (a, b, c):
             p.close()
+
+
+def test_pending_output_is_written_within_the_flush_interval_without_an_idle_input() -> None:
+    # a slow handler: the consumer never waits for input, yet output keeps coming
+    from streamprocessor.clients.standardstream.producer import FLUSH_INTERVAL
+
+    out = io.BytesIO()
+    with producer(out) as p:
+        for i in range(3):
+            p.send(Message(value=b"line %d" % i))
+            deadline = time.monotonic() + 5
+            while out.getvalue().count(b"\n") <= i and time.monotonic() < deadline:
+                time.sleep(0.005)
+            waited = time.monotonic() - (deadline - 5)
+            assert out.getvalue().count(b"\n") == i + 1
+            assert waited < FLUSH_INTERVAL + 0.2  # (slack for a loaded machine)

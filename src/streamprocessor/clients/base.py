@@ -226,6 +226,13 @@ class ClientBase:
         """Hook: say what is not flushed/committed yet (for the shutdown watchdog)."""
         return ""
 
+    def _before_exit(self) -> None:
+        """Hook: the shutdown timeout is about to end the process: save what can be saved.
+
+        Runs in the watchdog's thread while the application may still be busy; bounded by
+        the caller, so it may block (e.g. on a stalled standard output).
+        """
+
     @property
     def _is_iterating(self) -> bool:
         return False
@@ -465,6 +472,15 @@ class ConsumerBase(ClientBase):
     def _resume(self, paused: list[Any]) -> None:
         """Hook: fetch again from what :meth:`_pause` returned (any thread)."""
 
+    def _give_back(self, msgs: list[Message]) -> list[Message]:
+        """Hook: ``msgs`` from :meth:`_batches` were not handled (stopping, failing).
+
+        Returns those the caller must handle after all (then give back what of them it
+        did not): none here, as unacknowledged messages are consumed again. Standard
+        input, which cannot be re-read message by message, overrides it.
+        """
+        return []
+
     def _fill(self) -> bool:
         """Hook: wait (a bounded slice) for messages and append them to ``self._buffer``.
 
@@ -476,16 +492,11 @@ class ConsumerBase(ClientBase):
     def _is_iterating(self) -> bool:
         return self._iterating > 0
 
-    #: keep handing out what was already taken from the source after an interrupt
-    #: (stdin: a line read from a pipe cannot be put back); otherwise drop it unacknowledged
-    _drain_on_stop = False
-
     def _interrupt(self) -> None:
         # runs inside the signal handler: only flags and atomic list operations here
         self._stopping = True
-        if not self._drain_on_stop:
-            self._halted = True
-            self._drop_buffered()
+        self._halted = True  # no message is handed out after a stop
+        self._drop_buffered()
         self._wake()
 
     def _drop_buffered(self) -> None:

@@ -147,6 +147,7 @@ class Runner:
         thresholds = gc.get_threshold()
         if self.settings.gc_threshold is not None:
             gc.set_threshold(self.settings.gc_threshold, *thresholds[1:])
+        COORDINATOR.exit_hooks.append(self._give_back_in_hand)
         try:
             if self.settings.concurrency == 1:
                 if self.handler is None:
@@ -157,6 +158,7 @@ class Runner:
                 self._parallel()
         finally:
             self._done.set()
+            COORDINATOR.exit_hooks.remove(self._give_back_in_hand)
             gc.set_threshold(*thresholds)
             if frozen:
                 gc.unfreeze()
@@ -169,6 +171,7 @@ class Runner:
         assert self._default is not None
         send = self._default.send
         for batch in consumer._batches():
+            lane.batch = batch
             handled = 0
             try:
                 for msg in batch:
@@ -199,6 +202,7 @@ class Runner:
         # environment alike
         checked = getattr(default, "checks_fields", False) is True
         for batch in consumer._batches():
+            lane.batch = batch
             handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
             try:
                 for msg in batch:
@@ -247,8 +251,10 @@ class Runner:
                 self._done_with(batch, handled, lane)
 
     def _done_with(self, batch: list[Message], k: int, lane: Lane) -> None:
-        """Acknowledge the first ``k`` messages of ``batch`` (all handled)."""
+        """Acknowledge the first ``k`` messages of ``batch`` (all handled); give back the rest."""
         lane.current = None
+        if k < len(batch):  # stopping or failing
+            self._source._give_back(batch[k:])
         if not k:
             return
         if sys.exc_info()[1] is None:
@@ -275,8 +281,11 @@ class Runner:
         try:
             for batch in source._batches():
                 per_lane: dict[int, list[Message]] = {}
-                for msg in batch:
+                for pos, msg in enumerate(batch):
                     if source._halted:  # stopping: the rest stays unacknowledged
+                        main.left.extend(batch[pos:])
+                        for unsent in per_lane.values():
+                            main.left.extend(unsent)
                         per_lane.clear()
                         break
                     main.n_in += 1
@@ -300,6 +309,24 @@ class Runner:
                 lane.queue.put(_STOP)
             for w in workers:
                 w.join()
+            self._give_back_left()
+
+    def _give_back_left(self) -> None:
+        """Give back what the workers did not handle; handle what the consumer cannot take.
+
+        Standard input positions a file at the first line not handled, so lines handled
+        after one left unhandled would be read again: those are handled here first.
+        """
+        left = [m for lane in (self._main, *self.lanes) for m in lane.left]
+        if not left:
+            return
+        owed = self._source._give_back(left)
+        if not owed or self._fatal is not None:
+            return
+        main = self._main
+        main.left = []
+        self._work_chunk(main, owed, halt=False)
+        self._source._give_back(main.left)  # (the others are handled now)
 
     def _offer(self, lane: Lane, chunk: list[Message]) -> None:
         """Queue ``chunk`` for ``lane``'s worker (room is made per batch: _make_room)."""
@@ -370,7 +397,6 @@ class Runner:
 
     def _work(self, lane: Lane) -> None:
         q = lane.queue
-        ack = self.consumer.ack
         source = self._source
         low = self.settings.queue_size
         assert self.handler is not None or self._default is not None
@@ -389,29 +415,42 @@ class Runner:
                     source._resume(paused)
                     self._resume_asked.set()
             started = time.monotonic()
-            for msg in chunk:
-                if self._fatal is not None or source._halted:
-                    break  # stopping: the rest stays unacknowledged (consumed again)
-                try:
-                    lane.current = msg
-                    if self.handler is None:
-                        assert self._default is not None
-                        try:
-                            self._default.send(msg)
-                        except InvalidMessageError as exc:
-                            raise _unforwardable(msg, exc) from exc
-                        lane.n_out += 1
-                        ok = True
-                    else:
-                        ok = self._handle(msg, lane)
-                    lane.current = None
-                    if not ok:
-                        continue
-                    ack(msg)
-                except BaseException as exc:
-                    lane.current = None
-                    self._set_fatal(exc)
+            self._work_chunk(lane, chunk)
             lane.per_msg = (time.monotonic() - started) / len(chunk)
+
+    def _work_chunk(self, lane: Lane, chunk: list[Message], halt: bool = True) -> None:
+        """Handle, send and acknowledge each message; what is not handled goes to ``left``.
+
+        Ends early on a failure, and (``halt``) when the consumer stops.
+        """
+        ack = self.consumer.ack
+        source = self._source
+        for msg in chunk:
+            if self._fatal is not None or (halt and source._halted):
+                # stopping: the rest stays unacknowledged (consumed again; given back)
+                lane.left.extend(chunk[_index(chunk, msg):])
+                break
+            try:
+                lane.current = msg
+                if self.handler is None:
+                    assert self._default is not None
+                    try:
+                        self._default.send(msg)
+                    except InvalidMessageError as exc:
+                        raise _unforwardable(msg, exc) from exc
+                    lane.n_out += 1
+                    ok = True
+                else:
+                    ok = self._handle(msg, lane)
+                lane.current = None
+                if not ok:
+                    lane.left.append(msg)
+                    continue
+                ack(msg)
+            except BaseException as exc:
+                lane.current = None
+                lane.left.append(msg)
+                self._set_fatal(exc)
 
     def _set_fatal(self, exc: BaseException) -> None:
         with self._fatal_lock:
@@ -431,6 +470,19 @@ class Runner:
             time.sleep(0.01)
         if not self._done.is_set():
             close_quietly(self.consumer)
+
+    def _give_back_in_hand(self) -> None:
+        """Exit hook: the shutdown timeout ends the process; give back what is unfinished.
+
+        One worker only: the message in hand and those after it in its batch (with more
+        workers, what they hold is not known here; the consumer assumes them handled).
+        """
+        lane = self.lanes[0]
+        cur, batch = lane.current, lane.batch
+        if len(self.lanes) == 1 and cur is not None and batch:
+            i = next((i for i, m in enumerate(batch) if m is cur), None)
+            if i is not None:
+                self._source._give_back(batch[i:])
 
     def _clients(self) -> list[Any]:
         return [self.consumer, *self.producers.values()]
@@ -563,6 +615,11 @@ def _unforwardable(msg: Message, exc: InvalidMessageError) -> InvalidMessageErro
     )
 
 
+def _index(msgs: list[Message], msg: Message) -> int:
+    """The position of ``msg`` (this very object) in ``msgs``."""
+    return next(i for i, m in enumerate(msgs) if m is msg)
+
+
 class _OneByOne:
     """A consumer without the clients' batch interface, seen through it: one at a time."""
 
@@ -583,3 +640,6 @@ class _OneByOne:
 
     def _resume(self, paused: list[Any]) -> None:
         pass
+
+    def _give_back(self, msgs: list[Message]) -> list[Message]:
+        return []  # (unacknowledged: consumed again)

@@ -109,14 +109,17 @@ class HandlerFailedError(HandlerError):
 
 
 def describe(msg: Message) -> str:
-    """Say which message this is, for log lines: topic, partition, offset and key when known."""
+    """Say which message this is, for log lines: topic, partition, offset and key when known.
+
+    A line of standard input is named by its number: "line N" (1 first).
+    """
     parts = []
     if msg.consumer_topic:
         parts.append(f"topic {msg.consumer_topic!r}")
     if msg.partition is not None:
         parts.append(f"partition {msg.partition}")
     if msg.offset is not None:
-        parts.append(f"offset {msg.offset}")
+        parts.append(f"line {msg.offset + 1}" if msg._counts_lines else f"offset {msg.offset}")
     if msg.key is not None:
         key = msg.key if len(msg.key) <= 40 else msg.key[:40] + b"..."
         parts.append(f"key {key!r}")

@@ -14,8 +14,8 @@ __all__ = ["Lane", "partition_of"]
 class Lane:
     """One worker's queue, counters and the message it is handling (for the watchdog)."""
 
-    __slots__ = ("cond", "current", "index", "last", "n_dead", "n_errors", "n_in", "n_out",
-                 "n_skipped", "paused", "per_msg", "queue", "waiting")
+    __slots__ = ("batch", "cond", "current", "index", "last", "left", "n_dead", "n_errors",
+                 "n_in", "n_out", "n_skipped", "paused", "per_msg", "queue", "waiting")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -33,6 +33,10 @@ class Lane:
         #: seconds the worker took per message of its last chunk
         self.per_msg = 0.0
         self.current: Message | None = None
+        #: the batch the lane is handling (one worker: the consumer's batch)
+        self.batch: list[Message] = []
+        #: messages the worker was handed and did not handle (stopping, failing)
+        self.left: list[Message] = []
         self.n_in = 0
         self.n_out = 0
         self.n_errors = 0

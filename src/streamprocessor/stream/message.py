@@ -54,6 +54,8 @@ class Message:
     producer_topic: str
     offset: int | None
     partition: int | None
+    #: whether ``offset`` counts lines of a text stream (log lines then say "line N")
+    _counts_lines = False
 
     def __init__(
         self,

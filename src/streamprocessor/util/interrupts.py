@@ -4,8 +4,9 @@ Clients with interrupt handling on (the default) register here. The first signal
 every registered consumer stop taking new messages: its iteration ends once what it
 already took from its source is handed out, the application's loop finishes the message in
 hand, and its ``with`` blocks flush and commit. The program then ends normally (status 0).
-A watchdog ends the process with status 1 if that takes longer than the shutdown timeout;
-a second SIGINT ends it with status 1 at once. When no consumer is being iterated the
+A watchdog ends the process with status 1 if that takes longer than the shutdown timeout,
+after writing the output already handled (as far as the output accepts writes); a second
+SIGINT ends it with status 1 at once. When no consumer is being iterated the
 signal is Python's usual ``KeyboardInterrupt`` (SIGINT) or ``SystemExit`` (SIGTERM,
 SIGQUIT), so ``with`` blocks still close the clients.
 
@@ -22,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
@@ -30,6 +32,10 @@ __all__ = ["COORDINATOR", "Interruptible", "ShutdownCoordinator"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 _log = logging.getLogger("streamprocessor")
+#: after the shutdown timeout, seconds to wait for the clients' last writes while they make
+#: no progress (a stalled output), and in all
+_SAVE_STALL = 1.0
+_SAVE_MAX = 30.0
 
 
 class Interruptible(Protocol):
@@ -38,6 +44,8 @@ class Interruptible(Protocol):
     def _interrupt(self) -> None: ...
 
     def _describe_unfinished(self) -> str: ...
+
+    def _before_exit(self) -> None: ...
 
     @property
     def _is_iterating(self) -> bool: ...
@@ -55,10 +63,15 @@ class ShutdownCoordinator:
         self._previous: dict[int, Any] = {}
         self._installed = False
         self.interrupted: signal.Signals | None = None
+        #: the consumers were stopped because the output went away (see stop_consumers)
+        self.output_gone = False
         self._watchdog: threading.Timer | None = None
         self._rfd = -1
         self._wfd = -1
         self.exit: Callable[[int], None] = os._exit  # replaced in tests
+        #: called before the clients' ``_before_exit`` when the shutdown timeout ends the
+        #: process (the runner says there which messages it did not finish)
+        self.exit_hooks: list[Callable[[], None]] = []
 
     # -- registration -------------------------------------------------------------------
 
@@ -103,6 +116,7 @@ class ShutdownCoordinator:
         """Forget a past interrupt (tests and long-lived programs that open clients again)."""
         with self._lock:
             self.interrupted = None
+            self.output_gone = False
             if self._rfd >= 0:
                 os.set_blocking(self._rfd, False)
                 try:
@@ -120,6 +134,7 @@ class ShutdownCoordinator:
         Returns whether one of the registered clients is being iterated (its loop then
         ends by itself); when none is, the caller must end the program its own way.
         """
+        self.output_gone = True  # (input then dropped is not worth a warning)
         with self._lock:
             clients = list(self._clients)
         for c in clients:
@@ -179,7 +194,8 @@ class ShutdownCoordinator:
     ) -> None:
         def fire() -> None:
             with self._lock:
-                left = [c._describe_unfinished() for c in self._clients]
+                clients = list(self._clients)
+            left = self._save(clients)
             details = "; ".join(d for d in left if d) or "clients still open"
             sys.stderr.write(
                 f"Timed out after {timeout:g}s while shutting down after {sig.name}: "
@@ -194,6 +210,32 @@ class ShutdownCoordinator:
         t.name = "streamprocessor-shutdown-watchdog"
         self._watchdog = t
         t.start()
+
+
+    def _save(self, clients: list[Interruptible]) -> list[str]:
+        """Let the clients save what they can (write handled output); say what is left.
+
+        In a thread, waited for while what is left changes (a slow output still takes
+        writes) and for at most ``_SAVE_MAX`` seconds: a blocked write cannot hold up the
+        exit.
+        """
+        def save() -> None:
+            for hook in (*self.exit_hooks, *(c._before_exit for c in clients)):
+                try:
+                    hook()
+                except Exception as exc:  # the exit goes on; say why something is left
+                    _log.error("Saving state before exiting failed: %s", exc)
+
+        t = threading.Thread(target=save, daemon=True, name="streamprocessor-save-on-exit")
+        t.start()
+        deadline = time.monotonic() + _SAVE_MAX
+        left = [c._describe_unfinished() for c in clients]
+        while True:
+            t.join(_SAVE_STALL)
+            now = [c._describe_unfinished() for c in clients]
+            if not t.is_alive() or now == left or time.monotonic() > deadline:
+                return now
+            left = now
 
 
 COORDINATOR = ShutdownCoordinator()

@@ -9,9 +9,10 @@ Datasheet:
   ``\n``; one ``\r`` before it is removed; an empty line is a message with value
   ``b""``; a last line without newline is still a message. Bytes pass untouched (no
   decoding). The reader is read in 64 KiB blocks; it is never closed by the client;
-- consumer fields: ``value`` (the line) and ``timestamp`` (when the block holding the
-  line was read, UTC; lines of one read share it); ``key``/``offset`` are ``None``,
-  ``tags`` empty, topics ``""``;
+- consumer fields: ``value`` (the line), ``timestamp`` (when the block holding the
+  line was read, UTC; lines of one read share it) and ``offset`` (the line's index in
+  the input, 0 first; log lines say "line N", N = offset + 1; a dead letter's
+  ``source.offset`` tag is this index); ``key`` is ``None``, ``tags`` empty, topics ``""``;
 - line limit: a line longer than ``max_line_size`` bytes (default 524288 = 512 KiB, not
   counting its ``\n`` or ``\r\n``) ends the iteration with ``LineTooLongError`` naming
   the limit, after every earlier line was handed out and the idle hooks flushed the
@@ -23,17 +24,24 @@ Datasheet:
   hands the message out again, as it is, before the next line; ``backlog()`` is 0;
   nothing persists: a new consumer reads on from where the stream is;
 - end: iteration ends at end of input. On SIGINT/SIGTERM/SIGQUIT (default interrupt
-  handling) the consumer hands out what it already read — a partial last line included
-  — and ends; a blocked read on a pipe, socket or terminal is woken at once, and so is
-  one blocked in another thread by ``close()``. A plain file object (``open(p, "rb")``,
+  handling) the consumer hands out no further line and ends; a blocked read on a pipe,
+  socket or terminal is woken at once, and so is one blocked in another thread by
+  ``close()``. What was read and not handed out (and lines the runner gives back
+  unhandled) goes back to a seekable input — a redirected file, a seekable reader: its
+  position is set to the first line not handled, for the next reader of the same open
+  file; from a pipe or socket it is dropped, and ``close()`` logs one warning with the
+  number of lines. ``close()`` after leaving a loop early positions the input the same
+  way. A plain file object (``open(p, "rb")``,
   ``os.fdopen``, ``sys.stdin.buffer``) is read through its file descriptor; any other
   reader (``io.BytesIO``, a socket file, a decompressor) through its ``read1``/``read``;
 - producer sink: ``options.standardstream_writer(f)`` or, by default, standard output
   (file descriptor 1). Each message writes ``value`` plus ``\n`` unless the value
   already ends with one; ``None`` writes an empty line; other fields are ignored. Lines
   are buffered and written in blocks of about 64 KiB, and at once when a consumer is
-  about to wait for input (an idle hook), on ``flush()``, on ``close()`` and at
-  interpreter exit — ``PYTHONUNBUFFERED`` makes no difference. ``print()`` output
+  about to wait for input (an idle hook), at least every 100 ms while output is pending
+  (a timer thread: a slow handler's output stays prompt), on ``flush()``, on
+  ``close()``, before the shutdown timeout ends the process, and at interpreter exit —
+  ``PYTHONUNBUFFERED`` makes no difference. ``print()`` output
   written before a block stays before it. ``close()`` flushes but never closes the
   writer. Acks wait for the lines sent before them to be written (the ack barrier);
 - closed standard output (``| head -1``): no error and no traceback: output is

@@ -10,6 +10,12 @@ Promptness and signals: before it would block on a pipe, socket or terminal the 
 runs the idle hooks (buffered producers such as the stdout producer flush there), and it
 waits in ``poll`` on the input together with a wake-up pipe, so a signal or a ``close()``
 from another thread ends the wait at once.
+
+Stopping: after a stop (signal, ``close()``) no line is handed out. Lines read and not
+handed out — and lines the caller gives back unhandled (``_give_back``) — go back to a
+seekable input: its position is set to the first of them, so the next reader of the same
+open file reads on from there. From a pipe or socket they are dropped, with one warning
+saying how many. Each message's ``offset`` is its line's index in the input (0 first).
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import os
 import select
 import stat
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from operator import length_hint
 from typing import Any, NoReturn
 
 from streamprocessor.clients.base import ConsumerBase, run_idle_hooks
@@ -33,6 +41,7 @@ from streamprocessor.clients.standardstream.lines import (
 )
 from streamprocessor.stream.errors import ClientError, LineTooLongError
 from streamprocessor.stream.message import Message
+from streamprocessor.util.interrupts import COORDINATOR
 
 __all__ = ["BLOCK_SIZE", "StandardstreamConsumer", "max_line_size_variable"]
 
@@ -43,16 +52,22 @@ BLOCK_SIZE = 64 * 1024
 _NL = b"\n"
 _CR = b"\r"
 _READ_WAIT = 1.0  # seconds close() waits for a read of the input in progress
+_NO_LINES: list[bytes] = []
+#: read blocks whose bytes are kept to find a line's position (older ones: their start)
+_KEEP_BLOCKS = 3
 
 
-def _line_messages(new: Any, lines: Iterable[bytes], ts: datetime | None) -> list[Message]:
-    """Return the messages of ``lines`` (``new``: the consumer's message class)."""
+def _line_messages(
+    new: Any, lines: Iterable[bytes], ts: datetime | None, first: int
+) -> list[Message]:
+    """Return the messages of ``lines``, numbered from ``first`` (``new``: the message class)."""
     out: list[Message] = []
     append = out.append
-    for line in lines:
+    for off, line in enumerate(lines, first):
         m = new()
         m.value = line
         m.timestamp = ts
+        m.offset = off
         append(m)
     return out
 
@@ -68,30 +83,33 @@ class StandardstreamConsumer(ConsumerBase):
     # this client's own state lives in slots: fast to reach from the hot loop, and it
     # keeps the base's instance dict small enough for CPython's shared-key layout
     __slots__ = (
+        "_back",
+        "_block",
+        "_blocks",
         "_eof",
         "_fd",
         "_lease",
         "_line_type",
         "_lineno",
-        "_lines",
         "_max",
+        "_owed",
         "_pending_error",
         "_poll",
+        "_pos",
         "_read_lock",
         "_read_obj",
         "_reader",
         "_release_lock",
         "_rest",
         "_rest_len",
+        "_seekable",
+        "_settled",
         "_ts",
         "_wake_r",
         "_wake_w",
     )
 
     client_type = "standardstream"
-    #: a line taken from a pipe cannot be put back: after an interrupt, hand out what
-    #: was read, then end
-    _drain_on_stop = True
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
@@ -107,6 +125,15 @@ class StandardstreamConsumer(ConsumerBase):
         except OSError as exc:
             what = "standard input" if self._reader is None else "the reader"
             raise ClientError(f"cannot read {what}: {exc} (is it closed?)") from exc
+        #: the input's position (bytes) after the last read; -1: it cannot be set
+        self._pos = -1
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if self._fd >= 0 and stat.S_ISREG(mode):
+                self._pos = os.lseek(self._fd, 0, os.SEEK_CUR)
+            elif self._fd < 0 and self._reader.seekable():
+                self._pos = self._reader.tell()
+        self._seekable = self._pos >= 0
+        self._pos = max(self._pos, 0)
         if self._fd >= 0 and not stat.S_ISREG(mode):
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_w, False)
@@ -121,10 +148,18 @@ class StandardstreamConsumer(ConsumerBase):
         # several blocks; joining once avoids quadratic copying)
         self._rest: list[bytes] = []
         self._rest_len = 0
-        self._lineno = 0  # lines handed out from input so far
+        self._lineno = 0  # complete lines taken from the input so far
         self._eof = False
         self._pending_error: ClientError | None = None
-        self._lines: list[bytes] = []  # the block being handed out; cleared on close
+        #: the lines being handed out: (index of the first, the lines, their iterator —
+        #: None when the caller took them all as a batch); the lines are cleared on stop
+        self._block: tuple[int, list[bytes], Iterator[bytes] | None] = (0, _NO_LINES, None)
+        #: per read block: [index of its first line, position where that line starts,
+        #: position of the block, its bytes (None once older than _KEEP_BLOCKS)]
+        self._blocks: deque[list[Any]] = deque(maxlen=4096)
+        self._back: set[int] = set()  # lines handed out and given back unhandled
+        self._owed: set[int] = set()  # given back, and returned to the caller to handle
+        self._settled = False  # the dropped lines of a pipe are reported
         self._ts: datetime | None = None  # when the current block was read
         self._release_lock = threading.Lock()
         self._read_lock = threading.RLock()  # (re-entrant: close() from a signal handler)
@@ -157,22 +192,30 @@ class StandardstreamConsumer(ConsumerBase):
                     if buf:
                         continue
                     return
-                self._lines = lines
                 ts = self._ts
-                rest = iter(lines)  # (close clears the list: this loop then ends)
-                for line in rest:
+                first = self._lineno - len(lines)
+                rest = iter(lines)  # (a stop clears the list: this loop then ends)
+                self._block = (first, lines, rest)  # (one store: a signal sees old or new)
+                if self._halted:
+                    continue  # (stopped meanwhile: hand out nothing more)
+                for off, line in enumerate(rest, first):
                     if buf:
                         while buf:
                             yield buf.pop(0)
                     m = new()
                     m.value = line
                     m.timestamp = ts
+                    m.offset = off
                     yield m
         finally:
             # an iterator left early (``break``): a later one hands out the rest of the
             # block — those lines were read from the stream and cannot be read again
-            buf.extend(_line_messages(new, rest, ts))
+            first, lines, it = self._block
+            if it is rest:
+                buf.extend(_line_messages(new, rest, ts, first + len(lines) - length_hint(rest)))
             self._iterating -= 1
+            if self._stopping:
+                self._settle()
             if (self._closing or self._closed) and not self._iterating:
                 self._release()
 
@@ -194,8 +237,10 @@ class StandardstreamConsumer(ConsumerBase):
                     if buf:
                         continue
                     return
-                self._lines = lines
-                yield _line_messages(new, lines, self._ts)
+                off = self._lineno - len(lines)
+                self._block = (off, lines, None)
+                yield _line_messages(new, lines, self._ts, off)
+                self._block = (self._lineno, _NO_LINES, None)  # the caller is done with it
         finally:
             self._iterating -= 1
             if (self._closing or self._closed) and not self._iterating:
@@ -212,10 +257,12 @@ class StandardstreamConsumer(ConsumerBase):
                 return None
             if self._closed or self._closing:
                 return None
-            if self._eof or self._stopping:
-                self._eof = True
+            if self._stopping:
                 run_idle_hooks()
-                if self._rest:  # a last line without newline, or read before a stop
+                return None  # what was read and not handed out: see _settle
+            if self._eof:
+                run_idle_hooks()
+                if self._rest:  # a last line without newline
                     return self._take_rest()
                 return None
             block = self._read_block()
@@ -224,6 +271,8 @@ class StandardstreamConsumer(ConsumerBase):
             if not block:
                 self._eof = True
                 continue
+            pos = self._pos
+            self._pos = pos + len(block)
             self._ts = datetime.now(UTC)
             lines = block.split(_NL)
             if len(lines) == 1:  # no newline: the line goes on
@@ -232,6 +281,7 @@ class StandardstreamConsumer(ConsumerBase):
                 if self._rest_len > self._max + 1:  # + 1: a "\r" may end it
                     self._too_long(0)
                 continue
+            self._add_block(pos - self._rest_len, pos, block)
             rest = self._rest
             if rest:
                 rest.append(lines[0])
@@ -253,7 +303,15 @@ class StandardstreamConsumer(ConsumerBase):
             self._lineno += len(lines)
             return lines
 
+    def _add_block(self, first_pos: int, pos: int, block: bytes | None) -> None:
+        """Remember where the lines of a block start (see :meth:`_position_of`)."""
+        blocks = self._blocks
+        if len(blocks) >= _KEEP_BLOCKS:
+            blocks[-_KEEP_BLOCKS][3] = None
+        blocks.append([self._lineno, first_pos, pos, block])
+
     def _take_rest(self) -> list[bytes]:
+        self._add_block(self._pos - self._rest_len, self._pos, None)
         line = b"".join(self._rest)
         self._rest.clear()
         self._rest_len = 0
@@ -397,7 +455,104 @@ class StandardstreamConsumer(ConsumerBase):
         """Return 0: standard input has no notion of an acknowledged position."""
         return 0
 
-    # -- stop and close -----------------------------------------------------------------
+    # -- stop, give back, close ---------------------------------------------------------
+
+    def _drop_buffered(self) -> None:
+        # (on stop and close; may run in a signal handler: no locks, no IO)
+        first, lines, it = self._block
+        if it is not None:  # iteration: what is handed out ends here
+            self._block = (first + len(lines) - length_hint(it), _NO_LINES, None)
+            lines.clear()  # (the loop over them ends at its next step, in any thread)
+        self._note_back(self._buffer)  # given back with nack() and not handed out again
+        super()._drop_buffered()
+
+    def _note_back(self, msgs: Iterable[Message]) -> None:
+        for m in msgs:
+            if isinstance(m.offset, int):
+                self._back.add(m.offset)
+
+    def _give_back(self, msgs: list[Message]) -> list[Message]:
+        """Take back ``msgs``, taken as a batch and not handled (all the others were).
+
+        A seekable input is positioned at the first line not handled. When handled lines
+        follow unhandled ones, returns those the caller must still handle (then give back
+        what of them it did not) — a file is re-read from one position only.
+        """
+        self._block = (self._lineno, _NO_LINES, None)
+        self._back -= self._owed
+        self._note_back(msgs)
+        owed = self._owed = self._not_a_tail() if self._seekable else set()
+        self._settle()
+        return [m for m in msgs if m.offset in owed]
+
+    def _handed_end(self) -> int:
+        """The index of the first line not handed out (a batch: its first line)."""
+        return self._block[0]
+
+    def _not_a_tail(self) -> set[int]:
+        """The lines given back that come before a handled line."""
+        back, end = self._back, self._handed_end()
+        if not back or all(i in back for i in range(min(back), end)):
+            return set()
+        last_handled = next(i for i in range(end - 1, -1, -1) if i not in back)
+        return {i for i in back if i < last_handled}
+
+    def _first_unhandled(self) -> int:
+        end = self._handed_end()
+        return min(min(self._back), end) if self._back else end
+
+    def _settle(self, report: bool = False) -> None:
+        """Return what was read and not handled to the input: position a seekable one.
+
+        ``report``: say how many lines a pipe or socket dropped (once; at close).
+        """
+        first = self._first_unhandled()
+        if self._seekable:
+            pos = self._position_of(first)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                if self._fd >= 0:
+                    os.lseek(self._fd, pos, os.SEEK_SET)
+                else:
+                    self._reader.seek(pos)
+            return
+        if not report or self._settled or COORDINATOR.output_gone:
+            return  # (| head -1: the output is gone, the rest of the input is moot)
+        self._settled = True
+        back = self._back - self._owed
+        n = sum(1 for i in back if i < first) + self._lineno - first
+        what = [f"{n} line(s)"] if n else []
+        if self._rest_len:
+            what.append("a partial line")
+        if what:
+            source = "standard input" if self._reader is None else "the reader"
+            self._log.warning(
+                "Stopped with %s read from %s and not handled: dropped (a pipe or socket "
+                "cannot be rewound; redirect a file, < FILE, to keep them for the next "
+                "reader)", " and ".join(what), source,
+            )
+
+    def _position_of(self, line: int) -> int:
+        """Return the input position where line ``line`` starts (or an earlier one)."""
+        if line >= self._lineno:
+            return self._pos - self._rest_len
+        for first, first_pos, pos, data in reversed(self._blocks):
+            if line >= first:
+                if line == first or data is None:
+                    return int(first_pos)
+                i = -1
+                for _ in range(line - first):
+                    i = data.index(_NL, i + 1)
+                return int(pos) + i + 1
+        return int(self._blocks[0][1]) if self._blocks else self._pos
+
+    def _before_exit(self) -> None:
+        # the shutdown timeout ends the process: leave a file where a next reader starts
+        if self._read_lock.acquire(timeout=_READ_WAIT):
+            try:
+                self._drop_buffered()
+                self._settle()
+            finally:
+                self._read_lock.release()
 
     def _wake(self) -> None:
         # may run inside a signal handler: one non-blocking write, nothing else
@@ -408,15 +563,17 @@ class StandardstreamConsumer(ConsumerBase):
     def _close_impl(self) -> None:
         self._lease = None
         self._line_type = None
-        self._buffer.clear()
-        self._lines.clear()  # ends a loop over the current block, in any thread
-        self._rest.clear()
+        self._drop_buffered()  # ends a loop over the current block, in any thread
         self._wake()
         # a read of the descriptor in progress in another thread ends before close()
         # returns (it does not block: poll said readable, or a regular file); none starts
         # after. Bounded, in case another reader of a shared pipe took the data meanwhile.
         if self._read_lock.acquire(timeout=_READ_WAIT):
-            self._read_lock.release()
+            try:
+                self._settle(report=True)
+            finally:
+                self._read_lock.release()
+        self._rest.clear()
         if not self._iterating:
             self._release()
         # else: the iterating thread releases the wake-up pipe when it leaves

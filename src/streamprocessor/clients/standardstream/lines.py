@@ -52,17 +52,18 @@ class LineMessage(Message):
 
     It exists for speed: its constructor is C's (no ``__init__`` in Python), and the
     fields every line has in common are class attributes, so a line costs the object and
-    two stores (``value``, ``timestamp``). An assignment to any field stores it in the
-    message as usual. Each consumer makes its own subclass whose ``_opaque`` is the
-    consumer's lease: ``ack`` recognises its messages by their class.
+    three slot stores (``value``, ``timestamp``, ``offset``: the line's index in the
+    input). An assignment to any field stores it in the message as usual. Each consumer
+    makes its own subclass whose ``_opaque`` is the consumer's lease: ``ack`` recognises
+    its messages by their class.
     """
 
     __init__ = object.__init__
     key = None
     consumer_topic = ""
     producer_topic = ""
-    offset = None
     partition = None
+    _counts_lines = True
     tags = FreshTags()
 
 

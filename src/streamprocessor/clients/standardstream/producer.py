@@ -2,8 +2,10 @@
 
 ``send`` appends the value to a private list (no lock, no syscall); the list is written
 as one block when it holds enough, when a consumer is about to wait for input (the idle
-hook), on ``flush()`` and on ``close()``. Output is thus written in large blocks for bulk
-input and at once for a person typing, whatever ``PYTHONUNBUFFERED`` says: standard
+hook), on ``flush()``, on ``close()``, and by a timer thread at least every
+``FLUSH_INTERVAL`` while output is pending (a slow handler: the input never pauses).
+Output is thus written in large blocks for bulk input and at once for a person typing,
+whatever ``PYTHONUNBUFFERED`` says: standard
 output is written with ``os.write`` on file descriptor 1, after ``sys.stdout.flush()`` so
 that ``print()`` output written before stays before.
 
@@ -23,6 +25,7 @@ import os
 import select
 import sys
 import threading
+import time
 import weakref
 from datetime import timedelta
 from typing import Any
@@ -33,10 +36,12 @@ from streamprocessor.stream.errors import ClientClosedError, ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.interrupts import COORDINATOR
 
-__all__ = ["FLUSH_SIZE", "StandardstreamProducer"]
+__all__ = ["FLUSH_INTERVAL", "FLUSH_SIZE", "StandardstreamProducer"]
 
 #: write once this many bytes are buffered
 FLUSH_SIZE = 64 * 1024
+#: seconds output may stay buffered at most (the timer thread's period)
+FLUSH_INTERVAL = 0.1
 
 _NL = b"\n"
 _GONE = (errno.EPIPE, errno.ECONNRESET)
@@ -46,6 +51,9 @@ _OPEN: weakref.WeakSet[StandardstreamProducer] = weakref.WeakSet()
 _atexit_registered = False
 # taken by the sends of producers that share their output with another one (see _in_order)
 _ORDER_LOCK = threading.Lock()
+# the timer thread (None: not running; it ends when no producer is open)
+_timer: threading.Thread | None = None
+_TIMER_LOCK = threading.Lock()
 
 
 def _encode(chunk: list[bytes]) -> bytes:
@@ -98,6 +106,7 @@ class StandardstreamProducer(ProducerBase):
         "_lock",
         "_output",
         "_parts",
+        "_shared",
         "_size",
         "_stdout",
         "_taken",
@@ -122,6 +131,7 @@ class StandardstreamProducer(ProducerBase):
         self._write_lock = threading.Lock()  # one writer at a time keeps blocks in order
         self._broken = False
         self._consumers_stopping = False
+        self._shared = False  # another producer writes to the same output
         #: what this producer writes to: lines of producers with the same output keep
         #: the order they were sent in
         self._output: object = 1 if self._stdout else writer
@@ -132,6 +142,7 @@ class StandardstreamProducer(ProducerBase):
         if shared:
             for p in (*shared, self):
                 p._in_order()
+        _start_timer()
         if self._stdout:
             _register_atexit()
         self._register_interrupts()
@@ -144,6 +155,7 @@ class StandardstreamProducer(ProducerBase):
         outputs then appear in the order the handler sent them). Only producers that share
         their output take this slower ``send``.
         """
+        self._shared = True
         self.send = self._send_in_order  # type: ignore[method-assign]
 
     def _send_in_order(self, msg: Message) -> None:
@@ -214,6 +226,14 @@ class StandardstreamProducer(ProducerBase):
             self._write_buffered(raise_errors=False)
         if self._broken and not self._closing:
             self._after_broken(from_hook=True)
+
+    def _timed_flush(self) -> None:
+        """Timer thread: write what is buffered (in order with producers sharing the output)."""
+        if self._shared:
+            with _ORDER_LOCK:
+                self._idle()
+        else:
+            self._idle()
 
     def _sent_count(self) -> int:
         with self._lock:
@@ -326,7 +346,15 @@ class StandardstreamProducer(ProducerBase):
 
     def _describe_unfinished(self) -> str:
         n = self._sent_count() - self._tracker.confirmed
-        return f"standardstream producer has {n} unwritten line(s)" if n > 0 else ""
+        if n <= 0:
+            return ""
+        return f"standardstream producer could not write {n} handled line(s) (its output " \
+            "does not take writes)"
+
+    def _before_exit(self) -> None:
+        # the shutdown timeout ends the process: write what was handled (may block)
+        if not self._broken and not self._closed:
+            self._write_buffered(raise_errors=False)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -358,6 +386,38 @@ def _silence_stdout() -> None:
         pass
     finally:
         os.close(devnull)
+
+
+def _start_timer() -> None:
+    """Start the timer thread unless it runs (called after a producer joined ``_OPEN``)."""
+    global _timer
+    with _TIMER_LOCK:
+        if _timer is None:
+            _timer = threading.Thread(
+                target=_write_pending, name="sp-standardstream-flush", daemon=True
+            )
+            _timer.start()
+
+
+def _write_pending() -> None:
+    """Every ``FLUSH_INTERVAL``, write what open producers buffer; end when none is open.
+
+    A thread rather than a clock read per ``send``: the fast path stays free of syscalls,
+    and a tick that finds nothing buffered costs one look at each open producer.
+    """
+    global _timer
+    while True:
+        time.sleep(FLUSH_INTERVAL)
+        with _TIMER_LOCK:
+            producers = [p for p in list(_OPEN) if not p._closed]
+            if not producers:
+                _timer = None
+                return
+        for p in producers:
+            if p._parts:
+                with contextlib.suppress(Exception):  # failures reach the producer's caller
+                    p._timed_flush()
+        del producers  # (no reference kept while sleeping: unclosed producers can go)
 
 
 def _flush_at_exit() -> None:
