@@ -19,8 +19,9 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from streamprocessor.clients.kafka.errors import describe
 from streamprocessor.clients.kafka.message import message_type
 from streamprocessor.clients.kafka.offsets import PartitionState
+from streamprocessor.util.throttle import THROTTLE
 
-__all__ = ["QUERY_TIMEOUT", "Assignment", "fmt"]
+__all__ = ["QUERY_TIMEOUT", "Assignment", "fmt", "ignore_revoked"]
 
 QUERY_TIMEOUT = 5.0  # seconds for committed-offset and watermark queries (the original's)
 
@@ -30,6 +31,25 @@ def fmt(partitions: Iterable[TopicPartition]) -> str:
     return ", ".join(
         f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
         for tp in partitions
+    )
+
+
+def ignore_revoked(log: logging.Logger, state: PartitionState, offsets: list[int]) -> None:
+    """Log acknowledgements that came for a revoked partition (throttled).
+
+    One WARNING per consumer every 10 s: a lost session revokes every partition, and each
+    batch in flight acknowledges.
+    """
+    THROTTLE.warning(
+        log,
+        ("revoked-acks", id(state.owner)),
+        "Ignoring %d acknowledgement(s) of %s[%d] (offsets %d to %d): the partition was "
+        "revoked, its new owner consumes them again",
+        len(offsets),
+        state.topic,
+        state.partition,
+        min(offsets),
+        max(offsets),
     )
 
 
@@ -89,13 +109,7 @@ class Assignment:
         with self.lock:
             for state, off in tokens:
                 if state.revoked:
-                    self.log.warning(
-                        "Ignoring the acknowledgement of %s[%d] offset %d: the partition was "
-                        "revoked, its new owner consumes it again",
-                        state.topic,
-                        state.partition,
-                        off,
-                    )
+                    ignore_revoked(self.log, state, [off])
                 else:
                     state.ack(off)
 
@@ -119,15 +133,7 @@ class Assignment:
         with self.lock:
             for state, offsets in groups:
                 if state.revoked:
-                    self.log.warning(
-                        "Ignoring %d acknowledgement(s) of %s[%d] (offsets %d to %d): the "
-                        "partition was revoked, its new owner consumes them again",
-                        len(offsets),
-                        state.topic,
-                        state.partition,
-                        min(offsets),
-                        max(offsets),
-                    )
+                    ignore_revoked(self.log, state, offsets)
                 else:
                     state.ack_all(offsets)
 
@@ -156,7 +162,8 @@ class Assignment:
                 if isinstance(err, KafkaError) and err.code() == KafkaError._STATE:
                     self.log.debug("Offsets of unassigned partitions not stored: %s", err)
                 else:
-                    self.log.error("Unable to store offsets %s: %s", fmt(offsets), exc)
+                    THROTTLE.error(self.log, ("store-offsets", id(self.owner)),
+                                   "Unable to store offsets %s: %s", fmt(offsets), exc)
 
     def commit_now(self, offsets: list[TopicPartition]) -> str:
         """Commit ``offsets`` synchronously; return "" or what went wrong."""

@@ -36,7 +36,7 @@ from streamprocessor.clients.base import (
     valid_message,
 )
 from streamprocessor.clients.kafka.delivery import Deliveries
-from streamprocessor.clients.kafka.errors import Severity, classify, describe
+from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
 from streamprocessor.clients.kafka.lifecycle import (
     StartupErrors,
     client_conf,
@@ -274,13 +274,8 @@ class KafkaProducer(ProducerBase):
             severity = classify(err, self._ignore)
             if severity is Severity.FATAL:
                 self._fail(ClientError(f"received error from Kafka: {describe(err)}"))
-            elif severity is Severity.IGNORED:
-                self._log.warning(
-                    "Received transient error from Kafka. Ignoring.",
-                    extra={"error": describe(err)},
-                )
             else:
-                self._log.warning("Kafka reported: %s", describe(err))
+                log_transient(self._log, "producer", err, severity)
         except BaseException:  # never into librdkafka
             pass
 
