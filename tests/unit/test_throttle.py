@@ -65,3 +65,16 @@ def test_acks_of_revoked_partitions_log_one_line_per_interval(
 @pytest.fixture(autouse=True)
 def _fresh_throttle() -> None:
     THROTTLE._seen.clear()
+
+
+def test_long_partition_lists_are_summarised_per_topic() -> None:
+    from confluent_kafka import TopicPartition
+
+    from streamprocessor.clients.kafka.assignment import fmt
+
+    many = [TopicPartition("orders", p) for p in range(1000) if p != 500]
+    many.append(TopicPartition("audit", 3))
+    assert fmt(many) == (
+        "999 partitions of 'orders' (0-499, 501-999); 1 partition of 'audit' (3)"
+    )
+    assert fmt([TopicPartition("t", 0, 5)]) == "t[0]@5"

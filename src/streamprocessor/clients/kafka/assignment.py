@@ -26,12 +26,40 @@ __all__ = ["QUERY_TIMEOUT", "Assignment", "fmt", "ignore_revoked"]
 QUERY_TIMEOUT = 5.0  # seconds for committed-offset and watermark queries (the original's)
 
 
+#: longer partition lists are summarised per topic in logs and errors
+_LIST_AT_MOST = 10
+
+
 def fmt(partitions: Iterable[TopicPartition]) -> str:
-    """Return ``topic[partition]@offset, …`` for logs and errors."""
-    return ", ".join(
-        f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
-        for tp in partitions
+    """Return ``topic[partition]@offset, …`` for logs and errors.
+
+    More than ten partitions read ``1000 partitions of 'orders' (0-999)``: a group with
+    many partitions would otherwise log kilobytes per rebalance.
+    """
+    tps = list(partitions)
+    if len(tps) <= _LIST_AT_MOST:
+        return ", ".join(
+            f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
+            for tp in tps
+        )
+    by_topic: dict[str, list[int]] = {}
+    for tp in tps:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return "; ".join(
+        f"{len(ps)} partition{'s' if len(ps) > 1 else ''} of {topic!r} ({_ranges(ps)})"
+        for topic, ps in by_topic.items()
     )
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``0-3, 7, 9-12`` for the sorted distinct ``numbers``."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def ignore_revoked(log: logging.Logger, state: PartitionState, offsets: list[int]) -> None:

@@ -119,7 +119,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
-        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted)
+        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted, config)
         try:
             self._c = Consumer(conf)
         except KafkaException as exc:

@@ -220,12 +220,27 @@ def client_conf(
     on_error: Callable[[Any], None],
     on_stats: Callable[[str], None],
     redacted: Callable[[dict[str, Any]], Any],
+    config: Any = None,
 ) -> dict[str, Any]:
-    """Log the (redacted) properties and return them with the client's callbacks added."""
-    log.info(
-        "Finished parsing Kafka client configurations.",
-        extra={"client": "kafka", "config": redacted(props)},
-    )
+    """Return the properties with the client's callbacks added, and log the client.
+
+    One short INFO line (kind, name, brokers, topics, group); the redacted properties at
+    DEBUG.
+    """
+    kind = "consumer" if "group.id" in props else "producer"
+    k = getattr(config, "kafka", None)
+    topics = ",".join(getattr(k, "topics", None) or [getattr(k, "topic", "") or ""])
+    name = getattr(config, "name", "") or ""
+    extra: dict[str, Any] = {"client": "kafka", "kind": kind, "client_name": name or kind,
+                             "brokers": props.get("bootstrap.servers", ""), "topics": topics}
+    if kind == "consumer":
+        extra["group"] = props.get("group.id", "")
+    log.info("Kafka %s %s: brokers %s, topic(s) %s%s.", kind, repr(name or kind),
+             extra["brokers"], topics, f", group {extra['group']}" if "group" in extra else "",
+             extra=extra)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("Kafka %s configuration.", kind, extra={"client": "kafka", "kind": kind,
+                                                          "config": redacted(props)})
     conf = dict(props)
     conf["error_cb"] = on_error
     conf["stats_cb"] = on_stats

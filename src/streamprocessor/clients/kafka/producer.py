@@ -113,7 +113,7 @@ class KafkaProducer(ProducerBase):
         self._last_poll = time.monotonic()
         self._purging = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
-        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted)
+        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted, config)
         try:
             self._p = Producer(conf)
         except KafkaException as exc:
