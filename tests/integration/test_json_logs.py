@@ -88,13 +88,12 @@ def test_kafka_lines_are_json_short_and_a_fatal_error_is_logged_once(
 ) -> None:
     src, dst = kafka_topic(), kafka_topic()
     kt.produce_messages(kafka_brokers, src, "a")
-    (tmp_path / "huge.py").write_text(
-        "from streamprocessor import Message\n"
-        "def handle(msg):\n    return Message(value=b'x' * 3_000_000)\n"
-    )
-    done = run(["run", f"{tmp_path / 'huge.py'}:handle"], timeout=60, **JSON,
-               CONSUMER_KAFKA_DEBUG="broker", STREAMPROCESSOR_LOG_LEVEL="debug",
-               **kafka_env(kafka_brokers, src, dst, kt.random_name("g")))
+    handler = tmp_path / "too_big.py"  # an output over the producer's message.max.bytes
+    handler.write_text("from streamprocessor import Message\n"
+                       "handle = lambda msg: Message(value=bytes(3_000_000))\n")
+    variables = {**JSON, **kafka_env(kafka_brokers, src, dst, kt.random_name("g")),
+                 "CONSUMER_KAFKA_DEBUG": "broker", "STREAMPROCESSOR_LOG_LEVEL": "debug"}
+    done = run(["run", f"{handler}:handle"], timeout=60, **variables)
     assert done.returncode == 1, done.stderr
     docs = records(done.stderr)
     assert any(re.match(r"[A-Z]+ \[rdkafka#consumer", d["message"]) for d in docs)  # librdkafka
