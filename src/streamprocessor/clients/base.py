@@ -175,7 +175,8 @@ class ClientBase:
     def _fail(self, exc: BaseException) -> None:
         """Report a fatal client error (from any thread).
 
-        Default handling: log it, close this client cleanly, raise it at the next call.
+        Default handling: close this client cleanly, raise it at the next call (whoever
+        catches it reports it: the runner logs it once, at ERROR; here it is DEBUG).
         Manual handling: put it on ``errors()``; the client stays open.
         """
         if not self._config.handle_errors:
@@ -183,7 +184,7 @@ class ClientBase:
             return
         if self._failure is None:
             self._failure = exc
-            self._log.error(
+            self._log.debug(
                 "Error received from streamclient: %s", exc, extra={"client": self.client_type}
             )
             self._on_failure()

@@ -289,5 +289,5 @@ class KafkaProducerConfig(_KafkaCommon):
     max_queue_size_kbytes: Count = 2_097_151
     max_queue_size_messages: Count = 1_000_000
     required_acks: Annotated[int, Strict(), BeforeValidator(_acks), AfterValidator(_acks)] = -1
-    retry_backoff: Duration = _duration("15s")
+    retry_backoff: Duration = _duration("100ms")
     topic: StrictStr = ""

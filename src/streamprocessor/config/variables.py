@@ -202,8 +202,9 @@ VARIABLES: tuple[Variable, ...] = (
     _V("KAFKA_REQUIRED_ACKS", "kafka.required_acks", "producer", "enum", "all",
        "Broker acknowledgements a delivery needs: all (-1), leader (1) or none (0).",
        choices=ACK_CHOICES),
-    _V("KAFKA_RETRY_BACKOFF", "kafka.retry_backoff", "producer", "duration", "15s",
-       "Wait before retrying a failed request."),
+    _V("KAFKA_RETRY_BACKOFF", "kafka.retry_backoff", "producer", "duration", "100ms",
+       "Wait before retrying a failed request; doubled on each retry up to 1s, or up to "
+       "this value when longer (the original's default was 15s)."),
     _V("KAFKA_SECURITY_PROTOCOL", "kafka.security_protocol", "both", "enum", "plaintext",
        "Protocol used to talk to the brokers.", choices=PROTOCOL_CHOICES),
     _V("KAFKA_SESSION_TIMEOUT", "kafka.session_timeout", "both", "duration", "30s",

@@ -3,18 +3,25 @@
 ``STREAMPROCESSOR_LOG_LEVEL`` (debug, info, warning, error, critical; default info) and
 ``STREAMPROCESSOR_LOG_FORMAT`` (``text`` lines, or ``json``: one object per line with
 ``time``, ``level``, ``logger``, ``message``, the record's extra fields and ``exception``).
-Everything goes to stderr, through the standard :mod:`logging` module.
+Everything the process writes to stderr goes through the standard :mod:`logging` module,
+so under ``json`` every line is one JSON object: log records, librdkafka's own lines
+(the Kafka clients hand them to logging), ``--stats`` lines, usage errors, Python warnings
+(:func:`logging.captureWarnings`) and uncaught exceptions (the traceback is the
+``exception`` field), in the main thread and in others.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "TextFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "json_logs", "log_format"]
 
 # Attributes every LogRecord has; anything else came in through ``extra=``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -61,8 +68,51 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
+def log_format(environ: dict[str, str] | None = None) -> str:
+    """Return ``json`` when ``STREAMPROCESSOR_LOG_FORMAT`` asks for it, else ``text``.
+
+    Read before the settings are validated, so that even a usage error is in that format.
+    """
+    value = (os.environ if environ is None else environ).get("STREAMPROCESSOR_LOG_FORMAT", "")
+    return "json" if value.strip().lower() == "json" else "text"
+
+
+_format = "text"
+
+
+def json_logs() -> bool:
+    """Tell whether :func:`configure_logging` chose the JSON format."""
+    return _format == "json"
+
+
+def _uncaught(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    logging.getLogger("streamprocessor").critical(
+        "Uncaught exception: %s: %s", kind.__name__, exc, exc_info=(kind, exc, tb)
+    )
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    logging.getLogger("streamprocessor").critical(
+        "Uncaught exception in thread %s: %s: %s",
+        args.thread.name if args.thread is not None else "?",
+        args.exc_type.__name__,
+        args.exc_value,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
+
+
 def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> None:
-    """Send log records of ``level`` and above to stderr in format ``fmt`` (text or json)."""
+    """Send log records of ``level`` and above to stderr in format ``fmt`` (text or json).
+
+    Under ``json`` uncaught exceptions and Python warnings are logged too, so that stderr
+    carries nothing but JSON lines.
+    """
+    global _format
+    _format = fmt
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
@@ -70,3 +120,7 @@ def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> Non
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    if fmt == "json":
+        logging.captureWarnings(True)
+        sys.excepthook = _uncaught
+        threading.excepthook = _uncaught_in_thread

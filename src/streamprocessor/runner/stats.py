@@ -1,18 +1,24 @@
 """Live statistics on stderr (``--stats``): rates, backlog and errors.
 
 On a terminal the line is rewritten in place; otherwise one line is printed per interval,
-so a log collector keeps the history.
+so a log collector keeps the history. Under ``STREAMPROCESSOR_LOG_FORMAT=json`` each line
+is a log record (logger ``streamprocessor.stats``, the figures as fields).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
 
+from streamprocessor.runner.logs import json_logs
+
 __all__ = ["StatsPrinter", "format_stats"]
+
+_log = logging.getLogger("streamprocessor.stats")
 
 
 def format_stats(
@@ -47,7 +53,8 @@ class StatsPrinter:
         self._backlog = backlog
         self._interval = interval
         self._out = out if out is not None else sys.stderr
-        self._tty = bool(getattr(self._out, "isatty", lambda: False)())
+        self._json = json_logs() and out is None
+        self._tty = not self._json and bool(getattr(self._out, "isatty", lambda: False)())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="sp-stats")
         self._last = (time.monotonic(), {"in": 0, "out": 0})
@@ -91,14 +98,18 @@ class StatsPrinter:
         elapsed = max(now - then, 1e-9)
         self._last = (now, totals)
         backlog = self._backlog_value
-        line = format_stats(
-            (totals["in"] - before["in"]) / elapsed,
-            (totals["out"] - before["out"]) / elapsed,
-            backlog,
-            totals,
-        )
-        self._write(f"\r\x1b[K{line}" if self._tty else f"{line}\n")
+        rate_in = (totals["in"] - before["in"]) / elapsed
+        rate_out = (totals["out"] - before["out"]) / elapsed
+        line = format_stats(rate_in, rate_out, backlog, totals)
         self._printed = True
+        if self._json:  # (asked for with --stats: shown whatever the log level)
+            _log.handle(_log.makeRecord(
+                _log.name, logging.INFO, __file__, 0, line, (), None,
+                extra={"rate_in": round(rate_in, 1), "rate_out": round(rate_out, 1),
+                       "backlog": backlog, "totals": totals},
+            ))
+            return
+        self._write(f"\r\x1b[K{line}" if self._tty else f"{line}\n")
 
     def _write(self, text: str) -> None:
         try:

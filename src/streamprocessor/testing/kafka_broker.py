@@ -774,6 +774,11 @@ class KafkaCluster:
         scram_users: user name → password of SCRAM-SHA-256 and SCRAM-SHA-512 logins,
             written into the storage when it is formatted; with them every node also opens
             a ``SASL_SSL`` listener (with *tls*) or a ``SASL_PLAINTEXT`` one (without).
+        advertise: listener name → port: one node only. Each name opens one more PLAINTEXT
+            listener, which tells its clients to connect to ``127.0.0.1:port`` instead of
+            its own port, so that a proxy listening there (a
+            :class:`~streamprocessor.testing.faultproxy.FaultProxy` forwarding to
+            ``node.address_of(name)``) carries all their traffic, metadata included.
 
     The ``PLAINTEXT`` listener is always there (brokers talk to each other over it), and
     :attr:`bootstrap_servers` names it; :meth:`bootstrap_servers_for` names the others.
@@ -797,9 +802,19 @@ class KafkaCluster:
         tls: TlsFiles | None = None,
         ssl_client_auth: str = "required",
         scram_users: Mapping[str, str] | None = None,
+        advertise: Mapping[str, int] | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be at least 1")
+        if advertise and nodes != 1:
+            raise ValueError("advertise needs nodes=1 (one proxy port per listener)")
+        for name in advertise or {}:
+            if not re.match(r"^[A-Z][A-Z0-9_]*$", name) or name in LISTENER_NAMES:
+                raise ValueError(
+                    f"advertised listener name {name!r}: use upper-case letters, digits and "
+                    f"'_', other than {', '.join(LISTENER_NAMES)}"
+                )
+        self._advertise = dict(advertise or {})
         if ssl_client_auth not in ("required", "requested", "none"):
             raise ValueError("ssl_client_auth must be 'required', 'requested' or 'none'")
         for user, password in (scram_users or {}).items():
@@ -853,7 +868,7 @@ class KafkaCluster:
             names.append("SSL")
         if self._scram_users:
             names.append("SASL_SSL" if self.tls is not None else "SASL_PLAINTEXT")
-        return names
+        return names + list(self._advertise)
 
     def bootstrap_servers_for(self, listener: str) -> str:
         """Comma-separated ``127.0.0.1:PORT`` of every node's listener *listener*."""
@@ -1120,12 +1135,18 @@ class KafkaCluster:
         if not extra:
             return {}
         listeners = [f"{name}://{_HOST}:{node.listener_ports[name]}" for name in extra]
+        advertised = [
+            f"{name}://{_HOST}:{self._advertise.get(name, node.listener_ports[name])}"
+            for name in extra
+        ]
         props = {
             "listeners": f"PLAINTEXT://{_HOST}:{node.port},"
             f"CONTROLLER://{_HOST}:{node.controller_port}," + ",".join(listeners),
-            "advertised.listeners": f"PLAINTEXT://{_HOST}:{node.port}," + ",".join(listeners),
+            "advertised.listeners": f"PLAINTEXT://{_HOST}:{node.port}," + ",".join(advertised),
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-            + ",".join(f"{name}:{name}" for name in extra),
+            + ",".join(
+                f"{name}:{'PLAINTEXT' if name in self._advertise else name}" for name in extra
+            ),
         }
         tls = self.tls
         if tls is not None:

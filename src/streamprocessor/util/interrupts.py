@@ -21,7 +21,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -161,8 +160,8 @@ class ShutdownCoordinator:
         sig = signal.Signals(signum)
         if self.interrupted is not None:
             if sig == signal.SIGINT:
-                sys.stderr.write("Second interrupt: exiting immediately (status 1).\n")
-                sys.stderr.flush()
+                # (logging's handler lock is reentrant: safe in a signal handler)
+                _log.critical("Second interrupt: exiting immediately (status 1).")
                 self.exit(1)
             return
         self.interrupted = sig
@@ -197,12 +196,14 @@ class ShutdownCoordinator:
                 clients = list(self._clients)
             left = self._save(clients)
             details = "; ".join(d for d in left if d) or "clients still open"
-            sys.stderr.write(
-                f"Timed out after {timeout:g}s while shutting down after {sig.name}: "
-                f"{details}. Exiting with status 1. Raise the shutdown timeout "
-                "(options.shutdown_timeout or *_SHUTDOWN_TIMEOUT) if flushing needs longer.\n"
+            _log.critical(
+                "Timed out after %gs while shutting down after %s: %s. Exiting with status "
+                "1. Raise the shutdown timeout (options.shutdown_timeout or "
+                "*_SHUTDOWN_TIMEOUT) if flushing needs longer.", timeout, sig.name, details
             )
-            sys.stderr.flush()
+            for h in logging.getLogger().handlers:
+                with contextlib.suppress(Exception):
+                    h.flush()
             self.exit(1)
 
         t = threading.Timer(timeout, fire)

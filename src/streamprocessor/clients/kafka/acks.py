@@ -19,7 +19,6 @@ its partition (also those buffered here) and seeks the partition back to it.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import defaultdict
@@ -30,12 +29,13 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from streamprocessor.clients.barrier import BARRIER
 from streamprocessor.clients.base import ConsumerBase
-from streamprocessor.clients.kafka.assignment import Assignment
+from streamprocessor.clients.kafka.assignment import Assignment, ignore_revoked
 from streamprocessor.clients.kafka.errors import describe
 from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard
 from streamprocessor.clients.kafka.offsets import PartitionState
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
+from streamprocessor.util.throttle import THROTTLE
 
 __all__ = ["AckMixin"]
 
@@ -108,7 +108,7 @@ class AckMixin(ConsumerBase):
         """An ack ``ack`` could not take: for a revoked partition (logged) or foreign."""
         state, off = self._token(msg)
         if state.revoked:
-            _ignored(self._log, state, off)
+            ignore_revoked(self._log, state, [off])
             return
         raise _foreign()  # pragma: no cover - _token raised already
 
@@ -162,7 +162,9 @@ class AckMixin(ConsumerBase):
         self._settle()  # the acks made before this nack count first
         with self._parts.lock:
             if state.revoked:
-                self._log.warning(
+                THROTTLE.warning(
+                    self._log,
+                    ("revoked-nacks", id(self)),
                     "Ignoring the nack of %s[%d] offset %d: the partition was revoked",
                     state.topic,
                     state.partition,
@@ -208,21 +210,6 @@ class AckMixin(ConsumerBase):
                     time.sleep(0.05)
         finally:
             self._guard.exit()
-
-
-def _ignored(log: Any, state: PartitionState, off: int) -> None:
-    """Log an ack of a revoked partition: the first at WARNING, the others at DEBUG."""
-    first = not state.ignored
-    state.ignored += 1
-    log.log(
-        logging.WARNING if first else logging.DEBUG,
-        "Ignoring the acknowledgement of %s[%d] offset %d: the partition was "
-        "revoked, its new owner consumes it again%s",
-        state.topic,
-        state.partition,
-        off,
-        " (later ones of this partition are logged at debug level)" if first else "",
-    )
 
 
 def _foreign() -> ClientError:

@@ -19,17 +19,65 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from streamprocessor.clients.kafka.errors import describe
 from streamprocessor.clients.kafka.message import message_type
 from streamprocessor.clients.kafka.offsets import PartitionState
+from streamprocessor.util.throttle import THROTTLE
 
-__all__ = ["QUERY_TIMEOUT", "Assignment", "fmt"]
+__all__ = ["QUERY_TIMEOUT", "Assignment", "fmt", "ignore_revoked"]
 
 QUERY_TIMEOUT = 5.0  # seconds for committed-offset and watermark queries (the original's)
 
 
+#: longer partition lists are summarised per topic in logs and errors
+_LIST_AT_MOST = 10
+
+
 def fmt(partitions: Iterable[TopicPartition]) -> str:
-    """Return ``topic[partition]@offset, …`` for logs and errors."""
-    return ", ".join(
-        f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
-        for tp in partitions
+    """Return ``topic[partition]@offset, …`` for logs and errors.
+
+    More than ten partitions read ``1000 partitions of 'orders' (0-999)``: a group with
+    many partitions would otherwise log kilobytes per rebalance.
+    """
+    tps = list(partitions)
+    if len(tps) <= _LIST_AT_MOST:
+        return ", ".join(
+            f"{tp.topic}[{tp.partition}]" + (f"@{tp.offset}" if tp.offset >= 0 else "")
+            for tp in tps
+        )
+    by_topic: dict[str, list[int]] = {}
+    for tp in tps:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return "; ".join(
+        f"{len(ps)} partition{'s' if len(ps) > 1 else ''} of {topic!r} ({_ranges(ps)})"
+        for topic, ps in by_topic.items()
+    )
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``0-3, 7, 9-12`` for the sorted distinct ``numbers``."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def ignore_revoked(log: logging.Logger, state: PartitionState, offsets: list[int]) -> None:
+    """Log acknowledgements that came for a revoked partition (throttled).
+
+    One WARNING per consumer every 10 s: a lost session revokes every partition, and each
+    batch in flight acknowledges.
+    """
+    THROTTLE.warning(
+        log,
+        ("revoked-acks", id(state.owner)),
+        "Ignoring %d acknowledgement(s) of %s[%d] (offsets %d to %d): the partition was "
+        "revoked, its new owner consumes them again",
+        len(offsets),
+        state.topic,
+        state.partition,
+        min(offsets),
+        max(offsets),
     )
 
 
@@ -89,13 +137,7 @@ class Assignment:
         with self.lock:
             for state, off in tokens:
                 if state.revoked:
-                    self.log.warning(
-                        "Ignoring the acknowledgement of %s[%d] offset %d: the partition was "
-                        "revoked, its new owner consumes it again",
-                        state.topic,
-                        state.partition,
-                        off,
-                    )
+                    ignore_revoked(self.log, state, [off])
                 else:
                     state.ack(off)
 
@@ -119,15 +161,7 @@ class Assignment:
         with self.lock:
             for state, offsets in groups:
                 if state.revoked:
-                    self.log.warning(
-                        "Ignoring %d acknowledgement(s) of %s[%d] (offsets %d to %d): the "
-                        "partition was revoked, its new owner consumes them again",
-                        len(offsets),
-                        state.topic,
-                        state.partition,
-                        min(offsets),
-                        max(offsets),
-                    )
+                    ignore_revoked(self.log, state, offsets)
                 else:
                     state.ack_all(offsets)
 
@@ -156,7 +190,8 @@ class Assignment:
                 if isinstance(err, KafkaError) and err.code() == KafkaError._STATE:
                     self.log.debug("Offsets of unassigned partitions not stored: %s", err)
                 else:
-                    self.log.error("Unable to store offsets %s: %s", fmt(offsets), exc)
+                    THROTTLE.error(self.log, ("store-offsets", id(self.owner)),
+                                   "Unable to store offsets %s: %s", fmt(offsets), exc)
 
     def commit_now(self, offsets: list[TopicPartition]) -> str:
         """Commit ``offsets`` synchronously; return "" or what went wrong."""

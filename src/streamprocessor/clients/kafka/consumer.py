@@ -31,7 +31,7 @@ from confluent_kafka import Message as _Record
 from streamprocessor.clients.base import run_idle_hooks
 from streamprocessor.clients.kafka.acks import AckMixin
 from streamprocessor.clients.kafka.assignment import Assignment, fmt, positions
-from streamprocessor.clients.kafka.errors import Severity, classify, describe
+from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
 from streamprocessor.clients.kafka.lifecycle import (
     ConsumeGate,
     HandleGuard,
@@ -51,6 +51,7 @@ from streamprocessor.clients.kafka.properties import (
 from streamprocessor.clients.kafka.rebalance import RebalanceMixin
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
+from streamprocessor.util.throttle import THROTTLE
 
 __all__ = ["KafkaConsumer"]
 
@@ -118,7 +119,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         self._gate = ConsumeGate()  # turns on the handle: iteration vs other threads
         self._handle_closing = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
-        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted)
+        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted, config)
         try:
             self._c = Consumer(conf)
         except KafkaException as exc:
@@ -374,7 +375,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                     finally:
                         self._gate.release()
             except Exception as exc:  # keep ticking
-                self._log.error("Unable to store acknowledged offsets: %s", exc)
+                THROTTLE.error(self._log, ("store-offsets", id(self)),
+                               "Unable to store acknowledged offsets: %s", exc)
             finally:
                 self._guard.exit()
 
@@ -396,13 +398,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         where = f" ({msg.topic()}[{msg.partition()}])" if msg is not None and msg.topic() else ""
         if severity is Severity.FATAL:
             self._fail(ClientError(f"received error from Kafka{where}: {describe(err)}"))
-        elif severity is Severity.IGNORED:
-            self._log.warning(
-                "Received transient error from Kafka. Ignoring.",
-                extra={"error": f"{describe(err)}{where}"},
-            )
         else:
-            self._log.warning("Kafka reported: %s%s", describe(err), where)
+            log_transient(self._log, "consumer", err, severity, where)
 
     def _on_stats(self, stats: str) -> None:
         with contextlib.suppress(BaseException):  # never into librdkafka

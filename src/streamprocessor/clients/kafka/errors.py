@@ -19,16 +19,20 @@ broker restart ends the client.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Collection
 from typing import Any
 
 from confluent_kafka import KafkaError
+
+from streamprocessor.util.throttle import THROTTLE
 
 __all__ = [
     "TERMINAL_CODES",
     "Severity",
     "classify",
     "describe",
+    "log_transient",
 ]
 
 
@@ -120,3 +124,21 @@ def describe(err: Any) -> str:
     if err.fatal():
         hint = "librdkafka reports a fatal error; the client cannot continue"
     return f"{text}: {hint}" if hint else text
+
+
+def log_transient(
+    log: logging.Logger, kind: str, err: Any, severity: Severity, where: str = ""
+) -> None:
+    """Log an error that does not end the client (throttled).
+
+    One WARNING per code and client kind every 10 s: an outage reports the same code
+    several times a second.
+    """
+    cause = ("kafka-error", kind, err.code())
+    if severity is Severity.IGNORED:
+        THROTTLE.warning(
+            log, cause, "Received transient error from Kafka. Ignoring.",
+            extra={"error": f"{describe(err)}{where}"},
+        )
+    else:
+        THROTTLE.warning(log, cause, "Kafka reported: %s%s", describe(err), where)

@@ -15,7 +15,8 @@
   construction instead of an endless silent retry.
 - :class:`LibrdkafkaLog` — librdkafka's own log lines go to the client's logger, but a
   line that only repeats (a broker that stays down: ``Connect to … failed`` several times
-  a second) is logged once per interval with the count of the ones left out, and a failed
+  a second) is logged once per interval with the count of the ones left out
+  (:mod:`streamprocessor.util.throttle`), and a failed
   connection — which librdkafka retries — is a WARNING, not an ERROR.
 """
 
@@ -33,6 +34,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from streamprocessor.clients.kafka.errors import TERMINAL_CODES, describe
 from streamprocessor.stream.errors import ClientError
+from streamprocessor.util.throttle import DEFAULT_INTERVAL, LogThrottle
 
 __all__ = [
     "ConsumeGate",
@@ -218,12 +220,27 @@ def client_conf(
     on_error: Callable[[Any], None],
     on_stats: Callable[[str], None],
     redacted: Callable[[dict[str, Any]], Any],
+    config: Any = None,
 ) -> dict[str, Any]:
-    """Log the (redacted) properties and return them with the client's callbacks added."""
-    log.info(
-        "Finished parsing Kafka client configurations.",
-        extra={"client": "kafka", "config": redacted(props)},
-    )
+    """Return the properties with the client's callbacks added, and log the client.
+
+    One short INFO line (kind, name, brokers, topics, group); the redacted properties at
+    DEBUG.
+    """
+    kind = "consumer" if "group.id" in props else "producer"
+    k = getattr(config, "kafka", None)
+    topics = ",".join(getattr(k, "topics", None) or [getattr(k, "topic", "") or ""])
+    name = getattr(config, "name", "") or ""
+    extra: dict[str, Any] = {"client": "kafka", "kind": kind, "client_name": name or kind,
+                             "brokers": props.get("bootstrap.servers", ""), "topics": topics}
+    if kind == "consumer":
+        extra["group"] = props.get("group.id", "")
+    log.info("Kafka %s %s: brokers %s, topic(s) %s%s.", kind, repr(name or kind),
+             extra["brokers"], topics, f", group {extra['group']}" if "group" in extra else "",
+             extra=extra)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("Kafka %s configuration.", kind, extra={"client": "kafka", "kind": kind,
+                                                          "config": redacted(props)})
     conf = dict(props)
     conf["error_cb"] = on_error
     conf["stats_cb"] = on_stats
@@ -238,24 +255,19 @@ class LibrdkafkaLog:
     """The ``logger`` librdkafka writes to: repeats of a line at most once per interval.
 
     confluent-kafka calls ``log(level, "%s [%s] %s", facility, client, text)``. Lines that
-    differ only in numbers (ports, milliseconds, counts) are the same line; after one is
-    logged, the same line within ``interval`` seconds is counted, and the next one logged
-    says how many were left out. ``FAIL`` lines (a connection failed; librdkafka
-    reconnects by itself) are WARNINGs.
+    differ only in numbers (ports, milliseconds, counts) are the same cause for a
+    :class:`~streamprocessor.util.throttle.LogThrottle`. ``FAIL`` lines (a connection
+    failed; librdkafka reconnects by itself) are WARNINGs.
     """
 
     def __init__(
         self,
         log: logging.Logger,
-        interval: float = 10.0,
+        interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._log = log
-        self._interval = interval
-        self._clock = clock
-        self._lock = threading.Lock()
-        #: line key → (when it was last logged, how many were left out since)
-        self._seen: dict[tuple[int, str], tuple[float, int]] = {}
+        self._throttle = LogThrottle(interval, clock)
 
     def log(self, level: int, msg: str, *args: Any) -> None:
         """Log one librdkafka line (or count it as a repeat)."""
@@ -264,17 +276,5 @@ class LibrdkafkaLog:
             level = logging.WARNING
         if not self._log.isEnabledFor(level):
             return
-        key = (level, _NUMBERS.sub("#", " ".join(map(str, args)) or msg))
-        now = self._clock()
-        with self._lock:
-            last, left_out = self._seen.get(key, (None, 0))
-            if last is not None and now - last < self._interval:
-                self._seen[key] = (last, left_out + 1)
-                return
-            if len(self._seen) > 1000:  # (many different lines: forget the old ones)
-                self._seen.clear()
-            self._seen[key] = (now, 0)
-        if left_out:
-            msg += " (%d similar line(s) left out in the last %gs)"
-            args = (*args, left_out, self._interval)
-        self._log.log(level, msg, *args)
+        cause = _NUMBERS.sub("#", " ".join(map(str, args)) or msg)
+        self._throttle.log(self._log, level, cause, msg, *args)

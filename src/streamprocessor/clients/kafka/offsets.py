@@ -29,7 +29,6 @@ class PartitionState:
     __slots__ = (
         "acked",
         "acks",
-        "ignored",
         "last_take",
         "msg_type",
         "owner",
@@ -58,8 +57,6 @@ class PartitionState:
         #: the position last handed to librdkafka's offset store
         self.stored: int | None = None
         self.revoked = False
-        #: acknowledgements that came after the revoke (ignored, logged)
-        self.ignored = 0
         #: the class of this partition's messages (set by the consumer's assignment)
         self.msg_type: type | None = None
         #: the offsets of the last batch the consumer took in one piece: consecutive, and

@@ -40,7 +40,7 @@ from streamprocessor.clients.base import (
     valid_message,
 )
 from streamprocessor.clients.kafka.delivery import Deliveries
-from streamprocessor.clients.kafka.errors import Severity, classify, describe
+from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
 from streamprocessor.clients.kafka.lifecycle import (
     StartupErrors,
     client_conf,
@@ -122,7 +122,7 @@ class KafkaProducer(ProducerBase):
         self._last_poll = time.monotonic()
         self._purging = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
-        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted)
+        conf = client_conf(props, self._log, self._on_error, self._on_stats, redacted, config)
         try:
             self._p = Producer(conf)
         except KafkaException as exc:
@@ -318,13 +318,8 @@ class KafkaProducer(ProducerBase):
             severity = classify(err, self._ignore)
             if severity is Severity.FATAL:
                 self._fail(ClientError(f"received error from Kafka: {describe(err)}"))
-            elif severity is Severity.IGNORED:
-                self._log.warning(
-                    "Received transient error from Kafka. Ignoring.",
-                    extra={"error": describe(err)},
-                )
             else:
-                self._log.warning("Kafka reported: %s", describe(err))
+                log_transient(self._log, "producer", err, severity)
         except BaseException:  # never into librdkafka
             pass
 

@@ -4,8 +4,11 @@ IO-free: these functions only read the config and return a dict, so they are tes
 without a broker and shared by any later async twin. The mapping follows the original
 with these deliberate differences:
 
-- ``retry_backoff`` sets ``retry.backoff.ms`` *and* ``retry.backoff.max.ms``: librdkafka
-  2.x caps the first at the second (default 1 s) with only a warning;
+- ``retry_backoff`` sets ``retry.backoff.ms`` *and* ``retry.backoff.max.ms`` (at least
+  1 s): librdkafka 2.x caps the first at the second (default 1 s) with only a warning, and
+  backs off exponentially between them. Its default is 100 ms, not the original's 15 s:
+  every request that failed with a connection (a reset, a broker restart) waited 15 s
+  before its retry, and the output stood still that long after the network healed;
 - consumer-only properties (heartbeat, session timeout) are no longer sent to producers;
 - topic-level properties are set at the top level (``default.topic.config`` is deprecated);
 - with ``required_acks`` = all (-1, the default) and retries allowed, the producer is
