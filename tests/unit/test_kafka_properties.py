@@ -252,6 +252,23 @@ def test_missing_producer_topic_names_the_variable_of_a_named_client() -> None:
         producer_properties(cfg)
 
 
+@pytest.mark.parametrize("topic", ["bad name", "t\u00e9", ".", "x" * 250, "a/b"])
+def test_a_producer_topic_kafka_refuses_is_a_config_error_naming_the_variable(
+    topic: str,
+) -> None:
+    cfg = new_producer_config(
+        options.name("out"), options.kafka_broker("b:1"), options.kafka_topic(topic),
+        environ={},
+    )
+    with pytest.raises(ConfigError, match=r"OUT_PRODUCER_KAFKA_TOPIC.*not a valid Kafka topic"):
+        producer_properties(cfg)
+
+
+def test_valid_topic_names_pass() -> None:
+    for topic in ("orders", "orders.v2", "a-b_c", "x" * 249):
+        producer_properties(producer(options.kafka_topic(topic)))
+
+
 def test_redacted_hides_secrets_only() -> None:
     out = redacted({"ssl.key.password": "x", "sasl.password": "y", "client.id": "c"})
     assert out == {"ssl.key.password": "**********", "sasl.password": "**********",

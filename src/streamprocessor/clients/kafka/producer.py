@@ -22,7 +22,6 @@ How it works:
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ from streamprocessor.clients.kafka.properties import (
     env_prefix,
     producer_properties,
     redacted,
+    topic_problem,
 )
 from streamprocessor.stream.errors import (
     ClientError,
@@ -67,8 +67,6 @@ __all__ = ["KafkaProducer"]
 
 #: what ``produce`` (or building its arguments) raises for a message it cannot take
 _REFUSED = (KafkaException, TypeError, ValueError, OverflowError, AttributeError)
-#: a topic name the brokers accept (they refuse any other only in the delivery report)
-_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 
 _POLL_EVERY = 1000  # sends between two poll(0) calls on the sending thread
@@ -224,12 +222,7 @@ class KafkaProducer(ProducerBase):
                 raise self._refused(msg, topic, exc) from exc
 
     def _topic_problem(self, topic: str) -> str | None:
-        if _TOPIC_NAME.fullmatch(topic) and topic not in (".", ".."):
-            return None
-        return (
-            "is not a valid Kafka topic name: use 1 to 249 letters, digits, '.', '_' "
-            "and '-' (e.g. 'orders.v2'), not '.' or '..'"
-        )
+        return topic_problem(topic)
 
     def _refused(self, msg: Message, topic: str, exc: BaseException) -> ClientError:
         """The error for a send librdkafka did not take (nothing of it was sent).

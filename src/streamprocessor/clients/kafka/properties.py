@@ -264,6 +264,20 @@ def consumer_properties(config: Any) -> dict[str, Any]:
     return props
 
 
+#: a topic name the brokers accept (a producer learns of any other only in a delivery report)
+_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def topic_problem(topic: str) -> str | None:
+    """Say why Kafka refuses ``topic`` as the name of a topic (None: it is a valid name)."""
+    if _TOPIC_NAME.fullmatch(topic) and topic not in (".", ".."):
+        return None
+    return (
+        "is not a valid Kafka topic name: use 1 to 249 letters, digits, '.', '_' "
+        "and '-' (e.g. 'orders.v2'), not '.' or '..'"
+    )
+
+
 def producer_properties(config: Any) -> dict[str, Any]:
     """Return the librdkafka properties of a Kafka producer; raise ConfigError if invalid."""
     k = config.kafka
@@ -274,6 +288,12 @@ def producer_properties(config: Any) -> dict[str, Any]:
             "required config kafka.topic is missing: set "
             f'{_variable(config, "producer", "topic")} or pass options.kafka_topic("name") '
             "(the topic of messages without a producer_topic)"
+        )
+    bad = topic_problem(k.topic)
+    if bad is not None:
+        raise ConfigError(
+            f"invalid value {k.topic!r} for {_variable(config, 'producer', 'topic')} "
+            f"(or options.kafka_topic): it {bad}"
         )
     if k.batch_message_size:
         props["batch.num.messages"] = int(k.batch_message_size)
