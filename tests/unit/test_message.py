@@ -130,3 +130,21 @@ def test_describe_and_dead_letters_name_the_partition():
     assert dl.tags["source.partition"] == b"1"
     assert dl.partition is None  # (producers ignore it anyway)
     assert "source.partition" not in dead_letter(Message(offset=0), ValueError(), 1, "").tags
+
+
+def test_a_dead_letter_of_a_stdin_line_names_its_line_number():
+    """The dead letter of line 3 says line 3, as the log line does (offset: its index)."""
+    import io
+
+    from streamprocessor import options
+    from streamprocessor.clients import standardstream
+    from streamprocessor.runner.handler import dead_letter, describe
+
+    reader = io.BytesIO(b"a\nb\nc\n")
+    with standardstream.new_consumer(options.standardstream_reader(reader),
+                                     options.disable_environment_config()) as c:
+        third = list(c)[2]
+    assert describe(third) == "message (line 3)"
+    dl = dead_letter(third, ValueError("bad"), 1, "")
+    assert dl.tags["source.line"] == b"3" and dl.tags["source.offset"] == b"2"
+    assert "source.line" not in dead_letter(Message(offset=2), ValueError(), 1, "").tags

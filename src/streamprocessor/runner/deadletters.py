@@ -17,7 +17,7 @@ from streamprocessor.stream import Message
 
 __all__ = ["DeadLetterWriter", "json_logs"]
 
-_SOURCE = ("source.topic", "source.partition", "source.offset")
+_SOURCE = ("source.topic", "source.partition", "source.offset", "source.line")
 
 
 def json_logs() -> bool:

@@ -54,6 +54,7 @@ DEAD_LETTER_TAGS = (
     "source.topic",
     "source.partition",
     "source.offset",
+    "source.line",
 )
 
 
@@ -242,6 +243,8 @@ def dead_letter(msg: Message, error: BaseException, attempts: int, topic: str) -
         dl.tags["source.partition"] = str(msg.partition).encode()
     if msg.offset is not None:
         dl.tags["source.offset"] = str(msg.offset).encode()
+        if msg._counts_lines:  # a line of standard input: its number, as log lines say
+            dl.tags["source.line"] = str(msg.offset + 1).encode()
     return dl
 
 
