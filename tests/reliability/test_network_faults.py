@@ -4,11 +4,13 @@ The broker advertises, on one of its listeners, the address of a :class:`FaultPr
 every connection of the processor (bootstrap, metadata, fetch, produce, group) goes
 through the proxy; the test's own clients use the direct listener. Input arrives at a
 steady rate while the network is black-holed (connections stay open and fall silent) and
-every connection is reset once a second, then healed; 10 s later every connection is
-reset three times, 0.5 s apart. After each heal the processor must be back to its
-pre-fault pace within 5 s (every input produced before the heal copied by then, and
-later inputs copied as promptly as before the fault), lose nothing, and have logged few
-warnings meanwhile.
+every connection is reset once a second, then healed. Then the link gets 100 ms of latency
+each way, so produce requests are always in flight, and every connection is reset three
+times, 5 s apart, while output flows: each reset must stall the output for less than 5 s
+(a retry backoff of seconds, like the original's 15 s ``KAFKA_RETRY_BACKOFF``, stalls it
+that long). After each heal the processor must be back to its pre-fault pace within 5 s
+(every input produced before the heal copied by then, and later inputs copied as promptly
+as before the fault), lose nothing, and have logged few warnings meanwhile.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ PARTITIONS = 3
 RATE = 200.0  # input records per second
 BLACK_HOLE = 15.0  # seconds
 RECOVERY = 5.0  # seconds after the heal by which the processor must have caught up
+LATENCY = 0.1  # seconds each way while resetting: every reset finds requests in flight
+RESET_EVERY = 5.0  # seconds between two resets: a stall of RECOVERY shows on each
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +145,14 @@ def recovery(
     return caught_up, statistics.quantiles(before, n=100)[98], max(after)
 
 
+def stall_after(
+    feed: SteadyInput, first_copy: dict[tuple[int, int], float], at: float
+) -> float:
+    """How long after ``at`` the last input sent in the second before it was copied."""
+    return max(first_copy.get(k, math.inf)
+               for k, t in feed.sent_at.items() if at - 1 < t < at) - at
+
+
 def test_black_hole_and_resets_recover_within_5s_quietly_and_lose_nothing(
     proxied_kafka: tuple[KafkaCluster, FaultProxy],
     log_dir: Path,
@@ -164,13 +176,18 @@ def test_black_hole_and_resets_recover_within_5s_quietly_and_lose_nothing(
                 time.sleep(1.0)
             hole_healed = time.time()
             proxy.heal()
-            time.sleep(2 * RECOVERY)
-            resets = time.time()
-            for _ in range(3):  # requests in flight fail (one reset may find none)
+            time.sleep(RECOVERY + 4)  # the black hole's "after" inputs are copied by then
+            proxy.set_latency(LATENCY)
+            time.sleep(4.0)  # the pace with latency, before the resets
+            cuts: list[float] = []
+            for _ in range(3):
+                cuts.append(time.time())
                 assert proxy.cut(), "no connection went through the proxy"
-                time.sleep(0.5)
-            reset = time.time()
-            time.sleep(2 * RECOVERY + 1)
+                time.sleep(RESET_EVERY)
+            resets, reset = cuts[0], cuts[-1]
+            time.sleep(2 * RECOVERY - RESET_EVERY)
+            proxy.heal()
+            time.sleep(2.0)  # the last inputs are copied before the stop
             proc.check_alive()
             inp = feed.finish()
             code, _ = proc.terminate(20)
@@ -179,13 +196,16 @@ def test_black_hole_and_resets_recover_within_5s_quietly_and_lose_nothing(
             proc.stop()
     log = proc.log_text()
     verdict = verify(direct, inp, dst, PARTITIONS, group)
-    assert code == 0, proc.log_tail()
-    assert not verdict.missing, verdict.summary()
-    assert verdict.committed_at_end, verdict.summary()
-
     first_copy: dict[tuple[int, int], float] = {}
     for r in sorted(verdict.outputs, key=lambda r: r.timestamp):
         first_copy.setdefault(r.src, r.timestamp)
+    stalls = [round(stall_after(feed, first_copy, at), 2) for at in cuts]
+    figures(fault="resets in flight", stalls=stalls)
+    assert code == 0, proc.log_tail()
+    assert not verdict.missing, verdict.summary()
+    assert verdict.committed_at_end, verdict.summary()
+    assert max(stalls) < RECOVERY, f"output stalled {stalls}s after the resets"
+
     warned = warnings_between(log, hole, reset + RECOVERY)
     causes = Counter(w["message"][:50] for w in warned)
     for what, fault, healed in (("black hole", hole, hole_healed), ("resets", resets, reset)):
