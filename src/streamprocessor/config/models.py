@@ -24,8 +24,8 @@ from streamprocessor.config.fields import (
 )
 from streamprocessor.config.kafka import KafkaConsumerConfig, KafkaProducerConfig
 from streamprocessor.stores import default_store
-from streamprocessor.stream import Store
 from streamprocessor.stream.errors import ConfigError
+from streamprocessor.stream.store import Store
 
 __all__ = [
     "ConsumerConfig",

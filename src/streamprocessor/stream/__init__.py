@@ -1,6 +1,7 @@
 """The stream contract: messages, consumers, producers, stores, mocks and test helpers.
 
-This package imports nothing else of streamprocessor.
+This package imports nothing else of streamprocessor (the protocols name config's
+classes in type annotations only).
 """
 
 from streamprocessor.stream.errors import (

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from streamprocessor.stream.message import Message
+from streamprocessor.stream.store import Store
 
 if TYPE_CHECKING:
     from streamprocessor.config.models import ConsumerConfig, ProducerConfig
@@ -111,25 +112,4 @@ class Producer(ErrorCloser, Protocol):
 
     def flush(self, timeout: float | timedelta | None = None) -> None:
         """Wait until every message sent so far is delivered."""
-        ...
-
-
-@runtime_checkable
-class Store(Protocol):
-    """An ordered, thread-safe collection of messages (the in-memory client's backing)."""
-
-    def add(self, msg: Message) -> None:
-        """Append a copy of ``msg``."""
-        ...
-
-    def delete(self, msg: Message) -> None:
-        """Remove one stored message equal to ``msg`` (the first one)."""
-        ...
-
-    def flush(self) -> None:
-        """Remove every message."""
-        ...
-
-    def messages(self) -> list[Message]:
-        """Return copies of the stored messages, in order."""
         ...
