@@ -44,6 +44,10 @@ def test_transient_kafka_errors_are_logged_once_per_interval(
             log_transient(log, "consumer", _err(KafkaError._ALL_BROKERS_DOWN), Severity.IGNORED)
             log_transient(log, "consumer", _err(KafkaError._TRANSPORT), Severity.TRANSIENT)
     assert len(caplog.records) == 2
+    # each line names its cause as fields, so a log filter (or a count) can tell them apart
+    assert [(r.client, r.code) for r in caplog.records] == [  # type: ignore[attr-defined]
+        ("consumer", "_ALL_BROKERS_DOWN"), ("consumer", "_TRANSPORT")
+    ]
 
 
 def test_acks_of_revoked_partitions_log_one_line_per_interval(

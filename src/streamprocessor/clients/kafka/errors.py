@@ -132,13 +132,14 @@ def log_transient(
     """Log an error that does not end the client (throttled).
 
     One WARNING per code and client kind every 10 s: an outage reports the same code
-    several times a second.
+    several times a second. The line carries both as the fields ``client`` and ``code``.
     """
     cause = ("kafka-error", kind, err.code())
+    fields = {"client": kind, "code": err.name()}  # the cause, for filters on the log
     if severity is Severity.IGNORED:
         THROTTLE.warning(
             log, cause, "Received transient error from Kafka. Ignoring.",
-            extra={"error": f"{describe(err)}{where}"},
+            extra={"error": f"{describe(err)}{where}", **fields},
         )
     else:
-        THROTTLE.warning(log, cause, "Kafka reported: %s%s", describe(err), where)
+        THROTTLE.warning(log, cause, "Kafka reported: %s%s", describe(err), where, extra=fields)
