@@ -83,7 +83,7 @@ def runner(brokers: str, src: str, n: int, workers: int, wait: float) -> tuple[f
             if seen[0] == 1:
                 t0[0] = time.perf_counter()
             elif seen[0] == n:
-                c._interrupt()  # as SIGTERM does: finish, flush, commit
+                c.interrupt()  # as SIGTERM does: finish, flush, commit
         return Message(value=msg.value, key=msg.key)
 
     try:

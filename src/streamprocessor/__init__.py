@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamprocessor.clients import new_consumer, new_producer
 from streamprocessor.stream import (
+    BatchConsumer,
     ClientClosedError,
     ClientError,
     ConfigError,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchConsumer",
     "ClientClosedError",
     "ClientError",
     "ConfigError",

@@ -34,11 +34,14 @@ from streamprocessor.config import (
 from streamprocessor.config.fields import default_logger
 from streamprocessor.config.optionkit import checked, fixed, invalid, make, setter
 from streamprocessor.stream import Store
+from streamprocessor.util.barrier import AckBarrier
+from streamprocessor.util.interrupts import ShutdownCoordinator
 
 __all__ = [
-    "ConsumerOption", "Option", "ProducerOption",
+    "ConsumerOption", "Option", "ProducerOption", "ack_barrier",
     "consumer_options", "disable_environment_config", "inmem_listen",
-    "inmem_store", "kafka_broker", "kafka_commit_interval", "kafka_compression_codec",
+    "inmem_store", "interrupt_coordinator", "kafka_broker", "kafka_commit_interval",
+    "kafka_compression_codec",
     "kafka_connect_timeout",
     "kafka_debug", "kafka_group_id", "kafka_group_id_random", "kafka_handle_transient_errors",
     "kafka_heartbeat_interval", "kafka_id", "kafka_librdkafka_config",
@@ -95,6 +98,25 @@ def manual_error_handling() -> Option:
 def manual_interrupt_handling() -> Option:
     """Leave SIGINT/SIGTERM/SIGQUIT to the application (Go ``ManualInterruptHandling``)."""
     return fixed("both", "manual_interrupt_handling", "handle_interrupt", False)
+
+
+def ack_barrier(barrier: AckBarrier | None) -> Option:
+    """Join ``barrier`` instead of the process-wide ack barrier (None: back to it; not in Go).
+
+    A consumer's acknowledgements are committed only once the earlier sends of the
+    producers of *its* barrier are delivered: give the same barrier to a consumer and to
+    the producers it must wait for (tests, independent pipelines in one process).
+    """
+    return setter("both", "ack_barrier", "ack_barrier", barrier)
+
+
+def interrupt_coordinator(coordinator: ShutdownCoordinator | None) -> Option:
+    """Register with ``coordinator`` instead of the process-wide one (None: back to it).
+
+    A coordinator made with ``ShutdownCoordinator()`` installs no signal handler: its
+    owner stops its clients with ``coordinator.stop()`` (not in Go).
+    """
+    return setter("both", "interrupt_coordinator", "interrupt_coordinator", coordinator)
 
 
 def logger(log: logging.Logger | None) -> Option:

@@ -405,7 +405,7 @@ def test_a_batch_ack_over_several_partitions_commits_each_prefix(
     assert len(by_partition) > 1
     # interleave the partitions and acknowledge all but the last two of that list
     mixed = [m for ms in zip(*by_partition.values(), strict=False) for m in ms]
-    c._ack_batch(mixed, len(mixed) - 2)
+    c.ack_batch(mixed[:-2])
     c.close()
     expected: dict[int, int] = {}
     for m in mixed[:-2]:
@@ -423,7 +423,7 @@ def test_a_batch_ack_refuses_a_message_of_another_consumer(
     with new_consumer(kafka_brokers, topic) as c:
         got = take(c, 2)
         with pytest.raises(ClientError, match="did not hand out"):
-            c._ack_batch([got[0], Message(value=b"x")], 2)
+            c.ack_batch([got[0], Message(value=b"x")])
 
 
 def test_with_manual_error_handling_a_failed_delivery_stops_commits_without_growing(
@@ -475,8 +475,8 @@ def test_a_partition_paused_for_a_busy_worker_is_fetched_again_after_a_rebalance
     group = kt.random_name("group")
     c1 = new_consumer(kafka_brokers, topic, group)
     [first] = take(c1, 1)
-    assert c1._pause([first]) == [(topic, 0)]
-    assert c1._pause([first]) == []  # paused already
+    assert c1.pause([first]) == [(topic, 0)]
+    assert c1.pause([first]) == []  # paused already
     producer.produce(topic, b"b", partition=0)
     assert producer.flush(10) == 0
     deadline = time.monotonic() + 1.0
@@ -528,10 +528,10 @@ def test_pausing_the_last_partition_still_fetched_is_refused(
     assert producer.flush(10) == 0
     c = new_consumer(kafka_brokers, topic)
     by_partition = {m._opaque.partition: m for m in take(c, 2)}
-    assert c._pause([by_partition[0]]) == [(topic, 0)]
-    assert c._pause([by_partition[1]]) is None
-    c._resume([(topic, 0)])
-    assert c._pause([by_partition[1]]) == [(topic, 1)]
+    assert c.pause([by_partition[0]]) == [(topic, 0)]
+    assert c.pause([by_partition[1]]) is None
+    c.resume([(topic, 0)])
+    assert c.pause([by_partition[1]]) == [(topic, 1)]
     c.close()
 
 

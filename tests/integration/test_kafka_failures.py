@@ -138,7 +138,7 @@ def test_close_is_bounded_with_the_broker_down(
         closing.start()
         said = set()  # what the shutdown watchdog would report meanwhile
         while closing.is_alive():
-            said.add(c._describe_unfinished())
+            said.add(c.unfinished())
             time.sleep(0.05)
         closing.join()
         assert time.monotonic() - start < 6

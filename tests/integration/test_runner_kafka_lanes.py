@@ -74,7 +74,7 @@ def start(
 
 
 def stop(c: Any, p: Any, t: threading.Thread) -> None:
-    c._interrupt()  # as SIGTERM does
+    c.interrupt()  # as SIGTERM does
     t.join(TIMEOUT)
     assert not t.is_alive()
     c.close()

@@ -71,7 +71,7 @@ class Processor:
             self.error = exc
 
     def stop(self) -> BaseException | None:
-        self.consumer._interrupt()  # as SIGTERM does
+        self.consumer.interrupt()  # as SIGTERM does
         self.thread.join(TIMEOUT)
         assert not self.thread.is_alive()
         for client in (self.consumer, *self.producers.values()):

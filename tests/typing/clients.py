@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import assert_type
 
 import streamprocessor
-from streamprocessor import Consumer, Message, Producer, options
+from streamprocessor import BatchConsumer, Message, Producer, options
 from streamprocessor.clients import inmem, kafka, standardstream
 from streamprocessor.clients.kafka import KafkaConsumer, KafkaProducer
 from streamprocessor.config import ConsumerConfig, ProducerConfig
@@ -16,7 +16,7 @@ from streamprocessor.util import errors
 
 def uppercase() -> None:
     with streamprocessor.new_consumer() as consumer, streamprocessor.new_producer() as producer:
-        assert_type(consumer, Consumer)
+        assert_type(consumer, BatchConsumer)
         assert_type(producer, Producer)
         for msg in consumer:
             assert_type(msg, Message)
@@ -26,6 +26,23 @@ def uppercase() -> None:
             consumer.ack(msg)
         assert_type(consumer.backlog(), int)
         producer.flush(5.0)
+
+
+def in_batches() -> None:
+    with streamprocessor.new_consumer() as consumer, streamprocessor.new_producer() as producer:
+        for batch in consumer.batches():
+            assert_type(batch, list[Message])
+            done = 0
+            for msg in batch:
+                if consumer.halted:
+                    break
+                producer.send(msg)
+                done += 1
+            consumer.ack_batch(batch[:done])
+            assert_type(consumer.give_back(batch[done:]), list[Message])
+            paused = consumer.pause(batch)
+            if paused is not None:
+                consumer.resume(paused)
 
 
 def kafka_clients() -> None:

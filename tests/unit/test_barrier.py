@@ -1,4 +1,4 @@
-from streamprocessor.clients.barrier import AckBarrier, DeliveryTracker, PendingAcks
+from streamprocessor.util.barrier import AckBarrier, DeliveryTracker, PendingAcks
 
 
 def test_tracker_confirms_out_of_order_deliveries_as_a_prefix():

@@ -41,6 +41,8 @@ def test_default_config_holds_the_models_defaults(kind):
         "handle_interrupt",
         "shutdown_timeout",
         "logger",
+        "ack_barrier",
+        "interrupt_coordinator",
     ):
         assert getattr(quick, field) == getattr(real, field), field
     section = real.standardstream

@@ -5,8 +5,8 @@ import pytest
 
 from streamprocessor import ConfigError, Message, options
 from streamprocessor.clients import inmem
-from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
 from streamprocessor.testing.conformance import collect
+from streamprocessor.util.barrier import BARRIER, DeliveryTracker
 
 
 def _fill(store, n, prefix=b"m"):
@@ -174,7 +174,7 @@ def test_an_interrupt_in_the_middle_of_a_fetch_stops_after_the_message_in_hand(i
         first = next(it)
         second = next(it)  # the rest of the store is taken: in the middle of a list now
         c.ack(first)
-        c._interrupt()  # what the shutdown coordinator calls
+        c.interrupt()  # what the shutdown coordinator calls
         assert list(it) == []
         c.ack(second)
     with inmem.new_consumer(options.inmem_store(inmem_store), options.inmem_listen()) as c:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from streamprocessor.clients.barrier import AckBarrier
 from streamprocessor.clients.kafka.delivery import Deliveries
+from streamprocessor.util.barrier import AckBarrier
 
 
 def deliveries() -> Deliveries:

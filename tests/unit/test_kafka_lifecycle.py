@@ -14,7 +14,6 @@ import pytest
 
 from streamprocessor import options
 from streamprocessor.clients import kafka
-from streamprocessor.clients.barrier import BARRIER
 from streamprocessor.clients.kafka.lifecycle import (
     ConsumeGate,
     HandleGuard,
@@ -22,6 +21,7 @@ from streamprocessor.clients.kafka.lifecycle import (
     run_bounded,
 )
 from streamprocessor.stream.errors import ClientError, ConfigError
+from streamprocessor.util.barrier import BARRIER
 
 UNREACHABLE = "127.0.0.1:1"
 

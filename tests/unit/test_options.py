@@ -26,9 +26,13 @@ from streamprocessor.config import (
     redacted_dict,
 )
 from streamprocessor.stores import InmemStore
+from streamprocessor.util.barrier import AckBarrier
+from streamprocessor.util.interrupts import ShutdownCoordinator
 
 LOG = logging.getLogger("test-options")
 STORE = InmemStore()
+BARRIER = AckBarrier()
+COORD = ShutdownCoordinator()
 READER = io.BytesIO(b"in")
 WRITER = io.BytesIO()
 
@@ -52,6 +56,8 @@ TABLE: list[tuple[options.Option, str, str, Any]] = [
     (options.manual_error_handling(), "both", "handle_errors", False),
     (options.manual_interrupt_handling(), "both", "handle_interrupt", False),
     (options.logger(LOG), "both", "logger", LOG),
+    (options.ack_barrier(BARRIER), "both", "ack_barrier", BARRIER),
+    (options.interrupt_coordinator(COORD), "both", "interrupt_coordinator", COORD),
     (options.name("n"), "both", "name", "n"),
     (options.shutdown_timeout("1s"), "both", "shutdown_timeout", timedelta(seconds=1)),
     (options.inmem_listen(), "consumer", "inmem.consume_once", False),

@@ -424,7 +424,7 @@ def test_an_interrupt_mid_batch_stops_after_the_message_in_hand() -> None:
         def handler(m: Message) -> Message:
             seen.append(m.value)
             if m.value == b"b":
-                consumer._interrupt()  # what a SIGTERM does (all four are fetched already)
+                consumer.interrupt()  # what a SIGTERM does (all four are fetched already)
             return m
 
         Runner(consumer, {"producer": producer}, handler).run()
@@ -526,7 +526,7 @@ def test_a_stop_leaves_a_file_at_the_first_line_not_handled_even_out_of_order(
                 time.sleep(0.002)
             handled += 1
             if handled == 300:
-                c._interrupt()  # what SIGTERM does
+                c.interrupt()  # what SIGTERM does
             return m
 
         with c, p:

@@ -397,7 +397,7 @@ def test_an_interrupt_on_a_pipe_hands_out_nothing_more_and_says_what_it_dropped(
     threading.Thread(target=run, daemon=True).start()
     os.write(w, b"a\nb\nc\npartial")  # one read: a, b, c and a partial line
     assert first.wait(5)
-    c._interrupt()  # what the shutdown coordinator calls on SIGTERM / Ctrl-C
+    c.interrupt()  # what the shutdown coordinator calls on SIGTERM / Ctrl-C
     go_on.set()
     assert done.wait(5)
     assert got == [b"a"]
@@ -416,7 +416,7 @@ def test_messages_carry_their_line_index_as_offset(tmp_path: Path) -> None:
         offsets = [m.offset for m in c]
     assert offsets == list(range(3 * BLOCK_SIZE // 3))
     with consumer(b"x\ny\nz") as c:  # through read1, and a last line without newline
-        batches = list(c._batches())
+        batches = list(c.batches())
         assert [m.offset for b in batches for m in b] == [0, 1, 2]
 
 
@@ -438,7 +438,7 @@ def test_an_interrupt_leaves_a_file_just_after_the_last_line_handed_out(
     for m in c:
         got.append(m.value)
         if len(got) == 12_345:
-            c._interrupt()
+            c.interrupt()
     c.close()
     assert got == lines[:12_345]
     assert f.read() == nl.join(lines[12_345:]) + nl + b"partial"  # nothing lost or repeated
@@ -448,9 +448,9 @@ def test_an_interrupt_leaves_a_file_just_after_the_last_line_handed_out(
 def test_lines_given_back_go_back_to_a_file_when_they_are_its_tail(tmp_path: Path) -> None:
     lines = [b"%d" % i for i in range(1000)]
     f, c = _file_consumer(tmp_path, b"\n".join(lines) + b"\n")
-    batch = next(iter(c._batches()))
-    c._interrupt()
-    assert c._give_back(batch[400:]) == []  # a tail: nothing to handle after all
+    batch = next(iter(c.batches()))
+    c.interrupt()
+    assert c.give_back(batch[400:]) == []  # a tail: nothing to handle after all
     c.close()
     assert f.read().split(b"\n")[:-1] == lines[400:]
     f.close()
@@ -462,13 +462,13 @@ def test_lines_given_back_before_a_handled_one_are_returned_to_be_handled(
     # (workers finish out of order: 3 and 5... were not handled, 4 was)
     lines = [b"%d" % i for i in range(10)]
     f, c = _file_consumer(tmp_path, b"\n".join(lines) + b"\n")
-    batch = next(iter(c._batches()))
-    c._interrupt()
-    owed = c._give_back([batch[3], *batch[5:]])
+    batch = next(iter(c.batches()))
+    c.interrupt()
+    owed = c.give_back([batch[3], *batch[5:]])
     assert [m.offset for m in owed] == [3]
     where = os.lseek(f.fileno(), 0, os.SEEK_CUR)
     assert where == len(b"0\n1\n2\n")  # meanwhile: read again from 3 (nothing lost)
-    assert c._give_back([]) == []  # 3 is handled now: the rest is a tail
+    assert c.give_back([]) == []  # 3 is handled now: the rest is a tail
     c.close()
     assert f.read() == b"\n".join(lines[5:]) + b"\n"
     f.close()

@@ -12,9 +12,9 @@ import pytest
 
 from streamprocessor import ClientClosedError, ClientError, Message, options
 from streamprocessor.clients import inmem, standardstream
-from streamprocessor.clients.barrier import BARRIER
 from streamprocessor.clients.base import run_idle_hooks
 from streamprocessor.stores import InmemStore
+from streamprocessor.util.barrier import BARRIER
 
 
 class CountingWriter(io.BytesIO):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from streamprocessor.config.defaults import DefaultConfig, Kind
 from streamprocessor.config.env import defaults_apply, dry_run, env_client_type
 from streamprocessor.stream.errors import UnknownClientError
-from streamprocessor.stream.protocols import Consumer, Producer
+from streamprocessor.stream.protocols import BatchConsumer, Producer
 
 if TYPE_CHECKING:
     from streamprocessor.config.build import ConsumerOption, ProducerOption
@@ -107,7 +107,7 @@ def _with_defaults(kind: Kind, options: tuple[object, ...]) -> Any:
     return _class(chosen, 0 if kind == "consumer" else 1)(DefaultConfig(kind, chosen))
 
 
-def new_consumer(*options: ConsumerOption | None) -> Consumer:
+def new_consumer(*options: ConsumerOption | None) -> BatchConsumer:
     """Return the consumer the environment asks for.
 
     ``CONSUMER_CLIENT_TYPE`` (or ``<NAME>_CONSUMER_CLIENT_TYPE``, fallback ``CLIENT_TYPE``;
@@ -117,7 +117,7 @@ def new_consumer(*options: ConsumerOption | None) -> Consumer:
     """
     quick = _with_defaults("consumer", options)
     if quick is not None:
-        consumer: Consumer = quick
+        consumer: BatchConsumer = quick
         return consumer
     from streamprocessor.config import new_consumer_config
 

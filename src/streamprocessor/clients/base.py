@@ -13,14 +13,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from itertools import chain
 from operator import length_hint
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from streamprocessor.clients.barrier import BARRIER, DeliveryTracker, PendingAcks
 from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.stream.errors import (
     ClientClosedError,
@@ -31,7 +30,8 @@ from streamprocessor.stream.errors import (
 )
 from streamprocessor.stream.message import Message, field_problem
 from streamprocessor.stream.mocks import Channel
-from streamprocessor.util.interrupts import COORDINATOR
+from streamprocessor.util.barrier import BARRIER, AckBarrier, DeliveryTracker, PendingAcks
+from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
 if TYPE_CHECKING:
     from streamprocessor.config.models import ConsumerConfig, ProducerConfig
@@ -136,6 +136,9 @@ class ClientBase:
         self._failure_raised = False
         self._errors = ErrorChannel()
         self._registered = False
+        #: the ack barrier this client joins and the coordinator it registers with
+        self._barrier: AckBarrier = config.ack_barrier or BARRIER
+        self._coordinator: ShutdownCoordinator = config.interrupt_coordinator or COORDINATOR
 
     @property
     def config(self) -> Any:
@@ -213,34 +216,56 @@ class ClientBase:
 
     def _register_interrupts(self) -> None:
         if self._config.handle_interrupt:
-            self._registered = COORDINATOR.register(self)
+            self._registered = self._coordinator.register(self)
 
     def _unregister_interrupts(self) -> None:
         if self._registered:
             self._registered = False
-            COORDINATOR.unregister(self)
+            self._coordinator.unregister(self)
+
+    def interrupt(self) -> None:
+        """Stop as on a first SIGTERM: a consumer hands out no new message.
+
+        What its loop already holds is finished; iteration then ends. Safe inside a signal
+        handler and from any thread.
+        """
+        self._interrupt()
+
+    def unfinished(self) -> str:
+        """Say what is not flushed or committed yet ("" when nothing is)."""
+        return self._describe_unfinished()
+
+    def save_before_exit(self) -> None:
+        """Save what can be saved before the shutdown timeout ends the process.
+
+        Runs in the coordinator's thread while the application may still be busy; bounded
+        by the caller, so it may block (e.g. on a stalled standard output).
+        """
+        self._before_exit()
+
+    @property
+    def iterating(self) -> bool:
+        """Whether a loop over this client is under way, or it is closing."""
+        return self._is_iterating or self._closing
+
+    @property
+    def shutdown_timeout(self) -> float:
+        """Seconds this client may take to flush and commit after a signal."""
+        return float(self._config.shutdown_timeout.total_seconds())
 
     def _interrupt(self) -> None:
-        """Hook: a shutdown signal arrived (runs in the signal handler)."""
+        """Hook: stop (runs in a signal handler: flags and atomic list operations only)."""
 
     def _describe_unfinished(self) -> str:
         """Hook: say what is not flushed/committed yet (for the shutdown watchdog)."""
         return ""
 
     def _before_exit(self) -> None:
-        """Hook: the shutdown timeout is about to end the process: save what can be saved.
-
-        Runs in the watchdog's thread while the application may still be busy; bounded by
-        the caller, so it may block (e.g. on a stalled standard output).
-        """
+        """Hook: see :meth:`save_before_exit`."""
 
     @property
     def _is_iterating(self) -> bool:
         return False
-
-    @property
-    def _shutdown_timeout(self) -> float:
-        return float(self._config.shutdown_timeout.total_seconds())
 
     # -- close --------------------------------------------------------------------------
 
@@ -316,9 +341,9 @@ class ConsumerBase(ClientBase):
         self._buffer: list[Message] = []
         self._pending = PendingAcks()
         self._stopping = False
-        #: stop handing out what was already taken (interrupt without draining, close):
-        #: read per message by users of :meth:`_batches`
-        self._halted = False
+        #: no more messages are handed out (interrupt, close): read per message by callers
+        #: of :meth:`batches`
+        self.halted = False
         self._iterating = 0
         self._ack_lock = threading.Lock()
         #: acks dropped since last logged (a send before them failed for good)
@@ -370,7 +395,7 @@ class ConsumerBase(ClientBase):
                     cur = self._cur = buf[:n]
                     del buf[:n]
                     it = self._cur_it = iter(cur)
-                    if self._halted:  # (an interrupt came between the two lines above)
+                    if self.halted:  # (an interrupt came between the two lines above)
                         cur.clear()
                     yield it
                     cur.clear()  # (all handed out, or put back)
@@ -401,13 +426,13 @@ class ConsumerBase(ClientBase):
             if rest:
                 self._buffer[:0] = rest
 
-    def _batches(self) -> Iterator[list[Message]]:
+    def batches(self) -> Iterator[list[Message]]:
         """Return the messages iteration would hand out, as the lists they are fetched in.
 
-        The runner's way in: no generator step per message. The caller handles the
-        messages of a list in order, stops early when ``_halted`` turns true (what it did
-        not handle is redelivered later), and acknowledges what it handled with
-        :meth:`_ack_batch`. Ends (or raises) like iteration.
+        No generator step per message. The caller handles the messages of a list in
+        order, stops early when :attr:`halted` turns true (and gives back the rest with
+        :meth:`give_back`), and acknowledges what it handled with :meth:`ack_batch`.
+        Ends (or raises) like iteration.
         """
         if self._failure is not None:
             self._raise_failure()
@@ -444,42 +469,58 @@ class ConsumerBase(ClientBase):
         finally:
             self._iterating -= 1
 
-    def _ack_batch(self, msgs: list[Message], k: int) -> None:
-        """Acknowledge the first ``k`` messages of ``msgs`` (a list from :meth:`_batches`).
+    def ack_batch(self, msgs: Sequence[Message]) -> None:
+        """Acknowledge ``msgs`` (handled messages of one batch, in order).
 
         As ``ack`` of each in turn, with one ack-barrier mark for all of them.
         """
+        self._ack_batch(msgs)
+
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Take back messages of a batch that were not handled (see ``BatchConsumer``).
+
+        They stay unacknowledged. Returns those the caller must handle after all (then
+        give back what of them it did not): standard input only, when handled lines
+        follow them in a file.
+        """
+        return self._give_back(msgs)
+
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Stop fetching from where ``msgs`` came from (Kafka: their partitions).
+
+        For a caller that cannot keep up with part of the input (the runner's workers):
+        returns what it newly paused, to give to :meth:`resume` (``[]`` when all was
+        paused already), or ``None`` when this consumer cannot pause or pausing would stop
+        every fetch. What was fetched already is still handed out; nothing is skipped.
+        """
+        return self._pause(msgs)
+
+    def resume(self, paused: Sequence[object]) -> None:
+        """Fetch again from what :meth:`pause` returned (any thread)."""
+        self._resume(paused)
+
+    def _ack_batch(self, msgs: Sequence[Message]) -> None:
+        """Hook: acknowledge ``msgs`` (see :meth:`ack_batch`)."""
         if self._closed or self._closing or self._failure is not None:
             self._check_open("ack")
         token = self._token
-        tokens = [token(msg) for msg in msgs[:k]]
-        marks = BARRIER.marks()
+        tokens = [token(msg) for msg in msgs]
+        marks = self._barrier.marks()
         if not marks and not self._pending:
             self._commit(tokens)
             return
         self._pending.add_all(marks, tokens)
         self._drain_pending()
 
-    def _pause(self, msgs: list[Message]) -> list[Any] | None:
-        """Hook: stop fetching more from where ``msgs`` came from (Kafka: partitions).
-
-        For a caller that cannot keep up with part of the input (the runner's lanes):
-        returns what it newly paused, to give back to :meth:`_resume` (``[]`` when all
-        was paused already), or ``None`` when this consumer cannot pause. What was
-        fetched already is still handed out; nothing is skipped or lost.
-        """
+    def _pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Hook: see :meth:`pause` (this consumer cannot)."""
         return None
 
-    def _resume(self, paused: list[Any]) -> None:
-        """Hook: fetch again from what :meth:`_pause` returned (any thread)."""
+    def _resume(self, paused: Sequence[object]) -> None:
+        """Hook: see :meth:`resume`."""
 
-    def _give_back(self, msgs: list[Message]) -> list[Message]:
-        """Hook: ``msgs`` from :meth:`_batches` were not handled (stopping, failing).
-
-        Returns those the caller must handle after all (then give back what of them it
-        did not): none here, as unacknowledged messages are consumed again. Standard
-        input, which cannot be re-read message by message, overrides it.
-        """
+    def _give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Hook: see :meth:`give_back`; unacknowledged messages are consumed again."""
         return []
 
     def _fill(self) -> bool:
@@ -496,7 +537,7 @@ class ConsumerBase(ClientBase):
     def _interrupt(self) -> None:
         # runs inside the signal handler: only flags and atomic list operations here
         self._stopping = True
-        self._halted = True  # no message is handed out after a stop
+        self.halted = True  # no message is handed out after a stop
         self._drop_buffered()
         self._wake()
 
@@ -513,7 +554,7 @@ class ConsumerBase(ClientBase):
 
     def close(self) -> None:
         """Close the consumer: idempotent; raises a pending fatal error once."""
-        self._halted = True
+        self.halted = True
         super().close()
 
     # -- acks ---------------------------------------------------------------------------
@@ -523,7 +564,7 @@ class ConsumerBase(ClientBase):
         if self._closed or self._closing or self._failure is not None:
             self._check_open("ack")
         token = self._token(msg)
-        marks = BARRIER.marks()
+        marks = self._barrier.marks()
         if not marks and not self._pending:
             self._commit([token])
             return
@@ -628,7 +669,7 @@ class ProducerBase(ClientBase):
             f"{type(self).__name__}({config.name or 'producer'})", self._barrier_flush
         )
         if not self.synchronous:
-            BARRIER.register(self._tracker)
+            self._barrier.register(self._tracker)
         #: producer topics and tag names found sendable (see _check_names)
         self._good_topics: set[str] = set()
         self._good_tags: set[str] = set()
@@ -692,7 +733,7 @@ class ProducerBase(ClientBase):
         try:
             super().close()
         finally:
-            BARRIER.unregister(self._tracker)
+            self._barrier.unregister(self._tracker)
 
     def _describe_unfinished(self) -> str:
         n = self._tracker.pending

@@ -67,6 +67,8 @@ class DefaultConfig:
     handle_errors = True
     handle_interrupt = True
     shutdown_timeout = SHUTDOWN_TIMEOUT
+    ack_barrier = None
+    interrupt_coordinator = None
 
     def __init__(self, kind: Kind, type_name: str = "") -> None:
         self.kind = kind

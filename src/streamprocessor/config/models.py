@@ -26,6 +26,8 @@ from streamprocessor.config.kafka import KafkaConsumerConfig, KafkaProducerConfi
 from streamprocessor.stores import default_store
 from streamprocessor.stream.errors import ConfigError
 from streamprocessor.stream.store import Store
+from streamprocessor.util.barrier import AckBarrier
+from streamprocessor.util.interrupts import ShutdownCoordinator
 
 __all__ = [
     "ConsumerConfig",
@@ -86,6 +88,10 @@ class _Global(_Section):
     handle_interrupt: Bool = True
     logger: logging.Logger = Field(default_factory=default_logger)
     shutdown_timeout: Duration = SHUTDOWN_TIMEOUT
+    #: the ack barrier the client joins (None: the process-wide one)
+    ack_barrier: AckBarrier | None = None
+    #: the interrupt coordinator the client registers with (None: the process-wide one)
+    interrupt_coordinator: ShutdownCoordinator | None = None
 
 
 class ConsumerConfig(_Global):
@@ -93,8 +99,9 @@ class ConsumerConfig(_Global):
 
     Global fields: ``name`` (changes the environment prefix to ``<NAME>_CONSUMER``),
     ``type`` (the client type, ``CONSUMER_CLIENT_TYPE``), ``allow_environment_based_
-    configuration``, ``handle_errors``, ``handle_interrupt``, ``logger`` and
-    ``shutdown_timeout``. Sections: ``inmem``, ``standardstream``, ``kafka``.
+    configuration``, ``handle_errors``, ``handle_interrupt``, ``logger``,
+    ``shutdown_timeout``, ``ack_barrier`` and ``interrupt_coordinator``. Sections:
+    ``inmem``, ``standardstream``, ``kafka``.
     """
 
     inmem: InmemConsumerConfig = Field(default_factory=InmemConsumerConfig)

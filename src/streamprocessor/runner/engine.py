@@ -20,9 +20,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 from streamprocessor.runner.handler import (
     DEFAULT_PRODUCER,
@@ -37,10 +38,20 @@ from streamprocessor.runner.handler import (
 from streamprocessor.runner.lanes import Lane, partition_of
 from streamprocessor.runner.settings import RunnerSettings
 from streamprocessor.runner.watchdog import StuckWatchdog, close_quietly, handler_limit
-from streamprocessor.stream import Consumer, InvalidMessageError, Message, Producer
-from streamprocessor.util import COORDINATOR
+from streamprocessor.stream import (
+    BatchConsumer,
+    Consumer,
+    InvalidMessageError,
+    Message,
+    Producer,
+)
+from streamprocessor.stream.protocols import has_batches
+from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
-__all__ = ["Lane", "Runner", "partition_of"]
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ConsumerConfig
+
+__all__ = ["Lane", "OneByOne", "Runner", "partition_of"]
 
 _log = logging.getLogger("streamprocessor.runner")
 _STOP = object()
@@ -70,9 +81,12 @@ class Runner:
 
     ``producers`` maps names to producers; ``"producer"`` is the default one that bare
     messages go to; ``dead_letters`` (a ``send``) replaces the dead-letter producer named
-    in the settings. ``handler=None`` forwards every message unchanged (``pipe``). The
-    clients stay the caller's: the runner neither opens nor closes them (except to save
-    what it can before the stuck-handler watchdog ends the process).
+    in the settings; ``coordinator`` is the one the clients were given
+    (``options.interrupt_coordinator``; default: the process-wide one). A consumer that is a
+    ``BatchConsumer`` is handled a fetched batch at a time (pausing included); any other
+    ``Consumer`` one message at a time. ``handler=None`` forwards every message unchanged
+    (``pipe``). The clients stay the caller's: the runner neither opens nor closes them
+    (except to save what it can before the stuck-handler watchdog ends the process).
     """
 
     def __init__(
@@ -83,11 +97,16 @@ class Runner:
         settings: RunnerSettings | None = None,
         *,
         dead_letters: Callable[[Message], None] | None = None,
+        coordinator: ShutdownCoordinator | None = None,
         exit: Callable[[int], None] = os._exit,  # replaced in tests
     ) -> None:
         self.consumer = consumer
-        #: the consumer through its batch interface (``_batches``/``_ack_batch``/``_halted``)
-        self._source: Any = consumer if hasattr(consumer, "_batches") else _OneByOne(consumer)
+        #: the consumer through its batch interface (a plain Consumer: one at a time)
+        self._source: BatchConsumer = (
+            consumer if has_batches(consumer) else OneByOne(consumer)
+        )
+        #: the interrupt coordinator the clients registered with
+        self._coordinator = coordinator or COORDINATOR
         self.producers = dict(producers)
         self.handler = handler
         self.settings = settings or RunnerSettings()
@@ -147,7 +166,7 @@ class Runner:
         thresholds = gc.get_threshold()
         if self.settings.gc_threshold is not None:
             gc.set_threshold(self.settings.gc_threshold, *thresholds[1:])
-        COORDINATOR.exit_hooks.append(self._give_back_in_hand)
+        self._coordinator.exit_hooks.append(self._give_back_in_hand)
         try:
             if self.settings.concurrency == 1:
                 if self.handler is None:
@@ -158,7 +177,7 @@ class Runner:
                 self._parallel()
         finally:
             self._done.set()
-            COORDINATOR.exit_hooks.remove(self._give_back_in_hand)
+            self._coordinator.exit_hooks.remove(self._give_back_in_hand)
             gc.set_threshold(*thresholds)
             if frozen:
                 gc.unfreeze()
@@ -170,12 +189,12 @@ class Runner:
         consumer = self._source
         assert self._default is not None
         send = self._default.send
-        for batch in consumer._batches():
+        for batch in consumer.batches():
             lane.batch = batch
             handled = 0
             try:
                 for msg in batch:
-                    if consumer._halted:
+                    if consumer.halted:
                         break
                     try:
                         send(msg)
@@ -201,12 +220,12 @@ class Runner:
         # before anything is sent) saves the runner the checks that keep every
         # environment alike
         checked = getattr(default, "checks_fields", False) is True
-        for batch in consumer._batches():
+        for batch in consumer.batches():
             lane.batch = batch
             handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
             try:
                 for msg in batch:
-                    if consumer._halted:
+                    if consumer.halted:
                         break
                     lane.current = msg
                     try:
@@ -254,14 +273,15 @@ class Runner:
         """Acknowledge the first ``k`` messages of ``batch`` (all handled); give back the rest."""
         lane.current = None
         if k < len(batch):  # stopping or failing
-            self._source._give_back(batch[k:])
+            self._source.give_back(batch[k:])
         if not k:
             return
+        done = batch if k == len(batch) else batch[:k]
         if sys.exc_info()[1] is None:
-            self._source._ack_batch(batch, k)
+            self._source.ack_batch(done)
             return
         try:  # already failing: ack what was handled, keep the first error
-            self._source._ack_batch(batch, k)
+            self._source.ack_batch(done)
         except Exception as exc:
             _log.error("Could not acknowledge %d handled message(s): %s", k, exc)
 
@@ -279,10 +299,10 @@ class Runner:
         lane_of = self._lane_of
         source = self._source
         try:
-            for batch in source._batches():
+            for batch in source.batches():
                 per_lane: dict[int, list[Message]] = {}
                 for pos, msg in enumerate(batch):
-                    if source._halted:  # stopping: the rest stays unacknowledged
+                    if source.halted:  # stopping: the rest stays unacknowledged
                         main.left.extend(batch[pos:])
                         for unsent in per_lane.values():
                             main.left.extend(unsent)
@@ -320,13 +340,13 @@ class Runner:
         left = [m for lane in (self._main, *self.lanes) for m in lane.left]
         if not left:
             return
-        owed = self._source._give_back(left)
+        owed = self._source.give_back(left)
         if not owed or self._fatal is not None:
             return
         main = self._main
         main.left = []
         self._work_chunk(main, owed, halt=False)
-        self._source._give_back(main.left)  # (the others are handled now)
+        self._source.give_back(main.left)  # (the others are handled now)
 
     def _offer(self, lane: Lane, chunk: list[Message]) -> None:
         """Queue ``chunk`` for ``lane``'s worker (room is made per batch: _make_room)."""
@@ -356,7 +376,7 @@ class Runner:
                     # (once a lane has paused sources, whatever else came is paused too;
                     # a lane that catches up quickly is waited for: a pause costs a fetch)
                     if lane.paused or self._worth_pausing(lane, time.monotonic() - since):
-                        paused = self._source._pause(lane.last)
+                        paused = self._source.pause(lane.last)
                         if paused is not None:
                             lane.paused.extend(paused)
                             break
@@ -371,7 +391,7 @@ class Runner:
 
         When ``lane`` has ``_PAUSE_BACKLOG`` or more to do: at its recent pace, or because
         another worker sits idle after waiting that long for it (a stuck handler). (The
-        consumer refuses to pause when nothing else would be fetched: see ``_pause``.)
+        consumer refuses to pause when nothing else would be fetched: see ``pause``.)
         """
         if lane.waiting * lane.per_msg >= _PAUSE_BACKLOG:
             return True
@@ -412,7 +432,7 @@ class Runner:
                 ):
                     # (under the lock: _make_room pauses under it: no pause is left over)
                     paused, lane.paused = lane.paused, []
-                    source._resume(paused)
+                    source.resume(paused)
                     self._resume_asked.set()
             started = time.monotonic()
             self._work_chunk(lane, chunk)
@@ -426,7 +446,7 @@ class Runner:
         ack = self.consumer.ack
         source = self._source
         for msg in chunk:
-            if self._fatal is not None or (halt and source._halted):
+            if self._fatal is not None or (halt and source.halted):
                 # stopping: the rest stays unacknowledged (consumed again; given back)
                 lane.left.extend(chunk[_index(chunk, msg):])
                 break
@@ -482,7 +502,7 @@ class Runner:
         if len(self.lanes) == 1 and cur is not None and batch:
             i = next((i for i, m in enumerate(batch) if m is cur), None)
             if i is not None:
-                self._source._give_back(batch[i:])
+                self._source.give_back(batch[i:])
 
     def _clients(self) -> list[Any]:
         return [self.consumer, *self.producers.values()]
@@ -594,7 +614,7 @@ class Runner:
         """Wait ``seconds``; False as soon as a shutdown or a failure elsewhere begins."""
         deadline = time.monotonic() + seconds
         while True:
-            if COORDINATOR.interrupted is not None or self._fatal is not None:
+            if self._coordinator.interrupted is not None or self._fatal is not None:
                 return False
             left = deadline - time.monotonic()
             if left <= 0:
@@ -620,26 +640,80 @@ def _index(msgs: list[Message], msg: Message) -> int:
     return next(i for i, m in enumerate(msgs) if m is msg)
 
 
-class _OneByOne:
-    """A consumer without the clients' batch interface, seen through it: one at a time."""
+class OneByOne:
+    """A plain :class:`Consumer` seen as a :class:`BatchConsumer`: batches of one message.
 
-    _halted = False
+    It cannot pause, and what it is given back is consumed again (never owed).
+    """
+
+    halted = False
 
     def __init__(self, consumer: Consumer) -> None:
         self._consumer = consumer
 
-    def _batches(self) -> Iterator[list[Message]]:
+    @property
+    def config(self) -> ConsumerConfig:
+        """The consumer's config."""
+        return self._consumer.config
+
+    @config.setter
+    def config(self, config: ConsumerConfig) -> None:
+        self._consumer.config = config
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._consumer)
+
+    def messages(self) -> Iterator[Message]:
+        """The consumer's messages."""
+        return self._consumer.messages()
+
+    def batches(self) -> Iterator[list[Message]]:
+        """Each message as a batch of its own."""
         return ([msg] for msg in self._consumer)
 
-    def _ack_batch(self, msgs: list[Message], k: int) -> None:
-        for msg in msgs[:k]:
+    def ack(self, msg: Message) -> None:
+        """The consumer's ``ack``."""
+        self._consumer.ack(msg)
+
+    def nack(self, msg: Message) -> None:
+        """The consumer's ``nack``."""
+        self._consumer.nack(msg)
+
+    def ack_batch(self, msgs: Sequence[Message]) -> None:
+        """``ack`` each in turn."""
+        for msg in msgs:
             self._consumer.ack(msg)
 
-    def _pause(self, msgs: list[Message]) -> list[Any] | None:
-        return None  # (cannot)
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Nothing to do: unacknowledged messages are consumed again."""
+        return []
 
-    def _resume(self, paused: list[Any]) -> None:
-        pass
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Cannot pause."""
+        return None
 
-    def _give_back(self, msgs: list[Message]) -> list[Message]:
-        return []  # (unacknowledged: consumed again)
+    def resume(self, paused: Sequence[object]) -> None:
+        """Nothing was paused."""
+
+    def backlog(self) -> int:
+        """The consumer's backlog."""
+        return self._consumer.backlog()
+
+    def errors(self) -> Iterable[BaseException]:
+        """The consumer's errors."""
+        return self._consumer.errors()
+
+    def close(self) -> None:
+        """Close the consumer."""
+        self._consumer.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

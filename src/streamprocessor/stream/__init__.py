@@ -24,9 +24,10 @@ from streamprocessor.stream.message import (
     test_message,
 )
 from streamprocessor.stream.mocks import ConsumerMock, ProducerMock
-from streamprocessor.stream.protocols import Consumer, ErrorCloser, Producer, Store
+from streamprocessor.stream.protocols import BatchConsumer, Consumer, ErrorCloser, Producer, Store
 
 __all__ = [
+    "BatchConsumer",
     "ClientClosedError",
     "ClientError",
     "ConfigError",

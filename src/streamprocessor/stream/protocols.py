@@ -1,15 +1,19 @@
 """The contract every client keeps: ``Consumer``, ``Producer``, ``ErrorCloser``, ``Store``.
 
+``BatchConsumer`` is the consumer's batch interface, for loops that handle many messages
+per step (the runner uses nothing else); every consumer of the library has it.
+
 Thread safety: ``Producer.send`` and ``Consumer.ack`` / ``nack`` / ``backlog`` / ``close``
 may be called from any thread; a consumer is iterated by one thread at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import inspect
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, TypeGuard, runtime_checkable
 
 from streamprocessor.stream.message import Message
 from streamprocessor.stream.store import Store
@@ -17,7 +21,7 @@ from streamprocessor.stream.store import Store
 if TYPE_CHECKING:
     from streamprocessor.config.models import ConsumerConfig, ProducerConfig
 
-__all__ = ["Consumer", "ErrorCloser", "Producer", "Store"]
+__all__ = ["BatchConsumer", "Consumer", "ErrorCloser", "Producer", "Store", "has_batches"]
 
 
 @runtime_checkable
@@ -113,3 +117,69 @@ class Producer(ErrorCloser, Protocol):
     def flush(self, timeout: float | timedelta | None = None) -> None:
         """Wait until every message sent so far is delivered."""
         ...
+
+
+@runtime_checkable
+class BatchConsumer(Consumer, Protocol):
+    """A consumer that also hands out its messages a fetched batch at a time.
+
+    ``for batch in consumer.batches(): ...`` yields lists of messages in the order
+    iteration would hand them out, and ends (or raises) as iteration does. The caller
+    handles the messages of a batch in order and, before each, looks at ``halted``: once
+    it is true (a signal, ``close()``), it handles no more; it acknowledges what it
+    handled with one ``ack_batch`` and returns the rest with ``give_back``. A batch is the
+    caller's until it asks for the next one; do not keep it past that.
+
+    ``pause(msgs)``/``resume(paused)`` let a caller that cannot keep up with part of the
+    input (a worker with a long queue) stop fetching from where ``msgs`` came from (Kafka:
+    their partitions) while the rest flows on; nothing is skipped or lost.
+    """
+
+    #: True once this consumer hands out no more messages (interrupt, close): a caller of
+    #: ``batches()`` stops before the next message of its batch
+    halted: bool
+
+    def batches(self) -> Iterator[list[Message]]:
+        """Return the iterator of fetched batches (lists, never empty)."""
+        ...
+
+    def ack_batch(self, msgs: Sequence[Message]) -> None:
+        """Acknowledge ``msgs`` (from one batch, in order), as ``ack`` of each in turn."""
+        ...
+
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Return to the consumer the messages of a batch that were not handled.
+
+        They are not acknowledged, so they come again (after a restart, or to the next
+        reader of the same input). Returns those the caller must handle after all because
+        the input cannot take them back on their own (a file re-read from one position
+        when handled lines follow them); the caller then gives back what of those it did
+        not handle. Usually empty.
+        """
+        ...
+
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Stop fetching from where ``msgs`` came from; what to give ``resume`` later.
+
+        ``[]`` when all of it was paused already; ``None`` when this consumer cannot pause
+        (or pausing would stop everything): the caller waits instead.
+        """
+        ...
+
+    def resume(self, paused: Sequence[object]) -> None:
+        """Fetch again from what ``pause`` returned (from any thread)."""
+        ...
+
+
+_BATCH_MEMBERS = ("batches", "ack_batch", "give_back", "pause", "resume")
+
+
+def has_batches(consumer: Consumer) -> TypeGuard[BatchConsumer]:
+    """Tell whether ``consumer`` is a :class:`BatchConsumer`.
+
+    As ``isinstance(consumer, BatchConsumer)``, without reading its attributes (on Python
+    3.11 ``isinstance`` reads properties such as ``config``, which may build the config).
+    """
+    return all(
+        callable(inspect.getattr_static(consumer, name, None)) for name in _BATCH_MEMBERS
+    ) and inspect.getattr_static(consumer, "halted", None) is not None

@@ -12,7 +12,9 @@ SIGQUIT), so ``with`` blocks still close the clients.
 
 Signal handlers exist only in the main thread: a client created in another thread logs
 that and skips them. The previous handlers come back when the last client closes. POSIX
-only.
+only. Only the process-wide :data:`COORDINATOR` installs handlers; a coordinator made by a
+program or a test (``options.interrupt_coordinator``) is driven by its owner's
+:meth:`ShutdownCoordinator.stop`.
 """
 
 from __future__ import annotations
@@ -38,25 +40,41 @@ _SAVE_MAX = 30.0
 
 
 class Interruptible(Protocol):
-    """What the coordinator needs of a client."""
+    """What the coordinator needs of a client (every client of the library is one)."""
 
-    def _interrupt(self) -> None: ...
+    def interrupt(self) -> None:
+        """Stop as on a first signal: called inside a signal handler, so no locks, no IO."""
+        ...
 
-    def _describe_unfinished(self) -> str: ...
+    def unfinished(self) -> str:
+        """Say what is not flushed or committed yet ("" when nothing is)."""
+        ...
 
-    def _before_exit(self) -> None: ...
+    def save_before_exit(self) -> None:
+        """The shutdown timeout ends the process: save what can be (may block, bounded)."""
+        ...
 
     @property
-    def _is_iterating(self) -> bool: ...
+    def iterating(self) -> bool:
+        """Whether a loop over this client is under way (or it is closing)."""
+        ...
 
     @property
-    def _shutdown_timeout(self) -> float: ...
+    def shutdown_timeout(self) -> float:
+        """Seconds the client may take to flush and commit after a signal."""
+        ...
 
 
 class ShutdownCoordinator:
-    """Installs the signal handlers while clients are open and fans signals out to them."""
+    """Fans a shutdown out to the clients registered with it.
 
-    def __init__(self) -> None:
+    ``signals=True`` (the process-wide :data:`COORDINATOR` only) installs the handlers of
+    SIGINT, SIGTERM and SIGQUIT while clients are registered; any other coordinator never
+    touches a signal handler and is stopped by its owner with :meth:`stop`.
+    """
+
+    def __init__(self, *, signals: bool = False) -> None:
+        self.signals = signals
         self._lock = threading.RLock()
         self._clients: list[Interruptible] = []
         self._previous: dict[int, Any] = {}
@@ -68,7 +86,7 @@ class ShutdownCoordinator:
         self._rfd = -1
         self._wfd = -1
         self.exit: Callable[[int], None] = os._exit  # replaced in tests
-        #: called before the clients' ``_before_exit`` when the shutdown timeout ends the
+        #: called before the clients' ``save_before_exit`` when the shutdown timeout ends the
         #: process (the runner says there which messages it did not finish)
         self.exit_hooks: list[Callable[[], None]] = []
 
@@ -76,6 +94,12 @@ class ShutdownCoordinator:
 
     def register(self, client: Interruptible) -> bool:
         """Register ``client``; install the handlers if needed. False off the main thread."""
+        if not self.signals:
+            with self._lock:
+                self._clients.append(client)
+                if self.interrupted is not None:
+                    client.interrupt()
+            return True
         if threading.current_thread() is not threading.main_thread():
             _log.info(
                 "Client created outside the main thread: signal handling skipped "
@@ -87,7 +111,7 @@ class ShutdownCoordinator:
             if not self._installed:
                 self._install()
             if self.interrupted is not None:
-                client._interrupt()  # a client opened during shutdown stops at once
+                client.interrupt()  # a client opened during shutdown stops at once
         return True
 
     def unregister(self, client: Interruptible) -> None:
@@ -137,8 +161,22 @@ class ShutdownCoordinator:
         with self._lock:
             clients = list(self._clients)
         for c in clients:
-            c._interrupt()
-        return any(c._is_iterating for c in clients)
+            c.interrupt()
+        return any(c.iterating for c in clients)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop the registered clients as the first ``sig`` would (without a signal).
+
+        What the signal handler does, for a coordinator that installs none: consumers stop
+        handing out messages, and the shutdown timeout starts (past it, the process ends
+        with status 1 saying what was not flushed). A second call does nothing.
+        """
+        with self._lock:
+            if self.interrupted is not None:
+                return
+            self.interrupted = sig
+            clients = list(self._clients)
+        self._fan_out(sig, clients)
 
     # -- handlers -----------------------------------------------------------------------
 
@@ -172,8 +210,7 @@ class ShutdownCoordinator:
                 os.write(self._wfd, b"x")
         # a client that is closing (flushing, committing) must not be cut short by an
         # exception raised into it: treat that like a consume loop in progress
-        busy = any(c._is_iterating or getattr(c, "_closing", False) for c in clients)
-        if not busy:
+        if not any(c.iterating for c in clients):
             # nobody is in a consume loop: behave like Python does without us
             self.interrupted = None
             if sig == signal.SIGINT:
@@ -183,9 +220,12 @@ class ShutdownCoordinator:
             "Got interrupt signal, cleaning up. Use ^C to exit immediately.",
             extra={"signal": sig.name},
         )
-        timeout = max((c._shutdown_timeout for c in clients), default=10.0)
+        self._fan_out(sig, clients)
+
+    def _fan_out(self, sig: signal.Signals, clients: list[Interruptible]) -> None:
+        timeout = max((c.shutdown_timeout for c in clients), default=10.0)
         for c in clients:
-            c._interrupt()
+            c.interrupt()
         self._start_watchdog(timeout, clients, sig)
 
     def _start_watchdog(
@@ -221,7 +261,7 @@ class ShutdownCoordinator:
         exit.
         """
         def save() -> None:
-            for hook in (*self.exit_hooks, *(c._before_exit for c in clients)):
+            for hook in (*self.exit_hooks, *(c.save_before_exit for c in clients)):
                 try:
                     hook()
                 except Exception as exc:  # the exit goes on; say why something is left
@@ -230,13 +270,14 @@ class ShutdownCoordinator:
         t = threading.Thread(target=save, daemon=True, name="streamprocessor-save-on-exit")
         t.start()
         deadline = time.monotonic() + _SAVE_MAX
-        left = [c._describe_unfinished() for c in clients]
+        left = [c.unfinished() for c in clients]
         while True:
             t.join(_SAVE_STALL)
-            now = [c._describe_unfinished() for c in clients]
+            now = [c.unfinished() for c in clients]
             if not t.is_alive() or now == left or time.monotonic() > deadline:
                 return now
             left = now
 
 
-COORDINATOR = ShutdownCoordinator()
+#: the process-wide coordinator: the only one that installs signal handlers
+COORDINATOR = ShutdownCoordinator(signals=True)

@@ -135,7 +135,7 @@ class InmemConsumer(ConsumerBase):
         return len(self._store)
 
     def _close_impl(self) -> None:
-        self._flush_barrier(self._shutdown_timeout)
+        self._flush_barrier(self.shutdown_timeout)
         self._drop_buffered()
         if not self._once:
             # what was handed out but not acknowledged goes to the next consumer

@@ -2,7 +2,7 @@
 
 ``ack`` is the per-message path, so it does the least it can: it checks the message is
 this consumer's and appends its offset to its partition's ``acks`` list (the runner
-acknowledges a whole fetched batch at once with ``_ack_batch``). The lists are taken in
+acknowledges a whole fetched batch at once with ``ack_batch``). The lists are taken in
 bulk (:meth:`AckMixin._settle`) — once per fetched batch, by the offset ticker while the
 application does not iterate, and before ``backlog()``, ``nack``, a revoke and close — as
 one *window* that takes the ack barrier's marks of that moment (every send made before
@@ -11,7 +11,7 @@ window is waiting for at least those sends; a send made after an ack but before 
 window was taken is waited for too). A window whose marks are reached moves its
 partitions' positions (in one step when its offsets are the oldest outstanding ones, in
 order); the others wait, in order, in the consumer's
-:class:`~streamprocessor.clients.barrier.PendingAcks`.
+:class:`~streamprocessor.util.barrier.PendingAcks`.
 
 ``nack`` settles the acks made before it, then forgets the message and the later ones of
 its partition (also those buffered here) and seeks the partition back to it.
@@ -22,12 +22,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from streamprocessor.clients.barrier import BARRIER
 from streamprocessor.clients.base import ConsumerBase
 from streamprocessor.clients.kafka.assignment import Assignment, ignore_revoked
 from streamprocessor.clients.kafka.errors import describe
@@ -73,11 +73,10 @@ class AckMixin(ConsumerBase):
             pass
         self._refused(msg)
 
-    def _ack_batch(self, msgs: list[Message], k: int) -> None:
-        """Acknowledge the first ``k`` of ``msgs`` (from ``_batches``) in one step."""
+    def _ack_batch(self, done: Sequence[Message]) -> None:
+        """Acknowledge ``done`` (handled messages of one batch) in one step."""
         if self._unusable:
             self._check_open("ack")
-        done = msgs if k == len(msgs) else msgs[:k]
         if not done:
             return
         try:
@@ -132,7 +131,7 @@ class AckMixin(ConsumerBase):
         with self._settle_lock:
             windows = self._parts.take_acks()
             if windows:
-                marks = BARRIER.marks()  # taken after the acks: covers their sends
+                marks = self._barrier.marks()  # taken after the acks: covers their sends
                 if not marks and not pending:
                     self._parts.ack_groups(windows)
                     return

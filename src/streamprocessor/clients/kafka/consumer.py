@@ -23,6 +23,7 @@ import contextlib
 import gc
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -111,7 +112,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         #: what close() is doing now (for the shutdown watchdog's message)
         self._close_step = ""
         self._guard = HandleGuard()
-        #: partitions paused by :meth:`_pause` (the runner's full lanes), and those a
+        #: partitions paused by :meth:`pause` (the runner's full lanes), and those a
         #: worker asked to resume (the iterating thread does it), under the lock
         self._paused: set[tuple[str, int]] = set()
         self._resuming: set[tuple[str, int]] = set()
@@ -272,8 +273,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
 
     # -- pausing (the runner's lanes) ---------------------------------------------------
 
-    def _pause(self, msgs: list[Message]) -> list[Any] | None:
-        """Pause the partitions of ``msgs`` (see ``ConsumerBase._pause``).
+    def _pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Pause the partitions of ``msgs`` (see ``ConsumerBase.pause``).
 
         Called by the iterating thread. ``None`` (cannot) when no other assigned partition
         would still be fetched: pausing would only cost a fetch again. librdkafka drops
@@ -306,17 +307,17 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 self._log.debug("Paused %s: their worker has enough to do", fmt(parts))
             self._resuming -= keys  # (asked to resume, not resumed yet: stays paused)
             self._paused |= keys
-        return sorted(keys)
+        return [*sorted(keys)]
 
-    def _resume(self, paused: list[Any]) -> None:
-        """Resume what :meth:`_pause` paused (any thread; done before the next fetch).
+    def _resume(self, paused: Sequence[object]) -> None:
+        """Resume what :meth:`pause` paused (any thread; done before the next fetch).
 
         Only the iterating thread gets into the consumer handle without waiting for its
         turn (see :class:`ConsumeGate`), so a worker only asks; while partitions are
         paused, the iterating thread waits for input in short slices.
         """
         with self._pause_lock:
-            keys = set(paused) & self._paused
+            keys = self._paused.intersection(paused)
             self._paused -= keys
             self._resuming |= keys
 
@@ -434,7 +435,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
 
     def _close_impl(self) -> None:
         self._unusable = True
-        timeout = self._shutdown_timeout
+        timeout = self.shutdown_timeout
         deadline = time.monotonic() + timeout
         self._tick_stop.set()
         self._drop_buffered()

@@ -28,7 +28,7 @@ from itertools import count, repeat
 from types import MethodType
 from typing import Any
 
-from streamprocessor.clients.barrier import DeliveryTracker
+from streamprocessor.util.barrier import DeliveryTracker
 
 __all__ = ["Deliveries", "NumberedTracker", "recorder"]
 

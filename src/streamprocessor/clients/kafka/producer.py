@@ -10,7 +10,7 @@ How it works:
   nobody else did for a while, so confirmations (and the commits waiting on them) flow
   while the application is idle;
 - a report only appends the message's number to a deque; the numbers are moved into the
-  :class:`~streamprocessor.clients.barrier.DeliveryTracker` under a lock right after the
+  :class:`~streamprocessor.util.barrier.DeliveryTracker` under a lock right after the
   poll, in one batch;
 - a message librdkafka refuses in ``produce`` (too large, an invalid topic name, a field
   it cannot take) is an :class:`~streamprocessor.stream.errors.InvalidMessageError`:
@@ -30,7 +30,6 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
 from streamprocessor.clients.base import (
     IDLE_HOOKS,
     ProducerBase,
@@ -62,6 +61,7 @@ from streamprocessor.stream.errors import (
     InvalidMessageError,
 )
 from streamprocessor.stream.message import Message, field_problem
+from streamprocessor.util.barrier import DeliveryTracker
 
 __all__ = ["KafkaProducer"]
 
@@ -95,7 +95,7 @@ class KafkaProducer(ProducerBase):
         try:
             self._setup(config)
         except BaseException:
-            BARRIER.unregister(self._tracker)
+            self._barrier.unregister(self._tracker)
             raise
         self._register_interrupts()
 
@@ -367,7 +367,7 @@ class KafkaProducer(ProducerBase):
         self._unusable = True
         with contextlib.suppress(ValueError):
             IDLE_HOOKS.remove(self._idle)
-        timeout = self._shutdown_timeout
+        timeout = self.shutdown_timeout
         left = self._flush(timeout)
         self._stop.set()
         self._poller.join(1.0)

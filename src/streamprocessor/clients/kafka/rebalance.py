@@ -39,7 +39,8 @@ class RebalanceMixin:
     if TYPE_CHECKING:  # provided by the consumer
 
         @property
-        def _shutdown_timeout(self) -> float: ...
+        def shutdown_timeout(self) -> float:
+            """Seconds close may take."""
 
         def _flush_barrier(self, timeout: float | None) -> None: ...
 
@@ -117,7 +118,7 @@ class RebalanceMixin:
         parts = self._parts
         states = parts.owned(partitions)
         if commit and states:
-            self._flush_barrier(self._shutdown_timeout)
+            self._flush_barrier(self.shutdown_timeout)
             parts.store(states)
             offsets = positions(states)
             problem = parts.commit_now(offsets)

@@ -12,7 +12,7 @@ waits in ``poll`` on the input together with a wake-up pipe, so a signal or a ``
 from another thread ends the wait at once.
 
 Stopping: after a stop (signal, ``close()``) no line is handed out. Lines read and not
-handed out — and lines the caller gives back unhandled (``_give_back``) — go back to a
+handed out — and lines the caller gives back unhandled (``give_back``) — go back to a
 seekable input: its position is set to the first of them, so the next reader of the same
 open file reads on from there. From a pipe or socket they are dropped, with one warning
 saying how many. Each message's ``offset`` is its line's index in the input (0 first).
@@ -26,7 +26,7 @@ import select
 import stat
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from operator import length_hint
 from typing import Any, NoReturn
@@ -41,7 +41,6 @@ from streamprocessor.clients.standardstream.lines import (
 )
 from streamprocessor.stream.errors import ClientError, LineTooLongError
 from streamprocessor.stream.message import Message
-from streamprocessor.util.interrupts import COORDINATOR
 
 __all__ = ["BLOCK_SIZE", "StandardstreamConsumer", "max_line_size_variable"]
 
@@ -196,7 +195,7 @@ class StandardstreamConsumer(ConsumerBase):
                 first = self._lineno - len(lines)
                 rest = iter(lines)  # (a stop clears the list: this loop then ends)
                 self._block = (first, lines, rest)  # (one store: a signal sees old or new)
-                if self._halted:
+                if self.halted:
                     continue  # (stopped meanwhile: hand out nothing more)
                 for off, line in enumerate(rest, first):
                     if buf:
@@ -421,7 +420,7 @@ class StandardstreamConsumer(ConsumerBase):
             pass
         self._refuse(msg, "ack")
 
-    def _ack_batch(self, msgs: list[Message], k: int) -> None:
+    def _ack_batch(self, msgs: Sequence[Message]) -> None:
         if self._line_type is None:  # closed: say so, as ack() does
             self._check_open("ack")
 
@@ -471,7 +470,7 @@ class StandardstreamConsumer(ConsumerBase):
             if isinstance(m.offset, int):
                 self._back.add(m.offset)
 
-    def _give_back(self, msgs: list[Message]) -> list[Message]:
+    def _give_back(self, msgs: Sequence[Message]) -> list[Message]:
         """Take back ``msgs``, taken as a batch and not handled (all the others were).
 
         A seekable input is positioned at the first line not handled. When handled lines
@@ -515,7 +514,7 @@ class StandardstreamConsumer(ConsumerBase):
                 else:
                     self._reader.seek(pos)
             return
-        if not report or self._settled or COORDINATOR.output_gone:
+        if not report or self._settled or self._coordinator.output_gone:
             return  # (| head -1: the output is gone, the rest of the input is moot)
         self._settled = True
         back = self._back - self._owed

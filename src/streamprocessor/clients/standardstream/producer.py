@@ -30,11 +30,10 @@ import weakref
 from datetime import timedelta
 from typing import Any
 
-from streamprocessor.clients.barrier import DeliveryTracker
 from streamprocessor.clients.base import IDLE_HOOKS, ProducerBase, message_error
 from streamprocessor.stream.errors import ClientClosedError, ClientError
 from streamprocessor.stream.message import Message
-from streamprocessor.util.interrupts import COORDINATOR
+from streamprocessor.util.barrier import DeliveryTracker
 
 __all__ = ["FLUSH_INTERVAL", "FLUSH_SIZE", "StandardstreamProducer"]
 
@@ -318,7 +317,7 @@ class StandardstreamProducer(ProducerBase):
         self._parts = None
         _silence_stdout()
         self._log.debug("Standard output is closed: discarding further output and stopping.")
-        self._consumers_stopping = COORDINATOR.stop_consumers()
+        self._consumers_stopping = self._coordinator.stop_consumers()
 
     def _after_broken(self, from_hook: bool = False) -> None:
         """Called by every send/flush once stdout is closed: end the program quietly.
@@ -327,7 +326,7 @@ class StandardstreamProducer(ProducerBase):
         output is discarded; with no consumer to stop, the program ends here with
         status 0, as a Unix tool does when its reader goes away.
         """
-        if self._consumers_stopping and COORDINATOR.stop_consumers():
+        if self._consumers_stopping and self._coordinator.stop_consumers():
             return
         if from_hook and not _is_main_thread():
             return

@@ -1,8 +1,10 @@
 """The ack barrier: an acknowledgement is committed only after earlier sends are delivered.
 
-Every open producer owns a :class:`DeliveryTracker` registered in the process-wide
-:data:`BARRIER`. Sends are numbered 1, 2, 3, … per producer; ``confirmed`` is the highest
-number below which every send is delivered. When a consumer acknowledges a message it
+Every open producer owns a :class:`DeliveryTracker` registered in an :class:`AckBarrier`:
+the process-wide :data:`BARRIER` unless one was passed in (``options.ack_barrier``); a
+consumer's acks wait on the producers of its own barrier only. Sends are numbered 1, 2,
+3, … per producer; ``confirmed`` is the highest number below which every send is
+delivered. When a consumer acknowledges a message it
 takes :meth:`AckBarrier.marks` — for each producer with undelivered sends, a number at or
 above that of its last send (:meth:`DeliveryTracker.mark`) — and commits the
 acknowledgement only once every such producer has confirmed that far. With no undelivered
@@ -11,6 +13,7 @@ sends anywhere the ack is committable at once.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -92,29 +95,57 @@ class DeliveryTracker:
 Marks = tuple[tuple[DeliveryTracker, int], ...]
 
 
+#: how many barriers have producers registered (a consumer whose barrier has none while
+#: this is not 0 may have been given the wrong barrier)
+_WITH_PRODUCERS = [0]
+_COUNT_LOCK = threading.Lock()
+
+
 class AckBarrier:
-    """The process-wide set of producer trackers."""
+    """A set of producer trackers that consumers' acknowledgements wait on.
+
+    :data:`BARRIER` is the process-wide one; pass another with ``options.ack_barrier`` to
+    the consumer *and* the producers its acks must wait for (tests, several independent
+    pipelines in one process).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._trackers: tuple[DeliveryTracker, ...] = ()
+        self._warned = False
 
     def register(self, tracker: DeliveryTracker) -> None:
         """Add a producer's tracker (on open)."""
         with self._lock:
+            if not self._trackers:
+                _count(1)
             self._trackers = (*self._trackers, tracker)
 
     def unregister(self, tracker: DeliveryTracker) -> None:
         """Remove a producer's tracker (on close, after its final flush)."""
         with self._lock:
+            had = bool(self._trackers)
             self._trackers = tuple(t for t in self._trackers if t is not tracker)
+            if had and not self._trackers:
+                _count(-1)
 
     def marks(self) -> Marks:
         """Return (tracker, mark) for every producer with undelivered sends."""
         trackers = self._trackers
         if not trackers:
+            if _WITH_PRODUCERS[0] and not self._warned:
+                self._warn_elsewhere()
             return ()
         return tuple((t, m) for t in trackers if (m := t.mark()))
+
+    def _warn_elsewhere(self) -> None:
+        self._warned = True
+        logging.getLogger("streamprocessor").warning(
+            "A consumer acknowledged messages while its ack barrier has no producer but "
+            "producers of another ack barrier are open: its commits do not wait for their "
+            "sends. Pass the same options.ack_barrier(...) to the consumer and to the "
+            "producers its acknowledgements must wait for."
+        )
 
     @property
     def trackers(self) -> tuple[DeliveryTracker, ...]:
@@ -122,6 +153,12 @@ class AckBarrier:
         return self._trackers
 
 
+def _count(step: int) -> None:
+    with _COUNT_LOCK:
+        _WITH_PRODUCERS[0] += step
+
+
+#: the process-wide barrier every client uses unless given another
 BARRIER = AckBarrier()
 
 
