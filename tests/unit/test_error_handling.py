@@ -12,7 +12,7 @@ from streamprocessor.util import errors
 def test_default_handling_closes_the_client_and_raises_at_the_next_call(inmem_store, caplog):
     caplog.set_level(logging.DEBUG)
     p = inmem.new_producer(options.inmem_store(inmem_store))
-    p._fail(ClientError("boom"))
+    p.fail(ClientError("boom"))
     with pytest.raises(ClientError, match="boom"):
         p.send(Message(value=b"x"))
     assert p.closed
@@ -28,14 +28,14 @@ def test_default_handling_raises_from_iteration(inmem_store):
     c = inmem.new_consumer(options.inmem_store(inmem_store), options.inmem_listen())
     it = iter(c)
     assert next(it).value == b"a"
-    c._fail(ClientError("consumer broke"))
+    c.fail(ClientError("consumer broke"))
     with pytest.raises(ClientError, match="consumer broke"):
         next(it)
 
 
 def test_a_failure_is_raised_by_close_when_nothing_else_raised_it(inmem_store):
     p = inmem.new_producer(options.inmem_store(inmem_store))
-    p._fail(ClientError("late"))
+    p.fail(ClientError("late"))
     with pytest.raises(ClientError, match="late"):
         p.close()
 
@@ -45,14 +45,14 @@ def test_with_block_raises_the_failure_once(inmem_store):
         pytest.raises(ClientError, match="inside"),
         inmem.new_producer(options.inmem_store(inmem_store)) as p,
     ):
-        p._fail(ClientError("inside"))
+        p.fail(ClientError("inside"))
         p.send(Message(value=b"x"))
 
 
 def test_manual_handling_delivers_errors_on_the_channel(inmem_store):
     p = inmem.new_producer(options.inmem_store(inmem_store), options.manual_error_handling())
-    p._fail(ClientError("one"))
-    p._fail(ClientError("two"))
+    p.fail(ClientError("one"))
+    p.fail(ClientError("two"))
     p.send(Message(value=b"still works"))
     p.close()
     assert [str(e) for e in p.errors()] == ["one", "two"]
@@ -72,8 +72,8 @@ def test_util_errors_merges_several_clients_and_ends_when_all_close(inmem_store)
     got: list[str] = []
     t = threading.Thread(target=lambda: got.extend(str(e) for e in merged))
     t.start()
-    a._fail(ClientError("from a"))
-    b._fail(ClientError("from b"))
+    a.fail(ClientError("from a"))
+    b.fail(ClientError("from b"))
     a.close()
     b.close()
     t.join(5)

@@ -20,6 +20,13 @@ from operator import length_hint
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from streamprocessor.clients.front.client import (
+    IDLE_HOOKS,
+    ErrorChannel,
+    run_idle_hooks,
+    seconds,
+)
+from streamprocessor.clients.front.names import SendableNames
 from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.stream.errors import (
     ClientClosedError,
@@ -29,7 +36,6 @@ from streamprocessor.stream.errors import (
     StreamProcessorError,
 )
 from streamprocessor.stream.message import Message, field_problem
-from streamprocessor.stream.mocks import Channel
 from streamprocessor.util.barrier import BARRIER, AckBarrier, DeliveryTracker, PendingAcks
 from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
@@ -49,19 +55,6 @@ __all__ = [
 ]
 
 _MATERIALIZE = threading.Lock()  # one thread builds a client's real config
-#: distinct names a producer remembers as checked (then it forgets and checks them again)
-_KNOWN_NAMES = 10_000
-
-#: Called by every consumer just before it would block waiting for input (stdin has no
-#: complete line ready, Kafka returned nothing): buffered producers flush here, so output
-#: is prompt for people and still written in large blocks for bulk input.
-IDLE_HOOKS: list[Callable[[], None]] = []
-
-
-def run_idle_hooks() -> None:
-    """Run the idle hooks (consumers call this before blocking on their source)."""
-    for hook in tuple(IDLE_HOOKS):
-        hook()
 
 
 def message_error(msg: object) -> ClientError:
@@ -96,26 +89,6 @@ def valid_message(msg: object) -> bool:
     v = msg.value
     k = msg.key
     return (v is None or isinstance(v, bytes)) and (k is None or isinstance(k, bytes))
-
-
-def seconds(timeout: float | timedelta | None) -> float | None:
-    """Return ``timeout`` in seconds (``None`` stays ``None``)."""
-    if isinstance(timeout, timedelta):
-        return timeout.total_seconds()
-    return timeout
-
-
-class ErrorChannel(Channel):
-    """An iterable of a client's errors; iteration ends when the client is closed."""
-
-    def get(self, timeout: float | None = None) -> BaseException | None:
-        """Return the next error, or ``None`` at the end or after ``timeout`` seconds."""
-        item = super().get(timeout)
-        assert item is None or isinstance(item, BaseException)
-        return item
-
-    def __iter__(self) -> Iterator[BaseException]:
-        return super().__iter__()
 
 
 class ClientBase:
@@ -175,7 +148,7 @@ class ClientBase:
             return ch
         return self._errors
 
-    def _fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
         """Report a fatal client error (from any thread).
 
         Default handling: close this client cleanly, raise it at the next call (whoever
@@ -671,36 +644,11 @@ class ProducerBase(ClientBase):
         if not self.synchronous:
             self._barrier.register(self._tracker)
         #: producer topics and tag names found sendable (see _check_names)
-        self._good_topics: set[str] = set()
-        self._good_tags: set[str] = set()
+        self._names = SendableNames(self._topic_problem)
 
     def _check_names(self, msg: Message) -> None:
-        """Refuse a message whose ``producer_topic`` or a tag name cannot be sent.
-
-        Raises :class:`InvalidMessageError` (nothing sent) for a NUL, a lone surrogate or
-        a name :meth:`_topic_problem` refuses: such names crash or end C code. Called by
-        ``send`` for a message with a topic or tags; each distinct name is checked once.
-        """
-        topic = msg.producer_topic
-        tags = msg.tags
-        try:
-            if (not topic or topic in self._good_topics) and (
-                not tags or self._good_tags.issuperset(tags)
-            ):
-                return
-        except TypeError:  # unhashable: a field of the wrong type
-            raise message_error(msg) from None
-        problem = field_problem(msg)
-        if problem is None and topic and (bad := self._topic_problem(topic)) is not None:
-            problem = f"producer_topic {topic!r} {bad}"
-        if problem is not None:
-            raise InvalidMessageError(f"cannot send a message whose {problem}")
-        if len(self._good_topics) + len(self._good_tags) > _KNOWN_NAMES:
-            self._good_topics.clear()
-            self._good_tags.clear()
-        if topic:
-            self._good_topics.add(topic)
-        self._good_tags.update(tags)
+        """Refuse a message whose ``producer_topic`` or a tag name cannot be sent."""
+        self._names.check(msg)
 
     def _topic_problem(self, topic: str) -> str | None:
         """Hook: say why this producer cannot send to ``topic`` (None: it can)."""

@@ -1,36 +1,82 @@
-"""In-memory consumer and producer on an :class:`~streamprocessor.stores.InmemStore`."""
+"""The in-memory source and sink, and the consumer and producer built on them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
-from streamprocessor.clients.base import ConsumerBase, ProducerBase, message_error, valid_message
-from streamprocessor.stores.inmem import InmemStore, Snapshot, message_from
+from streamprocessor.clients.base import message_error, valid_message
+from streamprocessor.clients.front import ConsumerFront, ProducerFront
+from streamprocessor.clients.front.names import SendableNames
+from streamprocessor.clients.ports import Nack, SinkLink, SourceLink
+from streamprocessor.stores.inmem import InmemStore, Snapshot
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
+from streamprocessor.util.barrier import DeliveryTracker
 
-__all__ = ["InmemConsumer", "InmemProducer"]
+__all__ = ["InmemConsumer", "InmemProducer", "InmemSink", "InmemSource"]
 
 _BATCH = 512
-_WAIT_SLICE = 0.1  # seconds; bounds how long a listening consumer waits between checks
+_ENTRY = attrgetter("_entry")
 
 
-class InmemConsumer(ConsumerBase):
-    """Consumer of an in-memory store (see the package docstring for its behaviour)."""
+def _store_of(config: Any, kind: str) -> InmemStore:
+    store = config.inmem.store
+    if not isinstance(store, InmemStore):
+        raise ClientError(
+            f"the in-memory {kind} needs an InmemStore, got {type(store).__name__}: "
+            "pass options.inmem_store(streamprocessor.stores.InmemStore())"
+        )
+    return store
 
-    client_type = "inmem"
 
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
-        store = config.inmem.store
-        if not isinstance(store, InmemStore):
-            raise ClientError(
-                f"the in-memory consumer needs an InmemStore, got {type(store).__name__}: "
-                "pass options.inmem_store(streamprocessor.stores.InmemStore())"
-            )
+class _Lease:
+    """The opaque value of the messages one consumer hands out: says which consumer."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: object) -> None:
+        self.owner = owner
+
+
+class _Entry(Message):
+    """A message handed out by an in-memory consumer: it knows its store entry."""
+
+    __slots__ = ("_entry",)
+
+    _entry: int
+
+    def copy(self) -> Message:
+        """Return a copy that still acknowledges the same store entry."""
+        c = type(self).__new__(type(self))
+        for name in _FIELDS:
+            setattr(c, name, getattr(self, name))
+        c.tags = dict(self.tags)
+        c._entry = self._entry
+        return c
+
+
+#: the fields a copy takes over (``_opaque`` is the class's)
+_FIELDS = tuple(name for name in Message.__slots__ if name != "_opaque")
+
+
+class InmemSource:
+    """The store read once as a fixture, or listened to (see the package docstring)."""
+
+    nack = Nack.REQUEUE
+
+    def __init__(self, config: Any, link: SourceLink) -> None:
+        store = _store_of(config, "consumer")
         self._store = store
         self._once = bool(config.inmem.consume_once)
+        #: listen mode: a message leaves the store when it is acknowledged; consume-once
+        #: only counts acks (the fixture stays as it is), once per fetched batch
+        self.commit_each_ack = not self._once
+        #: the class of the messages handed out: its ``_opaque`` names the consumer
+        self._type: type[_Entry] = type(
+            "InmemMessage", (_Entry,), {"__slots__": (), "_opaque": _Lease(link)}
+        )
         # consume-once: the fixture read at start; entries are indexes into it
         self._fixture: list[Snapshot] = store.snapshots() if self._once else []
         self._next = 0
@@ -39,132 +85,113 @@ class InmemConsumer(ConsumerBase):
         self._n_acked = 0
         # listen mode: the highest entry id leased so far
         self._after = 0
-        self._register_interrupts()
+        self._closed = False
 
-    def _fill(self) -> bool:
+    def _messages(self, got: Iterable[tuple[int, Snapshot]]) -> list[Message]:
+        cls = self._type
+        new = cls.__new__
+        out: list[Message] = []
+        append = out.append
+        for entry, snap in got:
+            m = new(cls)
+            m.value, m.key, m.timestamp, tags, m.consumer_topic, m.producer_topic, m.offset = (
+                snap
+            )
+            m.tags = dict(tags) if tags else {}
+            m.partition = None
+            m._entry = entry
+            append(m)
+        return out
+
+    def fetch(self, wait: float) -> list[Message] | None:
+        """The next entries of the fixture (None after the last), or of the store."""
         if self._once:
             start = self._next
             fixture = self._fixture
             if start >= len(fixture):
-                return False
+                return None
             end = min(start + _BATCH, len(fixture))
             self._next = end
-            new = Message.__new__
-            out = []
-            for i in range(start, end):
-                m = new(Message)
-                m.value, m.key, m.timestamp, tags, m.consumer_topic, m.producer_topic, m.offset = (
-                    fixture[i]
-                )
-                m.tags = dict(tags) if tags else {}
-                m.partition = None
-                m._opaque = (self, i)
-                out.append(m)
-            self._buffer.extend(out)
-            return True
-        got = self._store.lease(self, self._after, _BATCH, _WAIT_SLICE)
-        if got and (self._closing or self._closed or self._stopping):
+            return self._messages(zip(range(start, end), fixture[start:end], strict=True))
+        got = self._store.lease(self, self._after, _BATCH, wait)
+        if got and self._closed:
             # closed meanwhile: give them back, close() may already have released its leases
             self._store.release(self, [i for i, _ in got])
-            return False
-        if got:
-            self._after = got[-1][0]
-            self._buffer.extend(self._wrap(i, snap) for i, snap in got)
-        return True
+            return None
+        if not got:
+            return []
+        self._after = got[-1][0]
+        return self._messages(got)
 
-    def _wrap(self, entry: int, snap: Snapshot) -> Message:
-        m = message_from(snap)
-        m._opaque = (self, entry)
-        return m
-
-    def _wake(self) -> None:
-        # never take the store lock here (we may be inside a signal handler); the listening
-        # wait is sliced, so the flag is seen within _WAIT_SLICE
-        pass
-
-    def _token(self, msg: Message) -> int:
-        op = getattr(msg, "_opaque", None)
-        if op.__class__ is not tuple or op[0] is not self:
-            raise ClientError(
-                "cannot acknowledge a message this in-memory consumer did not hand out "
-                "(ack/nack the message object you got from iterating the consumer)"
-            )
-        entry: int = op[1]
-        return entry
-
-    def ack(self, msg: Message) -> None:
-        """Acknowledge ``msg`` (listen mode: it leaves the store once committed)."""
+    def commit(self, acked: list[Message]) -> None:
+        """Listen mode: remove the entries from the store; consume-once: count them."""
         if self._once:
-            # the store is a fixture: nothing is committed, so the barrier has nothing to
-            # guard; only the backlog count changes
-            if self._closed or self._closing or self._failure is not None:
-                self._check_open("ack")
-            op = getattr(msg, "_opaque", None)
-            if op.__class__ is tuple and op[0] is self:
-                i = op[1]
-                if not self._acked[i]:
-                    self._acked[i] = 1
-                    self._n_acked += 1
-                return
-            self._token(msg)  # raises the clear error
-        super().ack(msg)
-
-    def _commit(self, tokens: list[Any]) -> None:
-        if self._once:
-            for i in tokens:
-                if not self._acked[i]:
-                    self._acked[i] = 1
-                    self._n_acked += 1
+            flags = self._acked
+            n = 0
+            for m in acked:
+                i = m._entry  # type: ignore[attr-defined]
+                if not flags[i]:
+                    flags[i] = 1
+                    n += 1
+            self._n_acked += n
         else:
-            self._store.remove_many(tokens)
+            self._store.remove_many(list(map(_ENTRY, acked)))
 
-    def _nack(self, msg: Message) -> None:
-        entry = self._token(msg)
-        if self._once:
-            snap: Snapshot | None = self._fixture[entry]
-        else:
-            snap = self._store.get(entry)
-        if snap is None:  # already acknowledged and gone
-            return
-        self._buffer.insert(0, self._wrap(entry, snap))
+    def rewind(self, msg: Message) -> Message | None:
+        """A fresh copy of the entry, to hand out before the next message (None: gone)."""
+        entry: int = msg._entry  # type: ignore[attr-defined]
+        snap = self._fixture[entry] if self._once else self._store.get(entry)
+        return None if snap is None else self._messages([(entry, snap)])[0]
 
     def backlog(self) -> int:
-        """Return the messages not yet acknowledged (listen mode: those in the store)."""
+        """The messages not yet acknowledged (listen mode: those in the store)."""
         if self._once:
             return len(self._fixture) - self._n_acked
         return len(self._store)
 
-    def _close_impl(self) -> None:
-        self._flush_barrier(self.shutdown_timeout)
-        self._drop_buffered()
+    def wake(self) -> None:
+        """Nothing: a listening wait is a slice of at most a fetch's wait."""
+        # (never take the store lock here: we may be inside a signal handler)
+
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Cannot pause: one stream."""
+        return None
+
+    def resume(self, paused: Sequence[object]) -> None:
+        """Nothing was paused."""
+
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Nothing to do: unacknowledged entries stay leased until close releases them."""
+        return []
+
+    def close(self, timeout: float) -> None:
+        """Listen mode: what was handed out and not acknowledged goes to the next consumer."""
+        self._closed = True
         if not self._once:
-            # what was handed out but not acknowledged goes to the next consumer
             self._store.release(self)
             self._store.wake()
         self._fixture = []
 
+    def unfinished(self) -> str:
+        """Nothing: commits are immediate."""
+        return ""
 
-class InmemProducer(ProducerBase):
-    """Producer appending copies of messages to an in-memory store, in order."""
+    def save_before_exit(self) -> None:
+        """Nothing to save."""
 
-    client_type = "inmem"
+
+class InmemSink:
+    """Appends copies of messages to a store, in order; delivered within ``send``."""
+
     synchronous = True
+    tracker: DeliveryTracker | None = None
 
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
-        store = config.inmem.store
-        if not isinstance(store, InmemStore):
-            raise ClientError(
-                f"the in-memory producer needs an InmemStore, got {type(store).__name__}: "
-                "pass options.inmem_store(streamprocessor.stores.InmemStore())"
-            )
-        self._store = store
-        self._register_interrupts()
+    def __init__(self, config: Any, link: SinkLink) -> None:
+        self._store = _store_of(config, "producer")
+        self._names = SendableNames()
 
     def send(self, msg: Message) -> None:
         """Append a copy of ``msg`` to the store."""
-        if self._closed or self._closing or self._failure is not None:
-            self._check_open("send")
         fast_ok = msg.__class__ is Message and (
             (msg.value is None or msg.value.__class__ is bytes)
             and (msg.key is None or msg.key.__class__ is bytes)
@@ -172,13 +199,36 @@ class InmemProducer(ProducerBase):
         if not fast_ok and not valid_message(msg):
             raise message_error(msg)
         if msg.producer_topic or msg.tags:
-            self._check_names(msg)
+            self._names.check(msg)
         self._store.add(msg)
 
-    def flush(self, timeout: float | timedelta | None = None) -> None:
-        """Nothing to do: every send is stored at once (raises if closed)."""
-        if self._closed or self._closing:
-            self._check_open("flush")
+    def flush(self, timeout: float | None) -> None:
+        """Nothing to do: every send is stored at once."""
 
-    def _close_impl(self) -> None:
-        pass
+    def close(self, timeout: float) -> None:
+        """Nothing to let go."""
+
+    def unfinished(self) -> str:
+        """Nothing: sends are stored at once."""
+        return ""
+
+    def save_before_exit(self) -> None:
+        """Nothing to save."""
+
+
+class InmemConsumer(ConsumerFront):
+    """Consumer of an in-memory store (see the package docstring for its behaviour)."""
+
+    client_type = "inmem"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config, lambda link: InmemSource(config, link))
+
+
+class InmemProducer(ProducerFront):
+    """Producer appending copies of messages to an in-memory store, in order."""
+
+    client_type = "inmem"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config, lambda link: InmemSink(config, link))

@@ -398,7 +398,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         severity = classify(err, self._ignore)
         where = f" ({msg.topic()}[{msg.partition()}])" if msg is not None and msg.topic() else ""
         if severity is Severity.FATAL:
-            self._fail(ClientError(f"received error from Kafka{where}: {describe(err)}"))
+            self.fail(ClientError(f"received error from Kafka{where}: {describe(err)}"))
         else:
             log_transient(self._log, "consumer", err, severity, where)
 

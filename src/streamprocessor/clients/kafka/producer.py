@@ -274,7 +274,7 @@ class KafkaProducer(ProducerBase):
         for _seq, err, msg in failures:
             if err.code() in _PURGED and self._purging:
                 continue
-            self._fail(
+            self.fail(
                 DeliveryError(
                     f"message delivery failure error: {describe(err)} "
                     f"(topic {msg.topic()!r}, key {msg.key()!r})"
@@ -310,7 +310,7 @@ class KafkaProducer(ProducerBase):
                 return
             severity = classify(err, self._ignore)
             if severity is Severity.FATAL:
-                self._fail(ClientError(f"received error from Kafka: {describe(err)}"))
+                self.fail(ClientError(f"received error from Kafka: {describe(err)}"))
             else:
                 log_transient(self._log, "producer", err, severity)
         except BaseException:  # never into librdkafka

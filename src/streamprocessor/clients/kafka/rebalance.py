@@ -44,7 +44,8 @@ class RebalanceMixin:
 
         def _flush_barrier(self, timeout: float | None) -> None: ...
 
-        def _fail(self, exc: BaseException) -> None: ...
+        def fail(self, exc: BaseException) -> None:
+            """Report a fatal error."""
 
         def _purge(self, stale: Callable[[Any], bool]) -> None: ...
 
@@ -61,7 +62,7 @@ class RebalanceMixin:
             if self._offset_default is not None and partitions:
                 self._apply_offset_default(consumer, partitions)
         except BaseException as exc:  # never into librdkafka
-            self._fail(ClientError(f"failed to assign partitions {fmt(partitions)}: {exc}"))
+            self.fail(ClientError(f"failed to assign partitions {fmt(partitions)}: {exc}"))
 
     def _apply_offset_default(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         """Start partitions without a committed offset at ``offset_default``."""
@@ -73,7 +74,7 @@ class RebalanceMixin:
                 [TopicPartition(tp.topic, tp.partition) for tp in partitions], QUERY_TIMEOUT
             )
         except KafkaException as exc:
-            self._fail(
+            self.fail(
                 ClientError(
                     f"unable to retrieve committed offsets of {fmt(partitions)} to apply "
                     f"the default offset: {exc}"

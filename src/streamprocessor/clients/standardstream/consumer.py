@@ -403,7 +403,7 @@ class StandardstreamConsumer(ConsumerBase):
         self._eof = True
         self._rest.clear()
         run_idle_hooks()  # every output before the bad line is written
-        self._fail(exc)
+        self.fail(exc)
         if self._failure is not None:
             self._raise_failure()
 

@@ -304,7 +304,7 @@ class StandardstreamProducer(ProducerBase):
             self._log.error("Could not write to stream while closing: %s", exc)
         err = ClientError(f"unable to write message to stream: {exc}")
         err.__cause__ = exc
-        self._fail(err)
+        self.fail(err)
 
     def _on_failure(self) -> None:
         self._parts = None  # sends take the slow path and raise the failure

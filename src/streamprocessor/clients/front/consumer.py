@@ -1,0 +1,475 @@
+"""The one consumer: iteration, batches, acks through the barrier, nack, stop and close.
+
+A client type supplies a :class:`~streamprocessor.clients.ports.Source`; everything the
+``Consumer`` and ``BatchConsumer`` protocols promise is kept here, once. Acks are taken in
+bulk: ``ack`` appends to a list; the list is settled — committed through the source once
+the ack barrier's marks of that moment are reached — before each fetch, by
+``backlog()``, ``nack`` and ``close`` (and at each ack for a source that commits there).
+The state is checked once per fetched batch on the iteration path; per message only the
+``halted`` flag is read (by callers of ``batches()``) and, in ``ack``, ``_unusable``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
+from operator import attrgetter, length_hint
+from typing import TYPE_CHECKING, Any
+
+from streamprocessor.clients.front.client import ClientFront, State, run_idle_hooks
+from streamprocessor.clients.ports import Source, SourceLink
+from streamprocessor.stream.errors import ClientError, StreamProcessorError
+from streamprocessor.stream.message import Message
+from streamprocessor.util.barrier import DeliveryTracker, PendingAcks
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ConsumerConfig
+
+__all__ = ["ConsumerFront"]
+
+#: messages iteration hands out per step of its generator (the rest are C iterator steps)
+_CHUNK = 64
+#: seconds a fetch waits for input before the state is looked at again
+_WAIT = 0.2
+_OPAQUE: Callable[[Message], Any] = attrgetter("_opaque")
+
+
+class ConsumerFront(ClientFront):
+    """A consumer: the contract of ``stream.protocols.BatchConsumer`` over a source.
+
+    ``make_source(front)`` builds the source; the front is its
+    :class:`~streamprocessor.clients.ports.SourceLink`.
+    """
+
+    kind = "consumer"
+
+    if TYPE_CHECKING:  # what users see; ClientFront.config builds it on first use
+
+        @property
+        def config(self) -> ConsumerConfig:
+            """The client's ``ConsumerConfig``."""
+        @config.setter
+        def config(self, config: ConsumerConfig) -> None: ...
+
+    def __init__(self, config: Any, make_source: Callable[[SourceLink], Source]) -> None:
+        super().__init__(config)
+        #: taken from the source, not handed out yet (a list: taken from in chunks)
+        self._buffer: list[Message] = []
+        #: no more messages are handed out (interrupt, close): read per message by callers
+        #: of :meth:`batches`
+        self.halted = False
+        #: acknowledged, not settled yet (appended by ``ack``; settle takes a prefix)
+        self._acked: list[Message] = []
+        self._pending = PendingAcks()
+        self._settle_lock = threading.Lock()
+        self._iterating = 0
+        #: acks dropped since last logged (a send before them failed for good)
+        self._unreachable = 0
+        self._unreachable_logged = float("-inf")
+        #: the list iteration is handing out (taken from the buffer) and its iterator
+        self._cur: list[Message] = []
+        self._cur_it: Iterator[Message] = iter(self._cur)
+        #: taken from the source and dropped unhanded (a stop): given back to the source
+        self._dropped: list[Message] = []
+        self._source: Source = make_source(self)
+        self._each_ack = self._source.commit_each_ack
+        self._register_interrupts()
+
+    def _entered(self, state: State) -> None:
+        if state >= State.STOPPING:
+            self.halted = True  # no message is handed out after a stop
+        if state is State.FAILED:
+            self._drop_buffered()
+
+    # -- iteration ----------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Message]:
+        return self.messages()
+
+    def messages(self) -> Iterator[Message]:
+        """Return the iterator of messages; it ends at end of stream, close or interrupt."""
+        if self._unusable:
+            self._raise_pending()
+            return iter(())  # (closed: iteration ends at once)
+        # Each message is one step of C iterators (a chain over list iterators), not a
+        # generator step: the generator below runs once per list.
+        return chain.from_iterable(self._lists())
+
+    def _lists(self) -> Iterator[Iterator[Message]]:
+        """Yield iterators over the buffered messages, a list at a time.
+
+        The list being handed out is ``_cur``; :meth:`_unhand` puts its rest back on the
+        buffer (its iterator then ends), which is how nack, interrupt and close reach
+        messages taken from the buffer but not handed out yet.
+        """
+        buf = self._buffer
+        acked = self._acked
+        self._unhand()  # (what an earlier iterator took and did not hand out)
+        self._iterating += 1
+        first = True
+        ending = False  # the source ended: hand out what is left (nacked ones too)
+        try:
+            while True:
+                if buf:
+                    # the first list of an iterator is one message (``next(iter(c))``
+                    # takes one and leaves the rest), then chunks: the messages handed out
+                    # are let go a chunk at a time (kept alive until the end of a whole
+                    # fetched batch, they were promoted by the garbage collector)
+                    n = _CHUNK if not first else 1
+                    first = False
+                    cur = self._cur = buf[:n]
+                    del buf[:n]
+                    it = self._cur_it = iter(cur)
+                    if self.halted:  # (an interrupt came between the two lines above)
+                        self._drop_buffered()
+                    yield it
+                    cur.clear()  # (all handed out, or put back)
+                    if acked:  # let go of the acknowledged ones too
+                        self.settle()
+                    continue
+                if ending or self._state is not State.OPEN:
+                    self._raise_pending()
+                    return
+                self._unhand()  # (another iterator's list: hand it out before fetching)
+                if not buf and not self._fill():
+                    ending = True
+        finally:
+            self._iterating -= 1
+            self._unhand()
+            self._return_dropped()
+
+    def _unhand(self) -> None:
+        """Put what iteration took from the buffer but did not hand out back in front.
+
+        The iterator of the current list then ends at its next step, and iteration goes
+        on from the buffer. Called before anything that looks at or changes the buffer
+        while iteration may be under way (nack, drop, interrupt, close).
+        """
+        cur = self._cur
+        if cur:
+            pos = len(cur) - length_hint(self._cur_it)
+            rest = cur[pos:]
+            del cur[pos:]
+            if rest:
+                self._buffer[:0] = rest
+
+    def batches(self) -> Iterator[list[Message]]:
+        """Return the messages iteration would hand out, as the lists they are fetched in.
+
+        No generator step per message. The caller handles the messages of a list in
+        order, stops early when :attr:`halted` turns true (and gives back the rest with
+        :meth:`give_back`), and acknowledges what it handled with :meth:`ack_batch`.
+        Ends (or raises) like iteration.
+        """
+        if self._unusable:
+            self._raise_pending()
+            return iter(())  # (closed: iteration ends at once)
+        return self._batch_loop()
+
+    def _batch_loop(self) -> Iterator[list[Message]]:
+        buf = self._buffer
+        self._iterating += 1
+        try:
+            while True:
+                if buf:
+                    batch = buf[:]
+                    buf.clear()  # (only this thread adds; an interrupt only clears)
+                    yield batch
+                    # the caller is done with it: free the messages before the next fetch
+                    # (two batches alive at once would cross the garbage collector's
+                    # threshold every time)
+                    batch.clear()
+                    continue
+                if self._state is not State.OPEN:
+                    self._raise_pending()
+                    return
+                if not self._fill():  # the end: what it added is the last batch
+                    if buf:
+                        batch = buf[:]
+                        buf.clear()
+                        yield batch
+                    self._raise_pending()
+                    return
+        finally:
+            self._iterating -= 1
+            self._return_dropped()
+
+    def _fill(self) -> bool:
+        """Fetch into the buffer (waiting a bounded slice); False at the end of the stream."""
+        if self._acked or self._pending:
+            self.settle()
+        source = self._source
+        try:
+            got = source.fetch(0.0)
+            if got is not None and not got:
+                run_idle_hooks()  # about to wait: buffered producers write now
+                if self._state is not State.OPEN:
+                    return True
+                got = source.fetch(_WAIT)
+        except ClientError as exc:  # the source cannot go on (a bad line, a read error)
+            run_idle_hooks()  # what was handled before it is written
+            self.fail(exc)
+            self._raise_pending()
+            return False  # (manual error handling: it is on errors(); the stream ends)
+        if got is None:
+            return False
+        if got and self._state is State.OPEN:
+            self._buffer += got
+        elif got:
+            self._dropped += got  # (stopped while fetching)
+        return True
+
+    @property
+    def iterating(self) -> bool:
+        """Whether a loop over this consumer is under way, or it is closing."""
+        return self._iterating > 0 or self._state is State.CLOSING
+
+    # -- the batch interface ------------------------------------------------------------
+
+    def ack_batch(self, msgs: Sequence[Message]) -> None:
+        """Acknowledge ``msgs`` (handled messages of one batch, in order).
+
+        As ``ack`` of each in turn: they are committed together at the next settle.
+        """
+        if self._unusable:
+            self._check("ack")
+        if not msgs:
+            return
+        try:
+            ops = list(map(_OPAQUE, msgs))
+            mine = (
+                ops[0].owner is self
+                if ops.count(ops[0]) == len(ops)
+                else all(op.owner is self for op in set(ops))
+            )
+        except (AttributeError, TypeError):
+            mine = False
+        if not mine:
+            for msg in msgs:  # one by one, to say which one is not ours
+                self.ack(msg)
+            return
+        if self._each_ack:
+            self._commit_now(list(msgs))
+        else:
+            self._acked += msgs
+
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Take back messages of a batch that were not handled (see ``BatchConsumer``).
+
+        They stay unacknowledged. Returns those the caller must handle after all (then
+        give back what of them it did not): standard input only, when handled lines
+        follow them in a file.
+        """
+        return self._source.give_back(msgs)
+
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Stop fetching from where ``msgs`` came from (Kafka: their partitions).
+
+        For a caller that cannot keep up with part of the input (the runner's workers):
+        returns what it newly paused, to give to :meth:`resume` (``[]`` when all was
+        paused already), or ``None`` when this consumer cannot pause or pausing would stop
+        every fetch. What was fetched already is still handed out; nothing is skipped.
+        """
+        return self._source.pause(msgs)
+
+    def resume(self, paused: Sequence[object]) -> None:
+        """Fetch again from what :meth:`pause` returned (any thread)."""
+        self._source.resume(paused)
+
+    # -- acks ---------------------------------------------------------------------------
+
+    def ack(self, msg: Message) -> None:
+        """Acknowledge ``msg``: committed once the sends made before it are delivered.
+
+        Raises ClientClosedError on a closed consumer and ClientError for a message this
+        consumer did not hand out.
+        """
+        try:
+            if msg._opaque.owner is self and not self._unusable:
+                if not self._each_ack:
+                    self._acked.append(msg)
+                elif (marks := self._barrier.marks()) or self._pending:
+                    self._pending.add(marks, [msg])  # (behind the pending ones, in order)
+                    self.settle()
+                else:
+                    self._source.commit([msg])
+                return
+        except AttributeError:
+            pass
+        self._check("ack")
+        raise self._foreign("acknowledge")
+
+    def _commit_now(self, msgs: list[Message]) -> None:
+        """Commit ``msgs`` at once unless sends are undelivered (a committing source)."""
+        marks = self._barrier.marks()
+        if marks or self._pending:
+            self._pending.add(marks, msgs)
+            self.settle()
+            return
+        self._source.commit(msgs)
+
+    def nack(self, msg: Message) -> None:
+        """Refuse ``msg``: it is delivered again before later messages (see the source)."""
+        if self._unusable:
+            self._check("nack")
+        try:
+            mine = msg._opaque.owner is self
+        except AttributeError:
+            mine = False
+        if not mine:
+            raise self._foreign("nack")
+        self._unhand()  # (the nacked message comes before those not handed out yet)
+        self.settle()  # the acks made before this nack count first
+        again = self._source.rewind(msg)
+        if again is not None:
+            self._buffer.insert(0, again)
+
+    def _foreign(self, what: str) -> ClientError:
+        return ClientError(
+            f"cannot {what} a message this {self.client_type} consumer did not hand out "
+            f"({what} the message object you got from iterating the consumer)"
+        )
+
+    def settle(self) -> None:
+        """Commit the acknowledgements whose sends are delivered, oldest first.
+
+        The acks taken now wait for the barrier's marks of this moment: every send made
+        before any of them was made before now.
+        """
+        pending = self._pending
+        acked = self._acked
+        with self._settle_lock:
+            n = len(acked)
+            if n:
+                window = acked[:n]
+                del acked[:n]  # (acks appended meanwhile stay: only this takes them)
+                marks = self._barrier.marks()
+                if not marks and not pending:
+                    self._source.commit(window)
+                    return
+                pending.add(marks, window)
+            if pending:
+                dead = pending.drain(self._commit_windows)
+                if dead:
+                    self._report_unreachable(sum(map(len, dead)))
+
+    def _commit_windows(self, windows: list[list[Message]]) -> None:
+        commit = self._source.commit
+        for window in windows:
+            commit(window)
+
+    def _report_unreachable(self, n: int) -> None:
+        """Log acks dropped because a send before them failed for good (once a minute)."""
+        self._unreachable += n
+        now = time.monotonic()
+        if now - self._unreachable_logged < 60.0:
+            return
+        self._log.error(
+            "%d acknowledgement(s) will not be committed: a message sent before them was "
+            "not delivered (see the producer's errors). The committed position stays before "
+            "them; they are consumed again after a restart",
+            self._unreachable,
+        )
+        self._unreachable = 0
+        self._unreachable_logged = now
+
+    def flush_barrier(self, timeout: float | None) -> None:
+        """Flush the producers pending acks wait on, then commit what became ready."""
+        self.settle()
+        self._flush_trackers(self._pending.trackers(), timeout)
+        self.settle()
+        dropped = self._pending.drop_all()
+        n = sum(map(len, dropped))
+        if n:
+            self._log.error(
+                "%d acknowledgement(s) not committed: the messages sent before them were "
+                "not delivered; they will be consumed again",
+                n,
+            )
+
+    def _flush_trackers(self, trackers: list[DeliveryTracker], timeout: float | None) -> None:
+        """Flush the producers behind ``trackers``; log (not raise) what fails."""
+        for tracker in trackers:
+            try:
+                tracker.flush(timeout)
+            except StreamProcessorError as exc:
+                self._log.error(
+                    "Could not flush producer %s before committing acknowledgements: %s",
+                    tracker.name,
+                    exc,
+                )
+
+    def backlog(self) -> int:
+        """Return the number of messages not yet acknowledged (see the client's docs)."""
+        if self._unusable:
+            self._check("read the backlog")
+        self.settle()
+        return self._source.backlog()
+
+    # -- buffer, stop and close ---------------------------------------------------------
+
+    def drop(self, stale: Callable[[Message], bool]) -> None:
+        """Forget buffered messages for which ``stale`` is true (a port calls this)."""
+        self._unhand()
+        buf = self._buffer
+        keep = [m for m in buf if not stale(m)]
+        if len(keep) != len(buf):
+            buf[:] = keep
+
+    def _drop_buffered(self) -> None:
+        """Stop handing out what was taken from the source; keep it to give back.
+
+        May run in a signal handler: list operations only. The messages are not
+        acknowledged, so they come again.
+        """
+        cur = self._cur
+        rest = cur[len(cur) - length_hint(self._cur_it) :] if cur else []
+        cur.clear()  # (the current list's iterator ends at its next step)
+        buf = self._buffer
+        dropped = rest + buf
+        buf.clear()
+        if dropped:
+            self._dropped += dropped
+
+    def _return_dropped(self) -> None:
+        """Give the source what a stop dropped unhanded (not from a signal handler)."""
+        dropped = self._dropped
+        if dropped:
+            msgs = dropped[:]
+            del dropped[: len(msgs)]
+            self._source.give_back(msgs)
+
+    def interrupt(self) -> None:
+        """Stop as on a first SIGTERM: hand out no new message; iteration then ends.
+
+        What was taken from the source and not handed out is not acknowledged, so it
+        comes again. Safe inside a signal handler and from any thread.
+        """
+        # runs inside the signal handler: only flags and atomic list operations here
+        if self._enter(State.STOPPING):
+            self._drop_buffered()
+        self._source.wake()
+
+    def unfinished(self) -> str:
+        """Say what is not committed yet (for the shutdown timeout's message)."""
+        n = sum(map(len, self._pending.tokens())) + len(self._acked)
+        mine = f"{self.client_type} consumer has {n} uncommitted ack(s)" if n else ""
+        return "; ".join(x for x in (mine, self._source.unfinished()) if x)
+
+    def save_before_exit(self) -> None:
+        """Let the source save what it can before the shutdown timeout ends the process."""
+        self._source.save_before_exit()
+
+    def _close(self) -> None:
+        self._drop_buffered()
+        source = self._source
+        source.wake()
+        timeout = self.shutdown_timeout
+        deadline = time.monotonic() + timeout
+        try:
+            self.flush_barrier(timeout)
+        finally:
+            self._return_dropped()
+            source.close(max(deadline - time.monotonic(), 0.0))

@@ -1,0 +1,111 @@
+"""The one producer: the lifecycle, flush and close around a sink's ``send``.
+
+``producer.send`` is the sink's own ``send`` while the producer is open — the front adds
+no call per message — and a method that says why once it is closed or failed: the state
+change swaps it (:meth:`ProducerFront._entered`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from streamprocessor.clients.front.client import ClientFront, State, seconds
+from streamprocessor.clients.ports import Sink, SinkLink
+from streamprocessor.stream.errors import ClientClosedError
+from streamprocessor.stream.message import Message
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ProducerConfig
+
+__all__ = ["ProducerFront"]
+
+
+class ProducerFront(ClientFront):
+    """A producer: the contract of ``stream.protocols.Producer`` over a sink.
+
+    ``make_sink(front)`` builds the sink; the front is its
+    :class:`~streamprocessor.clients.ports.SinkLink`.
+    """
+
+    kind = "producer"
+
+    if TYPE_CHECKING:  # what users see; ClientFront.config builds it on first use
+
+        @property
+        def config(self) -> ProducerConfig:
+            """The client's ``ProducerConfig``."""
+        @config.setter
+        def config(self, config: ProducerConfig) -> None: ...
+
+        def send(self, msg: Message) -> None:
+            """Send ``msg`` (see the client type for what it writes)."""
+    else:
+
+        def _replace_send(self, send: Callable[[Message], None]) -> None:
+            self._send = send  # (a test's wrapper, a mock)
+
+        send = property(
+            attrgetter("_send"),
+            _replace_send,
+            doc="Send ``msg`` (see the client type for what it writes).",
+        )
+
+    def __init__(self, config: Any, make_sink: Callable[[SinkLink], Sink]) -> None:
+        super().__init__(config)
+        self._sink: Sink = make_sink(self)
+        #: what ``send`` is: the sink's while open, then :meth:`_refuse_send`
+        self._send: Callable[[Message], None] = self._sink.send
+        self._tracker = self._sink.tracker
+        if self._tracker is not None:
+            self._barrier.register(self._tracker)
+        self._register_interrupts()
+
+    def _entered(self, state: State) -> None:
+        if state >= State.FAILED:
+            self._send = self._refuse_send
+
+    def _refuse_send(self, msg: Message) -> None:
+        self._check("send")
+
+    def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Wait until every message sent is delivered (FlushTimeoutError past ``timeout``).
+
+        Raises the pending fatal error of this producer under default error handling.
+        """
+        if self._unusable:
+            self._check("flush")
+        self._sink.flush(seconds(timeout))
+        if self._unusable:
+            self._check("flush")
+
+    def barrier_flush(self, timeout: float | None) -> None:
+        """The flush a consumer's close runs before its final commit (never raises)."""
+        if self._state >= State.CLOSING:
+            self._wait_for_close(timeout)
+            return
+        try:
+            self.flush(timeout)
+        except ClientClosedError:
+            self._wait_for_close(timeout)  # another thread closes it, and close flushes
+
+    def _wait_for_close(self, timeout: float | None) -> None:
+        if self._close_lock.acquire(timeout=-1 if timeout is None else timeout):
+            self._close_lock.release()
+
+    def unfinished(self) -> str:
+        """Say what is not delivered yet (for the shutdown timeout's message)."""
+        return self._sink.unfinished()
+
+    def save_before_exit(self) -> None:
+        """Deliver what can be before the shutdown timeout ends the process."""
+        self._sink.save_before_exit()
+
+    def _close(self) -> None:
+        try:
+            self._sink.close(self.shutdown_timeout)
+        finally:
+            if self._tracker is not None:
+                self._barrier.unregister(self._tracker)

@@ -1,0 +1,193 @@
+"""The ports a backend implements: a :class:`Source` for consumers, a :class:`Sink` for producers.
+
+For authors of a client type. A backend talks to its system (a broker, a file, a store)
+per batch and nothing else; one shared front (:class:`~streamprocessor.clients.front.
+ConsumerFront`, :class:`~streamprocessor.clients.front.ProducerFront`) keeps every promise
+of the ``Consumer``/``Producer`` contract on top of it: the lifecycle, default and manual
+error handling, the ack barrier, interrupts, iteration and the batch API. So a backend is
+a source and a sink, and :class:`streamprocessor.testing.ConformanceSuite` says whether
+the pair keeps the contract.
+
+Rules every port follows:
+
+- One owner per library handle: the front calls a port from one thread at a time for
+  ``fetch``, ``commit``, ``rewind``, ``pause`` and ``close``; ``wake`` may come from a
+  signal handler (no locks, no IO beyond a non-blocking write), ``resume`` and
+  ``backlog`` from any thread.
+- ``fetch`` returns a batch (a list the front then owns) and never a message twice unless
+  rewound; the messages carry ``_opaque``, an object whose ``owner`` is the front (the
+  front checks it to refuse a foreign ack).
+- Errors: a fatal error of the backend is reported with ``front.fail(exc)`` (from any
+  thread) or raised as a :class:`~streamprocessor.stream.ClientError` from a port call;
+  a message the sink cannot send is an :class:`~streamprocessor.stream.InvalidMessageError`
+  raised by ``send`` before anything of it is sent.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from streamprocessor.stream.message import Message
+
+if TYPE_CHECKING:
+    import logging
+
+    from streamprocessor.util.barrier import DeliveryTracker
+
+__all__ = ["Nack", "Rewind", "Sink", "SinkLink", "Source", "SourceLink"]
+
+
+class Nack(enum.Enum):
+    """What a nack does on a source: the ``nack`` entry of its ``Rewind``."""
+
+    #: the message and every later one of its partition come again (Kafka: a seek)
+    REWIND = "rewind"
+    #: the message comes again before the next one (standard input, in memory)
+    REQUEUE = "requeue"
+
+
+#: What ``Source.rewind`` returns: the message to hand out again before the buffered ones
+#: (REQUEUE), or None — a REWIND source dropped the later buffered messages of the
+#: partition itself (``link.drop``) and fetches them again; or the message is gone.
+Rewind = Message | None
+
+
+class _Link(Protocol):
+    @property
+    def log(self) -> logging.Logger:
+        """The client's logger."""
+        ...
+
+    def fail(self, exc: BaseException) -> None:
+        """Report a fatal error: the client closes cleanly and raises it at the next call."""
+        ...
+
+
+class SinkLink(_Link, Protocol):
+    """What a sink may call on its front."""
+
+    def barrier_flush(self, timeout: float | None) -> None:
+        """The flush a consumer's close calls through the sink's delivery tracker."""
+        ...
+
+
+class SourceLink(_Link, Protocol):
+    """What a source may call on its front (from its own callbacks and threads)."""
+
+    def settle(self) -> None:
+        """Commit the acknowledgements whose sends are delivered (calls ``commit``)."""
+        ...
+
+    def flush_barrier(self, timeout: float | None) -> None:
+        """Flush the producers pending acks wait on, then commit what became ready."""
+        ...
+
+    def drop(self, stale: Callable[[Message], bool]) -> None:
+        """Forget buffered messages for which ``stale`` is true (e.g. a revoked partition)."""
+        ...
+
+
+class Source(Protocol):
+    """The consumer side of a backend, driven by a ``ConsumerFront``."""
+
+    #: what a nack does here (the front assumes no more than this)
+    nack: Nack
+    #: commit at each ``ack`` (an in-memory store: a message leaves it when acknowledged)
+    #: rather than once per fetched batch
+    commit_each_ack: bool
+
+    def fetch(self, wait: float) -> list[Message] | None:
+        """Return the messages ready now; when none are, wait up to ``wait`` seconds.
+
+        ``[]``: nothing came (the front runs the idle hooks, checks its state and asks
+        again); ``None``: the stream ended (every message was returned before).
+        """
+        ...
+
+    def commit(self, acked: list[Message]) -> None:
+        """Make the positions of ``acked`` committed (their ack barrier is passed).
+
+        Acks may come in any order; a position only ever covers an acknowledged prefix.
+        Messages of a part no longer assigned are a logged no-op.
+        """
+        ...
+
+    def rewind(self, msg: Message) -> Rewind:
+        """Make ``msg`` come again (see :data:`Rewind` for what the front then does)."""
+        ...
+
+    def backlog(self) -> int:
+        """Return how many messages are not acknowledged yet (0 where there is no notion)."""
+        ...
+
+    def wake(self) -> None:
+        """End a ``fetch`` that waits, soon (may run in a signal handler)."""
+        ...
+
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Stop fetching from where ``msgs`` came from; None when it cannot."""
+        ...
+
+    def resume(self, paused: Sequence[object]) -> None:
+        """Fetch again from what ``pause`` returned (any thread)."""
+        ...
+
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Take back messages fetched and not handled (stopping, or handed out and left).
+
+        Returns those the caller must handle after all (an input that is re-read from
+        one position only); usually ``[]``: unacknowledged messages come again.
+        """
+        ...
+
+    def close(self, timeout: float) -> None:
+        """Commit what was committed with ``commit`` for good and let go (bounded)."""
+        ...
+
+    def unfinished(self) -> str:
+        """Say what is not committed yet, for the shutdown timeout's message."""
+        ...
+
+    def save_before_exit(self) -> None:
+        """The shutdown timeout ends the process now: save what can be (bounded)."""
+        ...
+
+
+class Sink(Protocol):
+    """The producer side of a backend, driven by a ``ProducerFront``.
+
+    ``send`` is the producer's hot path: it is what ``producer.send`` calls while the
+    producer is open (the front swaps it out when it closes or fails). It numbers each
+    send with its delivery tracker and reports deliveries there (``confirm``/
+    ``confirm_upto``, and ``fail`` for a send that failed for good); a synchronous sink
+    (delivered within ``send``) has no tracker the barrier waits on.
+    """
+
+    #: sends are delivered when ``send`` returns: acks need not wait for them
+    synchronous: bool
+
+    def send(self, msg: Message) -> None:
+        """Send ``msg``; InvalidMessageError (nothing sent) for one it cannot send."""
+        ...
+
+    #: the tracker the ack barrier waits on (None for a synchronous sink); its ``flush``
+    #: is the front's ``barrier_flush``
+    tracker: DeliveryTracker | None
+
+    def flush(self, timeout: float | None) -> None:
+        """Wait until every send is delivered; FlushTimeoutError saying what is left."""
+        ...
+
+    def close(self, timeout: float) -> None:
+        """Flush (bounded by ``timeout``) and let go; FlushTimeoutError if some is left."""
+        ...
+
+    def unfinished(self) -> str:
+        """Say what is not delivered yet, for the shutdown timeout's message."""
+        ...
+
+    def save_before_exit(self) -> None:
+        """The shutdown timeout ends the process now: deliver what can be (bounded)."""
+        ...
