@@ -211,8 +211,9 @@ class HeldProducer:
 
     It registers its :class:`~streamprocessor.clients.barrier.DeliveryTracker` with the ack
     barrier as every producer does, so an ack made after a send here must wait for it.
-    ``flush`` delivers nothing: it raises :class:`FlushTimeoutError` while sends are held
-    (a consumer closing flushes it and must then leave those acks uncommitted).
+    Nothing else delivers: ``flush`` raises :class:`FlushTimeoutError` while sends are
+    held, and the flush a closing consumer asks of the barrier returns at once, so the
+    acks waiting on held sends stay uncommitted.
     """
 
     def __init__(self, barrier: AckBarrier) -> None:
