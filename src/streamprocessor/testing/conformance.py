@@ -349,6 +349,13 @@ def _send_all(producer: Producer, msgs: list[Message]) -> None:
     producer.flush(30)
 
 
+def _fill(h: Harness, n: int, key: bytes | None = None) -> None:
+    """Send m0 … m{n-1} (with ``key``) through a new producer; wait until they are visible."""
+    with h.new_producer() as p:
+        _send_all(p, [Message(value=b"m%d" % i, key=key) for i in range(n)])
+    h.settle()
+
+
 def _values(msgs: list[Message]) -> list[bytes | None]:
     return [m.value for m in msgs]
 
@@ -545,9 +552,7 @@ class ConformanceSuite:
         nothing is lost.
         """
         n = 6
-        with h.new_producer() as p:
-            _send_all(p, [Message(value=b"m%d" % i, key=b"k") for i in range(n)])
-        h.settle()
+        _fill(h, n, key=b"k")
         rewind = h.features.nack == "rewind"
         again = [b"m0", b"m1", b"m2"] if rewind else [b"m0"]
         want = [b"m0", b"m1", b"m2", *again, b"m3", b"m4", b"m5"]
@@ -642,53 +647,52 @@ class ConformanceSuite:
         assert _values(got) == [b"m0", b"m1", b"m2"]
         return got
 
+    @contextlib.contextmanager
+    def _ack_behind_a_held_send(
+        self, h: Harness
+    ) -> Iterator[tuple[HeldProducer, Consumer]]:
+        """m0 … m2 are sent; a consumer takes them, a send is held, then m0 is acked.
+
+        Closes the consumer, then the held producer.
+        """
+        self._need(h, "ack_barrier")
+        _fill(h, 3)
+        with HeldProducer(ack_barrier()) as held, h.new_consumer() as c:
+            got = self._three_taken(h, c)
+            held.send(Message(value=b"out"))
+            c.ack(got[0])
+            yield held, c
+
     def test_an_ack_waits_for_the_confirmation_of_an_earlier_send(self, h: Harness) -> None:
         """An ack made after a send is not committed before that send is confirmed.
 
         Once it is, the ack is committed (at the latest at close): the next consumer
         starts after it.
         """
-        self._need(h, "ack_barrier")
-        with h.new_producer() as p:
-            _send_all(p, [Message(value=b"m%d" % i) for i in range(3)])
-        h.settle()
-        with HeldProducer(ack_barrier()) as held:
-            with h.new_consumer() as c:
-                got = self._three_taken(h, c)
-                held.send(Message(value=b"out"))
-                c.ack(got[0])
-                if h.features.backlog:  # not committed while the send is held
-                    assert _stays(lambda: c.backlog() == 3, 0.5)
-                held.confirm()
-            with h.new_consumer() as c:
-                assert _values(collect(c, 2, h.timeout)) == [b"m1", b"m2"]
-                if h.features.backlog:
-                    assert c.backlog() == 2
+        with self._ack_behind_a_held_send(h) as (held, c):
+            if h.features.backlog:  # not committed while the send is held
+                assert _stays(lambda: c.backlog() == 3, 0.5)
+            held.confirm()
+        with h.new_consumer() as c:
+            assert _values(collect(c, 2, h.timeout)) == [b"m1", b"m2"]
+            if h.features.backlog:
+                assert c.backlog() == 2
 
     def test_an_ack_behind_an_unconfirmed_send_is_not_committed_at_close(
         self, h: Harness
     ) -> None:
         """Closing the consumer while the earlier send is still held commits nothing."""
-        self._need(h, "ack_barrier")
         self._need(h, "redelivers_unacked")
-        with h.new_producer() as p:
-            _send_all(p, [Message(value=b"m%d" % i) for i in range(3)])
-        h.settle()
-        with HeldProducer(ack_barrier()) as held:
-            with h.new_consumer() as c:
-                got = self._three_taken(h, c)
-                held.send(Message(value=b"out"))
-                c.ack(got[0])
-            with h.new_consumer() as c:
-                assert _values(collect(c, 3, h.timeout)) == [b"m0", b"m1", b"m2"]
+        with self._ack_behind_a_held_send(h):
+            pass
+        with h.new_consumer() as c:
+            assert _values(collect(c, 3, h.timeout)) == [b"m0", b"m1", b"m2"]
 
     def test_an_ack_after_the_confirmation_is_committed_at_once(self, h: Harness) -> None:
         """A send confirmed before the ack holds nothing back."""
         self._need(h, "ack_barrier")
         self._need(h, "backlog")
-        with h.new_producer() as p:
-            _send_all(p, [Message(value=b"m%d" % i) for i in range(3)])
-        h.settle()
+        _fill(h, 3)
         with HeldProducer(ack_barrier()) as held, h.new_consumer() as c:
             got = self._three_taken(h, c)
             held.send(Message(value=b"out"))
@@ -706,9 +710,7 @@ class ConformanceSuite:
         The consumer is closed then: ack raises ClientClosedError, close() returns.
         """
         self._need(h, "fatal_errors")
-        with h.new_producer() as p:
-            _send_all(p, [Message(value=b"m%d" % i) for i in range(5)])
-        h.settle()
+        _fill(h, 5)
         c = h.new_breakable_consumer()
         try:
             it, got = _take(c, 3, h.timeout)
@@ -735,9 +737,7 @@ class ConformanceSuite:
         from streamprocessor import options
 
         self._need(h, "fatal_errors")
-        with h.new_producer() as p:
-            _send_all(p, [Message(value=b"m%d" % i) for i in range(4)])
-        h.settle()
+        _fill(h, 4)
         with h.new_breakable_consumer(options.manual_error_handling()) as c:
             it, got = _take(c, 3, h.timeout)
             c.ack(got[0])
@@ -808,9 +808,7 @@ class ConformanceSuite:
         gets the rest.
         """
         self._need(h, "signal_stop")
-        with h.new_producer() as p:
-            _send_all(p, [Message(value=b"m%d" % i, key=b"k") for i in range(6)])
-        h.settle()
+        _fill(h, 6, key=b"k")
         seen: list[bytes | None] = []
         with _signals() as coord:
             c = h.new_consumer()  # (in the main thread: it registers for signals)
