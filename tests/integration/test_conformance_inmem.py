@@ -14,13 +14,19 @@ from streamprocessor.testing.conformance import ConformanceSuite, Features, Harn
 
 class InmemHarness(Harness):
     def __init__(self, listen: bool) -> None:
-        # messages come back exactly as stored: no offset or topic is made up
+        # messages come back exactly as stored: no offset or topic is made up; a nack puts
+        # the one message back; nothing can break an in-memory store (no fatal error)
         fields = frozenset({"value", "key", "timestamp", "tags"})
+        common: dict[str, Any] = {"fields": fields, "nack": "requeue", "fatal_errors": False}
         features = (
-            Features(fields=fields)
+            Features(**common)
             if listen
-            else Features(
-                fields=fields, persistent_acks=False, redelivers_unacked=False, finite=True
+            else Features(  # a fixture read once: nothing is committed
+                **common,
+                persistent_acks=False,
+                redelivers_unacked=False,
+                finite=True,
+                ack_barrier=False,
             )
         )
         super().__init__(features=features, timeout=5.0)

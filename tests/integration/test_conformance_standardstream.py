@@ -9,11 +9,16 @@ The producer writes lines to the harness's "topic" and a consumer reads them bac
 
 What the client does not claim — fields other than ``value``, acknowledgements that
 persist, a backlog, binary values (a value cannot hold a newline), tombstones (``None``
-is written as an empty line) — is skipped by the suite, visibly.
+is written as an empty line) — is skipped by the suite, visibly. A nack hands the one
+message out again, next. A fatal error is provoked by breaking the client's file: its
+descriptor then refers to ``/dev/null`` opened the other way (reads and writes fail with
+EBADF), or the BytesIO raises OSError.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 from pathlib import Path
@@ -23,6 +28,7 @@ import pytest
 
 from streamprocessor import options
 from streamprocessor.clients import standardstream
+from streamprocessor.stream import Consumer
 from streamprocessor.testing.conformance import ConformanceSuite, Features, Harness
 
 FINITE = Features(
@@ -34,7 +40,39 @@ FINITE = Features(
     tombstones=False,
     ordering_per_key=True,
     finite=True,
+    ack_barrier=False,  # nothing is committed
+    nack="requeue",
 )
+
+
+def break_file(f: Any) -> None:
+    """Make every read or write of ``f``'s descriptor fail (EBADF), as a revoked file does.
+
+    The descriptor stays open (on ``/dev/null``, opened the other way), so its number is
+    not reused while the client still holds it.
+    """
+    mode = os.O_RDONLY if f.writable() else os.O_WRONLY
+    null = os.open(os.devnull, mode)
+    try:
+        os.dup2(null, f.fileno())
+    finally:
+        os.close(null)
+
+
+class BreakableIO(io.BytesIO):
+    """A BytesIO whose reads and writes fail with OSError once ``broken``."""
+
+    broken = False
+
+    def read1(self, size: int | None = -1, /) -> bytes:
+        if self.broken:
+            raise OSError(errno.EIO, "broken by the test")
+        return super().read1(size)
+
+    def write(self, b: Any, /) -> int:
+        if self.broken:
+            raise OSError(errno.EIO, "broken by the test")
+        return super().write(b)
 
 
 class FileHarness(Harness):
@@ -44,21 +82,27 @@ class FileHarness(Harness):
         super().__init__(features=FINITE, timeout=5.0)
         self.path = path
         path.write_bytes(b"")
-        self.files: list[Any] = []
+        self.files: dict[Any, Any] = {}  # client → its file
 
     def new_producer(self, *opts: Any) -> Any:
         f = self.path.open("ab")
-        self.files.append(f)
-        return standardstream.new_producer(options.standardstream_writer(f), *opts)
+        p = standardstream.new_producer(options.standardstream_writer(f), *opts)
+        self.files[p] = f
+        return p
 
     def new_consumer(self, *opts: Any) -> Any:
         f = self.path.open("rb")
-        self.files.append(f)
-        return standardstream.new_consumer(options.standardstream_reader(f), *opts)
+        c = standardstream.new_consumer(options.standardstream_reader(f), *opts)
+        self.files[c] = f
+        return c
+
+    def provoke_fatal(self, client: Any) -> None:
+        break_file(self.files[client])
 
     def close(self) -> None:
-        for f in self.files:
-            f.close()
+        for f in self.files.values():
+            with contextlib.suppress(OSError):  # (a broken file cannot flush)
+                f.close()
 
 
 class BytesIOHarness(Harness):
@@ -66,14 +110,21 @@ class BytesIOHarness(Harness):
 
     def __init__(self) -> None:
         super().__init__(features=FINITE, timeout=5.0)
-        self.out = io.BytesIO()
+        self.out = BreakableIO()
+        self.readers: dict[Any, BreakableIO] = {}
 
     def new_producer(self, *opts: Any) -> Any:
         return standardstream.new_producer(options.standardstream_writer(self.out), *opts)
 
     def new_consumer(self, *opts: Any) -> Any:
-        reader = io.BytesIO(self.out.getvalue())
-        return standardstream.new_consumer(options.standardstream_reader(reader), *opts)
+        reader = BreakableIO(self.out.getvalue())
+        c = standardstream.new_consumer(options.standardstream_reader(reader), *opts)
+        self.readers[c] = reader
+        return c
+
+    def provoke_fatal(self, client: Any) -> None:
+        # (a broken writer still gives consumers made later what was written before)
+        self.readers.get(client, self.out).broken = True
 
 
 _KEEP_OPEN: list[Any] = []
@@ -93,6 +144,10 @@ class PipeHarness(Harness):
 
     def new_consumer(self, *opts: Any) -> Any:
         return standardstream.new_consumer(options.standardstream_reader(self.reader), *opts)
+
+    def provoke_fatal(self, client: Any) -> None:
+        # (breaking the write end also ends the pipe: its consumers then read to its end)
+        break_file(self.reader if isinstance(client, Consumer) else self.writer)
 
     def close(self) -> None:
         # Keep the descriptors open until the session ends: a consumer thread the suite

@@ -10,7 +10,15 @@ import pytest
 from streamprocessor import Consumer, Message, Producer, options
 from streamprocessor.clients import inmem, kafka
 from streamprocessor.stores import InmemStore
-from streamprocessor.testing import ConformanceSuite, Features, Harness, collect, run_handler
+from streamprocessor.testing import (
+    ConformanceSuite,
+    Features,
+    Harness,
+    HeldProducer,
+    collect,
+    run_handler,
+)
+from streamprocessor.testing.conformance import ack_barrier
 from streamprocessor.testing.harness import HandlerResult
 from streamprocessor.testing.kafka_broker import KafkaCluster
 
@@ -53,6 +61,9 @@ class InmemHarness(Harness):
     def new_consumer(self, *opts: options.Option) -> Consumer:
         return inmem.new_consumer(options.inmem_store(self.store), *opts)
 
+    def provoke_fatal(self, client: Consumer | Producer) -> None:
+        client.close()  # (a real backend breaks its connection here)
+
 
 class TestMyClient(ConformanceSuite):
     @pytest.fixture
@@ -62,6 +73,13 @@ class TestMyClient(ConformanceSuite):
 
 def read_some(consumer: Consumer) -> None:
     assert_type(collect(consumer, 3, timeout=1.0), list[Message])
+
+
+def hold_a_send() -> None:
+    with HeldProducer(ack_barrier()) as held:
+        held.send(Message(value=b"out"))
+        held.confirm()
+        assert_type(held.sent, list[Message])
 
 
 def broker() -> None:

@@ -53,7 +53,7 @@ def test_copy_keeps_opaque_and_copies_tags():
     c.tags["b"] = b"2"
     assert m.tags == {"a": b"1"}
     assert message_opaque(c) == "op"
-    assert c == Message(value=b"v", tags={"a": b"1", "b": b"2"}) or c.tags != m.tags
+    assert c == Message(value=b"v", tags={"a": b"1", "b": b"2"})
 
 
 def test_test_message_matches_the_original_defaults():

@@ -1,7 +1,8 @@
 """Test helpers for users of streamprocessor.
 
-- :class:`ConformanceSuite`, :class:`Harness`, :class:`Features`, :func:`collect`: the
-  contract tests every client passes (``streamprocessor.testing.conformance``);
+- :class:`ConformanceSuite`, :class:`Harness`, :class:`Features`, :func:`collect`,
+  :class:`HeldProducer`: the contract tests every client passes
+  (``streamprocessor.testing.conformance``);
 - :func:`run_handler`: run a handler over messages in memory, under the runner's policies,
   and get a :class:`HandlerResult`;
 - the pytest plugin (registered by the ``pytest11`` entry point) with the fixtures
@@ -21,19 +22,34 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streamprocessor.testing.conformance import ConformanceSuite, Features, Harness, collect
+    from streamprocessor.testing.conformance import (
+        ConformanceSuite,
+        Features,
+        Harness,
+        HeldProducer,
+        collect,
+    )
     from streamprocessor.testing.harness import HandlerResult, run_handler
 
 _LAZY = {
     "ConformanceSuite": "streamprocessor.testing.conformance",
     "Features": "streamprocessor.testing.conformance",
     "Harness": "streamprocessor.testing.conformance",
+    "HeldProducer": "streamprocessor.testing.conformance",
     "collect": "streamprocessor.testing.conformance",
     "HandlerResult": "streamprocessor.testing.harness",
     "run_handler": "streamprocessor.testing.harness",
 }
 
-__all__ = ["ConformanceSuite", "Features", "HandlerResult", "Harness", "collect", "run_handler"]
+__all__ = [
+    "ConformanceSuite",
+    "Features",
+    "HandlerResult",
+    "Harness",
+    "HeldProducer",
+    "collect",
+    "run_handler",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,32 +11,40 @@ the reason, visibly; nothing is forked per client::
         def harness(self) -> Harness:
             return InmemHarness()
 
-Every blocking read is bounded by ``Harness.timeout``.
+Every blocking read is bounded by ``Harness.timeout``. The ack-barrier tests use
+:class:`HeldProducer`, a producer whose sends are confirmed only when the test says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import pytest
 
+from streamprocessor.clients.barrier import BARRIER, AckBarrier, DeliveryTracker
 from streamprocessor.stream import (
     ClientClosedError,
     ClientError,
     Consumer,
+    FlushTimeoutError,
+    InvalidMessageError,
     ManualErrorsDisabledError,
     Message,
     Producer,
     StreamProcessorError,
 )
+from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
-__all__ = ["ConformanceSuite", "Features", "Harness", "collect"]
+__all__ = ["ConformanceSuite", "Features", "Harness", "HeldProducer", "collect"]
 
 ALL_FIELDS = frozenset({"value", "key", "timestamp", "tags", "offset", "consumer_topic"})
 
@@ -61,6 +69,16 @@ class Features:
     ordering_per_key: bool = True
     #: the consumer ends its iteration by itself once the source is exhausted
     finite: bool = False
+    #: acknowledgements are committed, each only once the sends made before it (on the
+    #: producers of its ack barrier) are confirmed
+    ack_barrier: bool = True
+    #: what ``nack(msg)`` brings back: ``"rewind"`` — ``msg`` and every later message of
+    #: its partition, in order (Kafka); ``"requeue"`` — ``msg`` alone, next (stdin, memory)
+    nack: Literal["rewind", "requeue"] = "rewind"
+    #: the harness can break a client's backend (:meth:`Harness.provoke_fatal`)
+    fatal_errors: bool = True
+    #: a SIGTERM ends iteration after the message in hand (interrupt handling)
+    signal_stop: bool = True
 
 
 @dataclass
@@ -80,6 +98,27 @@ class Harness:
 
         Each call makes a new member of the same group, so acknowledged positions carry
         over from one consumer to the next.
+        """
+        raise NotImplementedError
+
+    def new_breakable_consumer(self, *options: Any) -> Consumer:
+        """Return a consumer as :meth:`new_consumer` does that :meth:`provoke_fatal` can break.
+
+        Override it when breaking a consumer needs something at its creation (Kafka: a
+        second subscribed topic, to be deleted).
+        """
+        return self.new_consumer(*options)
+
+    def new_breakable_producer(self, *options: Any) -> Producer:
+        """Return a producer as :meth:`new_producer` does that :meth:`provoke_fatal` can break."""
+        return self.new_producer(*options)
+
+    def provoke_fatal(self, client: Consumer | Producer) -> None:
+        """Break the backend of ``client`` (made by a ``new_breakable_*`` method) for good.
+
+        A real failure of the backend, not a call into the client: from now on its backend
+        fails (a closed descriptor, a deleted topic), so that a fetch, or the delivery of a
+        send after this, meets a fatal error. Needed when ``features.fatal_errors``.
         """
         raise NotImplementedError
 
@@ -157,10 +196,164 @@ def _within(timeout: float, fn: Callable[[Consumer], None], consumer: Consumer) 
         raise errors[0]
 
 
+def ack_barrier() -> AckBarrier:
+    """The ack barrier the harness's clients use: today the process-wide one."""
+    return BARRIER
+
+
+def coordinator() -> ShutdownCoordinator:
+    """The shutdown coordinator the harness's clients use: today the process-wide one."""
+    return COORDINATOR
+
+
+class HeldProducer:
+    """A producer whose sends are confirmed only when the test calls :meth:`confirm`.
+
+    It registers its :class:`~streamprocessor.clients.barrier.DeliveryTracker` with the ack
+    barrier as every producer does, so an ack made after a send here must wait for it.
+    Nothing else delivers: ``flush`` raises :class:`FlushTimeoutError` while sends are
+    held, and the flush a closing consumer asks of the barrier returns at once, so the
+    acks waiting on held sends stay uncommitted.
+    """
+
+    def __init__(self, barrier: AckBarrier) -> None:
+        self.sent: list[Message] = []
+        self._lock = threading.Lock()
+        self._tracker = DeliveryTracker("conformance HeldProducer", self._barrier_flush)
+        self._barrier = barrier
+        barrier.register(self._tracker)
+
+    def send(self, msg: Message) -> None:
+        """Take ``msg``; its delivery is confirmed by a later :meth:`confirm`."""
+        with self._lock:
+            self._tracker.next_seq()
+            self.sent.append(msg)
+
+    def confirm(self) -> None:
+        """Confirm the delivery of every send so far."""
+        with self._lock:
+            self._tracker.confirm_upto(self._tracker.sent)
+
+    def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Raise :class:`FlushTimeoutError` while sends are not confirmed."""
+        if self._tracker.pending:
+            raise FlushTimeoutError(
+                f"{self._tracker.pending} send(s) held by the test", self._tracker.pending
+            )
+
+    def _barrier_flush(self, timeout: float | None) -> None:
+        pass  # (deliveries happen only in confirm())
+
+    def errors(self) -> Iterable[BaseException]:
+        """No errors."""
+        return ()
+
+    def close(self) -> None:
+        """Leave the barrier (idempotent)."""
+        self._barrier.unregister(self._tracker)
+
+    def __enter__(self) -> HeldProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _signals() -> Iterator[ShutdownCoordinator]:
+    """The coordinator for a test that sends itself a signal; it never ends the process.
+
+    Its shutdown watchdog (which would end the test session on a client left open) only
+    records; afterwards the interrupt is forgotten, so later clients start normally.
+    """
+    c = coordinator()
+    fired: list[int] = []
+    saved = c.exit
+    c.exit = fired.append
+    try:
+        yield c
+    finally:
+        c.reset()
+        c.exit = saved
+    assert not fired, "the shutdown watchdog fired: a client was still open after the stop"
+
+
+def _signal_now(c: ShutdownCoordinator, sig: signal.Signals, timeout: float) -> None:
+    """Send ``sig`` to this process from another thread; return once it was handled."""
+    threading.Thread(target=os.kill, args=(os.getpid(), sig), name="conformance-kill").start()
+    deadline = time.monotonic() + timeout
+    while c.interrupted is None:
+        assert time.monotonic() < deadline, f"{sig.name} not handled within {timeout:g}s"
+        time.sleep(0.01)  # (the handler runs in this, the main, thread)
+
+
+def _take(c: Consumer, n: int, timeout: float) -> tuple[Iterator[Message], list[Message]]:
+    """Take m0 … m{n-1} from a new iterator of ``c``; return it (not read further) and them.
+
+    Unlike :func:`collect`, nothing after them is read from the source.
+    """
+    it = iter(c)
+    got: list[Message] = []
+    _within(timeout, lambda _: got.extend(next(it) for _ in range(n)), c)
+    assert _values(got) == [b"m%d" % i for i in range(n)]
+    return it, got
+
+
+def _stays(check: Callable[[], bool], seconds: float) -> bool:
+    """Return whether ``check()`` holds every time it is asked during ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not check():
+            return False
+        time.sleep(0.05)
+    return check()
+
+
+def _raised(fn: Callable[[], object], timeout: float) -> BaseException | None:
+    """Run ``fn()`` in a thread; return what it raised (None: nothing); fail after ``timeout``."""
+    out: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            out.append(exc)
+        else:
+            out.append(None)
+
+    t = threading.Thread(target=run, daemon=True, name="conformance-raised")
+    t.start()
+    t.join(timeout)
+    if not out:
+        pytest.fail(f"neither done nor failed within {timeout:g}s")
+    return out[0]
+
+
+def _next_error(client: Consumer | Producer, timeout: float) -> BaseException | None:
+    """Return the next error on ``client.errors()`` (None: none within ``timeout``)."""
+    out: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+
+    def run() -> None:
+        out.put(next(iter(client.errors()), None))
+
+    threading.Thread(target=run, daemon=True, name="conformance-errors").start()
+    try:
+        return out.get(timeout=timeout)
+    except queue.Empty:
+        return None
+
+
 def _send_all(producer: Producer, msgs: list[Message]) -> None:
     for m in msgs:
         producer.send(m)
     producer.flush(30)
+
+
+def _fill(h: Harness, n: int, key: bytes | None = None) -> None:
+    """Send m0 … m{n-1} (with ``key``) through a new producer; wait until they are visible."""
+    with h.new_producer() as p:
+        _send_all(p, [Message(value=b"m%d" % i, key=key) for i in range(n)])
+    h.settle()
 
 
 def _values(msgs: list[Message]) -> list[bytes | None]:
@@ -351,6 +544,46 @@ class ConformanceSuite:
             _within(h.timeout * 2, run, c)
         assert seen == [b"m0", b"m1", b"m2", b"m2", b"m3", b"m4", b"m5"]
 
+    def test_nack_brings_back_what_the_client_declares(self, h: Harness) -> None:
+        """Nack of the first of three messages handed out, per ``features.nack``.
+
+        ``rewind``: it and the two after it come again, in order, then the rest;
+        ``requeue``: it alone comes again, next, then the rest. Nothing else comes twice,
+        nothing is lost.
+        """
+        n = 6
+        _fill(h, n, key=b"k")
+        rewind = h.features.nack == "rewind"
+        again = [b"m0", b"m1", b"m2"] if rewind else [b"m0"]
+        want = [b"m0", b"m1", b"m2", *again, b"m3", b"m4", b"m5"]
+        seen: list[bytes | None] = []
+
+        def run(c: Consumer) -> None:
+            it = iter(c)
+            held = [next(it) for _ in range(3)]
+            seen.extend(m.value for m in held)
+            c.nack(held[0])
+            if not rewind:  # (they do not come again)
+                c.ack(held[1])
+                c.ack(held[2])
+            for m in it:
+                seen.append(m.value)
+                c.ack(m)
+                if len(seen) == len(want) and not h.features.finite:
+                    break
+
+        with h.new_consumer() as c:
+            _within(h.timeout * 2, run, c)
+            assert seen == want
+            if not h.features.finite:  # nothing more is handed out
+                assert _values(collect(c, 1, 0.5)) == []
+        if h.features.persistent_acks:  # and nothing stays unacknowledged
+            with h.new_producer() as p:
+                _send_all(p, [Message(value=b"after", key=b"k")])
+            h.settle()
+            with h.new_consumer() as c:
+                assert _values(collect(c, 1, h.timeout)) == [b"after"]
+
     def test_iterating_again_after_a_break_skips_nothing(self, h: Harness) -> None:
         """Leaving the loop and iterating again goes on with the next message.
 
@@ -402,8 +635,199 @@ class ConformanceSuite:
 
     def test_ack_of_a_foreign_message_is_an_error(self, h: Harness) -> None:
         """Acknowledging a message the consumer did not hand out raises a clear error."""
-        with h.new_consumer() as c, pytest.raises(ClientError, match="did not hand out"):
+        with h.new_consumer() as c, pytest.raises(ClientError):
             c.ack(Message(value=b"made by hand"))
+
+    # -- the ack barrier ----------------------------------------------------------------
+
+    def _three_taken(self, h: Harness, c: Consumer) -> list[Message]:
+        """Hand out the three messages sent before (the consumer is ready)."""
+        h.ready(c)
+        got = collect(c, 3, h.timeout)
+        assert _values(got) == [b"m0", b"m1", b"m2"]
+        return got
+
+    @contextlib.contextmanager
+    def _ack_behind_a_held_send(
+        self, h: Harness
+    ) -> Iterator[tuple[HeldProducer, Consumer]]:
+        """m0 … m2 are sent; a consumer takes them, a send is held, then m0 is acked.
+
+        Closes the consumer, then the held producer.
+        """
+        self._need(h, "ack_barrier")
+        _fill(h, 3)
+        with HeldProducer(ack_barrier()) as held, h.new_consumer() as c:
+            got = self._three_taken(h, c)
+            held.send(Message(value=b"out"))
+            c.ack(got[0])
+            yield held, c
+
+    def test_an_ack_waits_for_the_confirmation_of_an_earlier_send(self, h: Harness) -> None:
+        """An ack made after a send is not committed before that send is confirmed.
+
+        Once it is, the ack is committed (at the latest at close): the next consumer
+        starts after it.
+        """
+        with self._ack_behind_a_held_send(h) as (held, c):
+            if h.features.backlog:  # not committed while the send is held
+                assert _stays(lambda: c.backlog() == 3, 0.5)
+            held.confirm()
+        with h.new_consumer() as c:
+            assert _values(collect(c, 2, h.timeout)) == [b"m1", b"m2"]
+            if h.features.backlog:
+                assert c.backlog() == 2
+
+    def test_an_ack_behind_an_unconfirmed_send_is_not_committed_at_close(
+        self, h: Harness
+    ) -> None:
+        """Closing the consumer while the earlier send is still held commits nothing."""
+        self._need(h, "redelivers_unacked")
+        with self._ack_behind_a_held_send(h):
+            pass
+        with h.new_consumer() as c:
+            assert _values(collect(c, 3, h.timeout)) == [b"m0", b"m1", b"m2"]
+
+    def test_an_ack_after_the_confirmation_is_committed_at_once(self, h: Harness) -> None:
+        """A send confirmed before the ack holds nothing back."""
+        self._need(h, "ack_barrier")
+        self._need(h, "backlog")
+        _fill(h, 3)
+        with HeldProducer(ack_barrier()) as held, h.new_consumer() as c:
+            got = self._three_taken(h, c)
+            held.send(Message(value=b"out"))
+            held.confirm()
+            c.ack(got[0])
+            assert c.backlog() == 2
+
+    # -- fatal errors ---------------------------------------------------------------------
+
+    def test_a_fatal_consumer_error_closes_it_cleanly_and_is_raised_at_the_next_call(
+        self, h: Harness
+    ) -> None:
+        """The error ends iteration (a ClientError); what was acknowledged is committed.
+
+        The consumer is closed then: ack raises ClientClosedError, close() returns.
+        """
+        self._need(h, "fatal_errors")
+        _fill(h, 5)
+        c = h.new_breakable_consumer()
+        try:
+            it, got = _take(c, 3, h.timeout)
+            c.ack(got[0])
+            c.ack(got[1])
+            h.provoke_fatal(c)
+            err = _raised(lambda: list(it), h.timeout * 2)
+            assert isinstance(err, ClientError), err
+            with pytest.raises(ClientClosedError):
+                c.ack(got[2])
+            c.close()  # (raised already: not again)
+            assert list(c) == []
+        finally:
+            with contextlib.suppress(StreamProcessorError):
+                c.close()
+        if h.features.persistent_acks and h.features.redelivers_unacked:
+            with h.new_consumer() as c:
+                assert _values(collect(c, 3, h.timeout)) == [b"m2", b"m3", b"m4"]
+
+    def test_a_fatal_consumer_error_with_manual_handling_arrives_on_errors(
+        self, h: Harness
+    ) -> None:
+        """With manual error handling nothing is raised, and the consumer stays open."""
+        from streamprocessor import options
+
+        self._need(h, "fatal_errors")
+        _fill(h, 4)
+        with h.new_breakable_consumer(options.manual_error_handling()) as c:
+            it, got = _take(c, 3, h.timeout)
+            c.ack(got[0])
+            c.ack(got[1])
+            h.provoke_fatal(c)
+            ended = threading.Thread(target=lambda: list(it), daemon=True)
+            ended.start()  # (meets the error: it goes to errors())
+            err = _next_error(c, h.timeout * 2)
+            assert isinstance(err, ClientError), err
+            # open: no ClientClosedError (the ack may come after a rebalance the failure
+            # caused, then it is not committed: the next consumer may get m2 again)
+            c.ack(got[2])
+        if h.features.persistent_acks and h.features.redelivers_unacked:
+            with h.new_consumer() as c:
+                assert _values(collect(c, 1, h.timeout)) in ([b"m2"], [b"m3"])
+
+    def test_a_fatal_producer_error_closes_it_and_is_raised_at_the_next_call(
+        self, h: Harness
+    ) -> None:
+        """What was sent before the error arrives; the error is raised once, a ClientError.
+
+        The producer is closed then: send raises ClientClosedError, close() returns.
+        """
+        self._need(h, "fatal_errors")
+        p = h.new_breakable_producer()
+        try:
+            _send_all(p, [Message(value=b"before")])
+            h.provoke_fatal(p)
+
+            def use() -> None:
+                p.send(Message(value=b"after"))
+                p.flush(h.timeout)
+
+            err = _raised(use, h.timeout * 2)
+            assert isinstance(err, ClientError), err
+            with pytest.raises(ClientClosedError):
+                p.send(Message(value=b"later"))
+            p.close()  # (raised already: not again)
+        finally:
+            with contextlib.suppress(StreamProcessorError):
+                p.close()
+        h.settle()
+        with h.new_consumer() as c:
+            assert _values(collect(c, 1, h.timeout))[:1] == [b"before"]
+
+    def test_a_fatal_producer_error_with_manual_handling_arrives_on_errors(
+        self, h: Harness
+    ) -> None:
+        """With manual error handling nothing is raised, and the producer stays open."""
+        from streamprocessor import options
+
+        self._need(h, "fatal_errors")
+        with h.new_breakable_producer(options.manual_error_handling()) as p:
+            h.provoke_fatal(p)
+            p.send(Message(value=b"after"))
+            with contextlib.suppress(FlushTimeoutError):  # (what failed is not delivered)
+                p.flush(h.timeout)
+            err = _next_error(p, h.timeout * 2)
+            assert isinstance(err, ClientError), err
+            p.send(Message(value=b"later"))  # open: no ClientClosedError
+
+    # -- the signal stop ------------------------------------------------------------------
+
+    def test_sigterm_ends_iteration_after_the_message_in_hand(self, h: Harness) -> None:
+        """SIGTERM while a message is in hand: nothing after it is handed out.
+
+        That message can still be acknowledged and is committed at close; a new consumer
+        gets the rest.
+        """
+        self._need(h, "signal_stop")
+        _fill(h, 6, key=b"k")
+        seen: list[bytes | None] = []
+        with _signals() as coord:
+            c = h.new_consumer()  # (in the main thread: it registers for signals)
+            ends = threading.Timer(h.timeout * 2, c.close)  # bounds the loop below
+            ends.start()
+            try:
+                with c:
+                    for m in c:
+                        seen.append(m.value)
+                        if m.value == b"m2":
+                            _signal_now(coord, signal.SIGTERM, h.timeout)
+                        c.ack(m)
+            finally:
+                ends.cancel()
+            assert coord.interrupted is signal.SIGTERM
+        assert seen == [b"m0", b"m1", b"m2"]
+        if h.features.persistent_acks and h.features.redelivers_unacked:
+            with h.new_consumer() as c:
+                assert _values(collect(c, 3, h.timeout)) == [b"m3", b"m4", b"m5"]
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -429,13 +853,13 @@ class ConformanceSuite:
         assert got
         c.close()
         c.close()
-        with pytest.raises(ClientClosedError, match="closed"):
+        with pytest.raises(ClientClosedError):
             c.ack(got[0])
         with pytest.raises(ClientClosedError):
             c.nack(got[0])
         p = h.new_producer()
         p.close()
-        with pytest.raises(ClientClosedError, match="closed"):
+        with pytest.raises(ClientClosedError):
             p.send(Message(value=b"late"))
         with pytest.raises(ClientClosedError):
             p.flush(1)
@@ -496,7 +920,6 @@ class ConformanceSuite:
             errs = list(p.errors())
         assert len(errs) == 1
         assert isinstance(errs[0], ManualErrorsDisabledError)
-        assert "manual_error_handling" in str(errs[0])
 
     def test_errors_channel_with_manual_handling_ends_on_close(self, h: Harness) -> None:
         """With manual error handling, errors() is an iterable that ends on close."""
@@ -511,11 +934,11 @@ class ConformanceSuite:
         assert result == [[]]
 
     def test_sending_a_non_message_is_a_clear_error(self, h: Harness) -> None:
-        """send() of something that is not a Message names the fix."""
-        with h.new_producer() as p, pytest.raises(ClientError, match="Message"):
+        """send() of something that is not a Message raises InvalidMessageError."""
+        with h.new_producer() as p, pytest.raises(InvalidMessageError):
             p.send(b"raw bytes")  # type: ignore[arg-type]
 
     def test_sending_a_str_value_is_a_clear_error(self, h: Harness) -> None:
-        """A str value is refused with a hint to encode it."""
-        with h.new_producer() as p, pytest.raises(ClientError, match="encode"):
+        """A str value is refused with InvalidMessageError."""
+        with h.new_producer() as p, pytest.raises(InvalidMessageError):
             p.send(Message(value="text"))  # type: ignore[arg-type]
