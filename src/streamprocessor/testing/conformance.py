@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 import pytest
 
-from streamprocessor.clients.barrier import BARRIER, AckBarrier, DeliveryTracker
 from streamprocessor.stream import (
     ClientClosedError,
     ClientError,
@@ -42,6 +41,7 @@ from streamprocessor.stream import (
     Producer,
     StreamProcessorError,
 )
+from streamprocessor.util.barrier import BARRIER, AckBarrier, DeliveryTracker
 from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
 __all__ = ["ConformanceSuite", "Features", "Harness", "HeldProducer", "collect"]
@@ -209,7 +209,7 @@ def coordinator() -> ShutdownCoordinator:
 class HeldProducer:
     """A producer whose sends are confirmed only when the test calls :meth:`confirm`.
 
-    It registers its :class:`~streamprocessor.clients.barrier.DeliveryTracker` with the ack
+    It registers its :class:`~streamprocessor.util.barrier.DeliveryTracker` with the ack
     barrier as every producer does, so an ack made after a send here must wait for it.
     Nothing else delivers: ``flush`` raises :class:`FlushTimeoutError` while sends are
     held, and the flush a closing consumer asks of the barrier returns at once, so the
