@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     import logging
 
     from streamprocessor.util.barrier import DeliveryTracker
+    from streamprocessor.util.interrupts import ShutdownCoordinator
 
-__all__ = ["Nack", "Rewind", "Sink", "SinkLink", "Source", "SourceLink"]
+__all__ = ["Commit", "Nack", "Rewind", "Sink", "SinkLink", "Source", "SourceLink"]
 
 
 class Nack(enum.Enum):
@@ -46,6 +47,17 @@ class Nack(enum.Enum):
     REWIND = "rewind"
     #: the message comes again before the next one (standard input, in memory)
     REQUEUE = "requeue"
+
+
+class Commit(enum.Enum):
+    """When the front hands a source its acknowledged messages (``Source.commit``)."""
+
+    #: once per fetched batch or handed-out chunk, and before backlog, nack and close
+    PER_BATCH = "per-batch"
+    #: at each ack (an in-memory store: a message leaves it when it is acknowledged)
+    EACH_ACK = "each-ack"
+    #: never: acknowledging commits nothing here (standard input); acks are only checked
+    NEVER = "never"
 
 
 #: What ``Source.rewind`` returns: the message to hand out again before the buffered ones
@@ -58,6 +70,11 @@ class _Link(Protocol):
     @property
     def log(self) -> logging.Logger:
         """The client's logger."""
+        ...
+
+    @property
+    def coordinator(self) -> ShutdownCoordinator:
+        """The interrupt coordinator the client registered with."""
         ...
 
     def fail(self, exc: BaseException) -> None:
@@ -94,9 +111,8 @@ class Source(Protocol):
 
     #: what a nack does here (the front assumes no more than this)
     nack: Nack
-    #: commit at each ``ack`` (an in-memory store: a message leaves it when acknowledged)
-    #: rather than once per fetched batch
-    commit_each_ack: bool
+    #: when acknowledged messages are handed to :meth:`commit`
+    commits: Commit
 
     def fetch(self, wait: float) -> list[Message] | None:
         """Return the messages ready now; when none are, wait up to ``wait`` seconds.
@@ -135,10 +151,18 @@ class Source(Protocol):
         ...
 
     def give_back(self, msgs: Sequence[Message]) -> list[Message]:
-        """Take back messages fetched and not handled (stopping, or handed out and left).
+        """Take back messages of a batch the caller did not handle (it is stopping).
 
         Returns those the caller must handle after all (an input that is re-read from
         one position only); usually ``[]``: unacknowledged messages come again.
+        """
+        ...
+
+    def stopped(self, unhanded: Sequence[Message]) -> None:
+        """The consumer stopped (interrupt, close): ``unhanded`` were never handed out.
+
+        Not from a signal handler. Standard input positions a file at the first line not
+        handled; elsewhere unacknowledged messages come again by themselves.
         """
         ...
 

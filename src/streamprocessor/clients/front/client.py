@@ -139,6 +139,11 @@ class ClientFront:
         return self._log
 
     @property
+    def coordinator(self) -> ShutdownCoordinator:
+        """The interrupt coordinator this client registers with."""
+        return self._coordinator
+
+    @property
     def closed(self) -> bool:
         """Whether the client is closed."""
         return self._state is State.CLOSED

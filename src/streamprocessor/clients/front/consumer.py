@@ -19,7 +19,7 @@ from operator import attrgetter, length_hint
 from typing import TYPE_CHECKING, Any
 
 from streamprocessor.clients.front.client import ClientFront, State, run_idle_hooks
-from streamprocessor.clients.ports import Source, SourceLink
+from streamprocessor.clients.ports import Commit, Source, SourceLink
 from streamprocessor.stream.errors import ClientError, StreamProcessorError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker, PendingAcks
@@ -74,7 +74,9 @@ class ConsumerFront(ClientFront):
         #: taken from the source and dropped unhanded (a stop): given back to the source
         self._dropped: list[Message] = []
         self._source: Source = make_source(self)
-        self._each_ack = self._source.commit_each_ack
+        commits = self._source.commits
+        self._each_ack = commits is Commit.EACH_ACK
+        self._commits = commits is not Commit.NEVER
         self._register_interrupts()
 
     def _entered(self, state: State) -> None:
@@ -214,6 +216,7 @@ class ConsumerFront(ClientFront):
             self._raise_pending()
             return False  # (manual error handling: it is on errors(); the stream ends)
         if got is None:
+            run_idle_hooks()  # the end: what was handled is written now
             return False
         if got and self._state is State.OPEN:
             self._buffer += got
@@ -249,6 +252,8 @@ class ConsumerFront(ClientFront):
         if not mine:
             for msg in msgs:  # one by one, to say which one is not ours
                 self.ack(msg)
+            return
+        if not self._commits:
             return
         if self._each_ack:
             self._commit_now(list(msgs))
@@ -288,7 +293,9 @@ class ConsumerFront(ClientFront):
         """
         try:
             if msg._opaque.owner is self and not self._unusable:
-                if not self._each_ack:
+                if not self._commits:
+                    pass
+                elif not self._each_ack:
                     self._acked.append(msg)
                 elif (marks := self._barrier.marks()) or self._pending:
                     self._pending.add(marks, [msg])  # (behind the pending ones, in order)
@@ -434,12 +441,13 @@ class ConsumerFront(ClientFront):
             self._dropped += dropped
 
     def _return_dropped(self) -> None:
-        """Give the source what a stop dropped unhanded (not from a signal handler)."""
+        """After a stop, tell the source what it dropped unhanded (not in a signal handler)."""
+        if self._state is State.OPEN:
+            return
         dropped = self._dropped
-        if dropped:
-            msgs = dropped[:]
-            del dropped[: len(msgs)]
-            self._source.give_back(msgs)
+        msgs = dropped[:]
+        del dropped[: len(msgs)]
+        self._source.stopped(msgs)
 
     def interrupt(self) -> None:
         """Stop as on a first SIGTERM: hand out no new message; iteration then ends.
@@ -460,6 +468,8 @@ class ConsumerFront(ClientFront):
 
     def save_before_exit(self) -> None:
         """Let the source save what it can before the shutdown timeout ends the process."""
+        self._drop_buffered()
+        self._return_dropped()
         self._source.save_before_exit()
 
     def _close(self) -> None:

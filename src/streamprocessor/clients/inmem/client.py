@@ -9,7 +9,7 @@ from typing import Any
 from streamprocessor.clients.base import message_error, valid_message
 from streamprocessor.clients.front import ConsumerFront, ProducerFront
 from streamprocessor.clients.front.names import SendableNames
-from streamprocessor.clients.ports import Nack, SinkLink, SourceLink
+from streamprocessor.clients.ports import Commit, Nack, SinkLink, SourceLink
 from streamprocessor.stores.inmem import InmemStore, Snapshot
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
@@ -72,7 +72,7 @@ class InmemSource:
         self._once = bool(config.inmem.consume_once)
         #: listen mode: a message leaves the store when it is acknowledged; consume-once
         #: only counts acks (the fixture stays as it is), once per fetched batch
-        self.commit_each_ack = not self._once
+        self.commits = Commit.PER_BATCH if self._once else Commit.EACH_ACK
         #: the class of the messages handed out: its ``_opaque`` names the consumer
         self._type: type[_Entry] = type(
             "InmemMessage", (_Entry,), {"__slots__": (), "_opaque": _Lease(link)}
@@ -163,6 +163,9 @@ class InmemSource:
     def give_back(self, msgs: Sequence[Message]) -> list[Message]:
         """Nothing to do: unacknowledged entries stay leased until close releases them."""
         return []
+
+    def stopped(self, unhanded: Sequence[Message]) -> None:
+        """Nothing to do: see :meth:`give_back`."""
 
     def close(self, timeout: float) -> None:
         """Listen mode: what was handed out and not acknowledged goes to the next consumer."""
