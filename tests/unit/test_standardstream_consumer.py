@@ -416,7 +416,7 @@ def test_messages_carry_their_line_index_as_offset(tmp_path: Path) -> None:
         offsets = [m.offset for m in c]
     assert offsets == list(range(3 * BLOCK_SIZE // 3))
     with consumer(b"x\ny\nz") as c:  # through read1, and a last line without newline
-        batches = list(c.batches())
+        batches = [list(b) for b in c.batches()]
         assert [m.offset for b in batches for m in b] == [0, 1, 2]
 
 

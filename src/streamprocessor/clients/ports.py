@@ -113,6 +113,9 @@ class Source(Protocol):
     nack: Nack
     #: when acknowledged messages are handed to :meth:`commit`
     commits: Commit
+    #: the one class of every message this source hands out (a class of its own, so the
+    #: front recognises them by it), or None: they are recognised by ``_opaque.owner``
+    message_type: type[Message] | None
 
     def fetch(self, wait: float) -> list[Message] | None:
         """Return the messages ready now; when none are, wait up to ``wait`` seconds.

@@ -128,7 +128,8 @@ class BatchConsumer(Consumer, Protocol):
     handles the messages of a batch in order and, before each, looks at ``halted``: once
     it is true (a signal, ``close()``), it handles no more; it acknowledges what it
     handled with one ``ack_batch`` and returns the rest with ``give_back``. A batch is the
-    caller's until it asks for the next one; do not keep it past that.
+    caller's until it asks for the next one: the list is emptied then, so that two batches
+    are never alive at once (copy it to keep it).
 
     ``pause(msgs)``/``resume(paused)`` let a caller that cannot keep up with part of the
     input (a worker with a long queue) stop fetching from where ``msgs`` came from (Kafka:

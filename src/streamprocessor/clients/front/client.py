@@ -86,6 +86,21 @@ class ClientFront:
     the hot paths read: a client past STOPPING refuses work).
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_barrier",
+        "_close_lock",
+        "_config",
+        "_coordinator",
+        "_errors",
+        "_failure",
+        "_failure_raised",
+        "_log",
+        "_registered",
+        "_state",
+        "_unusable",
+    )
+
     kind = "client"
     #: the registry name of the client type (``inmem``, ``kafka``, …)
     client_type = ""

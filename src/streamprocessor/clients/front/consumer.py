@@ -43,6 +43,24 @@ class ConsumerFront(ClientFront):
     :class:`~streamprocessor.clients.ports.SourceLink`.
     """
 
+    __slots__ = (
+        "_acked",
+        "_buffer",
+        "_commits",
+        "_cur",
+        "_cur_it",
+        "_dropped",
+        "_each_ack",
+        "_iterating",
+        "_own",
+        "_pending",
+        "_settle_lock",
+        "_source",
+        "_unreachable",
+        "_unreachable_logged",
+        "halted",
+    )
+
     kind = "consumer"
 
     if TYPE_CHECKING:  # what users see; ClientFront.config builds it on first use
@@ -74,6 +92,8 @@ class ConsumerFront(ClientFront):
         #: taken from the source and dropped unhanded (a stop): given back to the source
         self._dropped: list[Message] = []
         self._source: Source = make_source(self)
+        #: the class of every message the source hands out (None: several, or unusable)
+        self._own = self._source.message_type
         commits = self._source.commits
         self._each_ack = commits is Commit.EACH_ACK
         self._commits = commits is not Commit.NEVER
@@ -82,6 +102,8 @@ class ConsumerFront(ClientFront):
     def _entered(self, state: State) -> None:
         if state >= State.STOPPING:
             self.halted = True  # no message is handed out after a stop
+        if state >= State.FAILED:
+            self._own = None  # (acks take the slow path, which says why)
         if state is State.FAILED:
             self._drop_buffered()
 
@@ -291,21 +313,19 @@ class ConsumerFront(ClientFront):
         Raises ClientClosedError on a closed consumer and ClientError for a message this
         consumer did not hand out.
         """
-        try:
-            if msg._opaque.owner is self and not self._unusable:
-                if not self._commits:
-                    pass
-                elif not self._each_ack:
-                    self._acked.append(msg)
-                elif (marks := self._barrier.marks()) or self._pending:
-                    self._pending.add(marks, [msg])  # (behind the pending ones, in order)
-                    self.settle()
+        # (``_own`` is None once the consumer is unusable: then the second test decides)
+        if msg.__class__ is self._own or (
+            getattr(getattr(msg, "_opaque", None), "owner", None) is self
+            and not self._unusable
+        ):
+            if self._commits:
+                if self._each_ack:
+                    self._commit_now([msg])
                 else:
-                    self._source.commit([msg])
-                return
-        except AttributeError:
-            pass
-        self._check("ack")
+                    self._acked.append(msg)
+            return
+        if self._unusable:
+            self._check("ack")
         raise self._foreign("acknowledge")
 
     def _commit_now(self, msgs: list[Message]) -> None:

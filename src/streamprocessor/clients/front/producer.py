@@ -30,6 +30,8 @@ class ProducerFront(ClientFront):
     :class:`~streamprocessor.clients.ports.SinkLink`.
     """
 
+    __slots__ = ("_send", "_sink", "_tracker")
+
     kind = "producer"
 
     if TYPE_CHECKING:  # what users see; ClientFront.config builds it on first use

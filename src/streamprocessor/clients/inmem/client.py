@@ -77,6 +77,7 @@ class InmemSource:
         self._type: type[_Entry] = type(
             "InmemMessage", (_Entry,), {"__slots__": (), "_opaque": _Lease(link)}
         )
+        self.message_type: type[Message] | None = self._type
         # consume-once: the fixture read at start; entries are indexes into it
         self._fixture: list[Snapshot] = store.snapshots() if self._once else []
         self._next = 0

@@ -16,6 +16,9 @@ handed out — and lines the caller gives back unhandled (``give_back``) — go 
 seekable input: its position is set to the first of them, so the next reader of the same
 open file reads on from there. From a pipe or socket they are dropped, with one warning
 saying how many. Each message's ``offset`` is its line's index in the input (0 first).
+
+:class:`StandardstreamSource` is the port; :class:`StandardstreamConsumer` the consumer
+built on it.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ import select
 import stat
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from operator import length_hint
-from typing import Any, NoReturn
+from typing import Any
 
-from streamprocessor.clients.base import ConsumerBase, run_idle_hooks
+from streamprocessor.clients.front import ConsumerFront, run_idle_hooks
+from streamprocessor.clients.ports import Commit, Nack, SourceLink
 from streamprocessor.clients.standardstream.lines import (
     Lease,
     LineMessage,
@@ -42,7 +45,12 @@ from streamprocessor.clients.standardstream.lines import (
 from streamprocessor.stream.errors import ClientError, LineTooLongError
 from streamprocessor.stream.message import Message
 
-__all__ = ["BLOCK_SIZE", "StandardstreamConsumer", "max_line_size_variable"]
+__all__ = [
+    "BLOCK_SIZE",
+    "StandardstreamConsumer",
+    "StandardstreamSource",
+    "max_line_size_variable",
+]
 
 #: bytes asked for per read: large enough to amortise the per-block work, small enough
 #: that a block's lines stay in the CPU cache while they are handed out
@@ -51,7 +59,8 @@ BLOCK_SIZE = 64 * 1024
 _NL = b"\n"
 _CR = b"\r"
 _READ_WAIT = 1.0  # seconds close() waits for a read of the input in progress
-_NO_LINES: list[bytes] = []
+#: lines made into messages per fetch at most (the rest of a block waits in the source)
+_FETCH = 1024
 #: read blocks whose bytes are kept to find a line's position (older ones: their start)
 _KEEP_BLOCKS = 3
 
@@ -71,47 +80,21 @@ def _line_messages(
     return out
 
 
-class StandardstreamConsumer(ConsumerBase):
-    """Consumer of newline-delimited messages (see the package docstring for its behaviour).
+class StandardstreamSource:
+    """Newline-delimited messages of a binary reader (None: the process's stdin).
 
     The reader is ``config.standardstream.reader`` (a binary file object) or, when that
     is ``None``, the process's standard input (file descriptor 0). Neither is closed by
     :meth:`close`: the caller owns them.
     """
 
-    # this client's own state lives in slots: fast to reach from the hot loop, and it
-    # keeps the base's instance dict small enough for CPython's shared-key layout
-    __slots__ = (
-        "_back",
-        "_block",
-        "_blocks",
-        "_eof",
-        "_fd",
-        "_lease",
-        "_line_type",
-        "_lineno",
-        "_max",
-        "_owed",
-        "_pending_error",
-        "_poll",
-        "_pos",
-        "_read_lock",
-        "_read_obj",
-        "_reader",
-        "_release_lock",
-        "_rest",
-        "_rest_len",
-        "_seekable",
-        "_settled",
-        "_ts",
-        "_wake_r",
-        "_wake_w",
-    )
+    nack = Nack.REQUEUE  # the message comes again as it is now, before the next line
+    commits = Commit.NEVER  # standard input has no notion of an acknowledged position
 
-    client_type = "standardstream"
-
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
+    def __init__(self, config: Any, link: SourceLink) -> None:
+        self._config = config
+        self._link = link
+        self._log = link.log
         section = config.standardstream
         self._max: int = section.max_line_size
         self._reader: Any = section.reader
@@ -148,125 +131,74 @@ class StandardstreamConsumer(ConsumerBase):
         self._rest: list[bytes] = []
         self._rest_len = 0
         self._lineno = 0  # complete lines taken from the input so far
+        #: complete lines read and not made into messages yet; the first is line ``_made``
+        self._lines: list[bytes] = []
+        self._made = 0
         self._eof = False
         self._pending_error: ClientError | None = None
-        #: the lines being handed out: (index of the first, the lines, their iterator —
-        #: None when the caller took them all as a batch); the lines are cleared on stop
-        self._block: tuple[int, list[bytes], Iterator[bytes] | None] = (0, _NO_LINES, None)
         #: per read block: [index of its first line, position where that line starts,
         #: position of the block, its bytes (None once older than _KEEP_BLOCKS)]
         self._blocks: deque[list[Any]] = deque(maxlen=4096)
-        self._back: set[int] = set()  # lines handed out and given back unhandled
+        self._back: set[int] = set()  # lines made into messages and not handled
         self._owed: set[int] = set()  # given back, and returned to the caller to handle
         self._settled = False  # the dropped lines of a pipe are reported
         self._ts: datetime | None = None  # when the current block was read
+        self._woken = False  # a stop or close: a waiting fetch returns
+        self._closed = False
+        self._fetching = 0
         self._release_lock = threading.Lock()
         self._read_lock = threading.RLock()  # (re-entrant: close() from a signal handler)
-        # the opaque value of every message handed out; ack/nack check it in one
-        # comparison, and close() ends the lease so they take the slow path and refuse
-        self._lease: Lease | None = Lease(self)
-        #: the class of the messages handed out (None once closed: acks take the slow path)
-        self._line_type: type[LineMessage] | None = type(
-            "LineMessage", (LineMessage,), {"__slots__": (), "_opaque": self._lease}
+        #: the class of the messages handed out: its ``_opaque`` names the consumer
+        self._line_type: type[LineMessage] = type(
+            "LineMessage", (LineMessage,), {"__slots__": (), "_opaque": Lease(link)}
         )
-        self._register_interrupts()
+        self.message_type: type[Message] | None = self._line_type
 
-    # -- iteration ----------------------------------------------------------------------
+    # -- fetching -----------------------------------------------------------------------
 
-    def _iterate(self) -> Iterator[Message]:
-        buf = self._buffer  # messages given back with nack()
-        new = self._line_type
-        if new is None:
-            return
-        self._iterating += 1
-        rest: Iterator[bytes] = iter(())  # the lines of the block not handed out yet
-        ts = self._ts
-        try:
-            while True:
-                if buf:
-                    while buf:
-                        yield buf.pop(0)
-                lines = self._next_lines()
-                if lines is None:
-                    if buf:
-                        continue
-                    return
-                ts = self._ts
-                first = self._lineno - len(lines)
-                rest = iter(lines)  # (a stop clears the list: this loop then ends)
-                self._block = (first, lines, rest)  # (one store: a signal sees old or new)
-                if self.halted:
-                    continue  # (stopped meanwhile: hand out nothing more)
-                for off, line in enumerate(rest, first):
-                    if buf:
-                        while buf:
-                            yield buf.pop(0)
-                    m = new()
-                    m.value = line
-                    m.timestamp = ts
-                    m.offset = off
-                    yield m
-        finally:
-            # an iterator left early (``break``): a later one hands out the rest of the
-            # block — those lines were read from the stream and cannot be read again
-            first, lines, it = self._block
-            if it is rest:
-                buf.extend(_line_messages(new, rest, ts, first + len(lines) - length_hint(rest)))
-            self._iterating -= 1
-            if self._stopping:
-                self._settle()
-            if (self._closing or self._closed) and not self._iterating:
-                self._release()
+    def fetch(self, wait: float) -> list[Message] | None:
+        """The next lines as messages (at most a block's); [] when none within ``wait``."""
+        if not self._lines:
+            self._fetching += 1
+            try:
+                lines = self._next_lines(wait)
+            finally:
+                self._fetching -= 1
+                if self._closed and not self._fetching:
+                    self._release()
+            if lines is None:
+                return None
+            if not lines:
+                return []
+            self._lines = lines
+        lines = self._lines
+        first = self._made
+        if len(lines) <= _FETCH:
+            self._lines = []
+        else:
+            lines = lines[:_FETCH]
+            del self._lines[:_FETCH]
+        self._made = first + len(lines)
+        return _line_messages(self._line_type, lines, self._ts, first)
 
-    def _batch_loop(self) -> Iterator[list[Message]]:
-        buf = self._buffer  # messages given back with nack()
-        new = self._line_type
-        if new is None:
-            return
-        self._iterating += 1
-        try:
-            while True:
-                if buf:
-                    batch = list(buf)
-                    buf.clear()
-                    yield batch
-                    continue
-                lines = self._next_lines()
-                if lines is None:
-                    if buf:
-                        continue
-                    return
-                off = self._lineno - len(lines)
-                self._block = (off, lines, None)
-                yield _line_messages(new, lines, self._ts, off)
-                self._block = (self._lineno, _NO_LINES, None)  # the caller is done with it
-        finally:
-            self._iterating -= 1
-            if (self._closing or self._closed) and not self._iterating:
-                self._release()
-
-    def _fill(self) -> bool:  # pragma: no cover - _iterate is overridden
-        raise NotImplementedError
-
-    def _next_lines(self) -> list[bytes] | None:
-        """Return the next complete lines (possibly none yet), or None: iteration ends."""
+    def _next_lines(self, wait: float) -> list[bytes] | None:
+        """Return the next complete lines ([]: none yet), or None: the input ended."""
         while True:
             if self._pending_error is not None:
                 self._raise_pending()
+            if self._closed:
                 return None
-            if self._closed or self._closing:
-                return None
-            if self._stopping:
-                run_idle_hooks()
-                return None  # what was read and not handed out: see _settle
+            if self._woken:
+                return []  # (stopping: the front hands out nothing more)
             if self._eof:
-                run_idle_hooks()
                 if self._rest:  # a last line without newline
                     return self._take_rest()
                 return None
-            block = self._read_block()
+            block = self._read_block(wait)
             if block is None:
-                continue  # stopped, closed or failed while waiting: checked above
+                if self._pending_error is not None:
+                    continue
+                return []  # nothing within ``wait``, or woken
             if not block:
                 self._eof = True
                 continue
@@ -300,7 +232,8 @@ class StandardstreamConsumer(ConsumerBase):
             elif self._rest_len > self._max + 1:
                 self._too_long(len(lines))
             self._lineno += len(lines)
-            return lines
+            if lines:
+                return lines
 
     def _add_block(self, first_pos: int, pos: int, block: bytes | None) -> None:
         """Remember where the lines of a block start (see :meth:`_position_of`)."""
@@ -324,8 +257,8 @@ class StandardstreamConsumer(ConsumerBase):
 
     # -- reading ------------------------------------------------------------------------
 
-    def _read_block(self) -> bytes | None:
-        """Read the next block: bytes (b"" at end of input), or None when interrupted."""
+    def _read_block(self, wait: float) -> bytes | None:
+        """Read the next block: bytes (b"" at end of input), or None: nothing yet, woken."""
         # before every read, so output keeps pace with input: buffered producers write
         # once per input block, and at once when the input pauses
         run_idle_hooks()
@@ -342,35 +275,34 @@ class StandardstreamConsumer(ConsumerBase):
                     ))
                     return None
                 return bytes(data)
-            if self._poll is not None and not self._wait_readable():
+            if self._poll is not None and not self._wait_readable(wait):
                 return None
             with self._read_lock:
                 # the descriptor is the caller's: once close() returned it may be closed
                 # and its number reused, so a closed consumer never reads it again
-                if self._closing or self._closed:
+                if self._closed:
                     return None
                 return os.read(fd, BLOCK_SIZE)
         except BlockingIOError:
             return None  # a non-blocking descriptor had nothing after all: wait again
         except OSError as exc:
-            if self._closing or self._closed:
+            if self._closed:
                 return None
             self._error(ClientError(f"unable to read message from stream: {exc}"), exc)
             return None
 
-    def _wait_readable(self) -> bool:
-        """Block until input is readable (True) or a stop or close woke us (False)."""
+    def _wait_readable(self, wait: float) -> bool:
+        """Wait up to ``wait`` seconds for input: True when readable (False: not, or woken)."""
+        if self._woken or self._closed:
+            return False
         poll = self._poll
-        fd = self._fd
-        while True:
-            if self._stopping or self._closing or self._closed:
-                return False
-            ready = [ready_fd for ready_fd, _ in poll.poll()]
-            if fd in ready:
-                return True
-            # only the wake-up pipe: drain it and look at the flags again
+        ready = [ready_fd for ready_fd, _ in poll.poll(int(wait * 1000))]
+        if self._fd in ready:
+            return True
+        if ready:  # the wake-up pipe: drain it (the flags say why)
             with contextlib.suppress(OSError):
                 os.read(self._wake_r, 64)
+        return False
 
     # -- errors -------------------------------------------------------------------------
 
@@ -384,7 +316,7 @@ class StandardstreamConsumer(ConsumerBase):
 
     def _too_long(self, lines_before: int) -> None:
         n = self._lineno + lines_before + 1
-        var = max_line_size_variable(self.config)
+        var = max_line_size_variable(self._config)
         self._pending_error = LineTooLongError(
             f"unable to read message from stream: line {n} is longer than the maximum "
             f"line size of {self._max} bytes; raise the limit with "
@@ -396,97 +328,73 @@ class StandardstreamConsumer(ConsumerBase):
         self._pending_error = exc
 
     def _raise_pending(self) -> None:
-        """End iteration with the pending error: written output first, then raise."""
+        """End the input with the pending error (the front makes it the client's)."""
         exc = self._pending_error
         assert exc is not None
         self._pending_error = None
         self._eof = True
         self._rest.clear()
-        run_idle_hooks()  # every output before the bad line is written
-        self.fail(exc)
-        if self._failure is not None:
-            self._raise_failure()
+        raise exc
 
-    # -- acks ---------------------------------------------------------------------------
+    # -- what the front asks besides fetching -----------------------------------------
 
-    def ack(self, msg: Message) -> None:
-        """Accept ``msg``: standard input has nothing to commit."""
-        if msg.__class__ is self._line_type:
-            return
-        try:  # a message given back by nack() and handed out again is a copy
-            if msg._opaque is self._lease is not None:
-                return
-        except AttributeError:
-            pass
-        self._refuse(msg, "ack")
+    def commit(self, acked: list[Message]) -> None:
+        """Nothing: standard input has nothing to commit (``commits`` is NEVER)."""
 
-    def _ack_batch(self, msgs: Sequence[Message]) -> None:
-        if self._line_type is None:  # closed: say so, as ack() does
-            self._check_open("ack")
-
-    def nack(self, msg: Message) -> None:
-        """Hand ``msg`` out again before the next line (as it is now)."""
-        try:
-            if msg._opaque is self._lease is not None:
-                self._nack(msg)
-                return
-        except AttributeError:
-            pass
-        self._refuse(msg, "nack")
-
-    def _refuse(self, msg: object, what: str) -> NoReturn:
-        self._check_open(what)
-        raise ClientError(
-            f"cannot {what} a message this standardstream consumer did not hand out "
-            f"({what} the message object you got from iterating the consumer)"
-        )
-
-    def _token(self, msg: Message) -> Any:
-        return None
-
-    def _commit(self, tokens: list[Any]) -> None:
-        pass
-
-    def _nack(self, msg: Message) -> None:
-        self._buffer.insert(0, msg.copy())
+    def rewind(self, msg: Message) -> Message | None:
+        """Hand ``msg`` out again as it is now, before the next line."""
+        return msg.copy()
 
     def backlog(self) -> int:
         """Return 0: standard input has no notion of an acknowledged position."""
         return 0
 
-    # -- stop, give back, close ---------------------------------------------------------
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Cannot pause: one stream."""
+        return None
 
-    def _drop_buffered(self) -> None:
-        # (on stop and close; may run in a signal handler: no locks, no IO)
-        first, lines, it = self._block
-        if it is not None:  # iteration: what is handed out ends here
-            self._block = (first + len(lines) - length_hint(it), _NO_LINES, None)
-            lines.clear()  # (the loop over them ends at its next step, in any thread)
-        self._note_back(self._buffer)  # given back with nack() and not handed out again
-        super()._drop_buffered()
+    def resume(self, paused: Sequence[object]) -> None:
+        """Nothing was paused."""
+
+    def unfinished(self) -> str:
+        """Nothing: lines need no commit."""
+        return ""
+
+    def save_before_exit(self) -> None:
+        """Nothing beyond :meth:`stopped`, which the front calls first."""
+
+    # -- stop, give back, close ---------------------------------------------------------
 
     def _note_back(self, msgs: Iterable[Message]) -> None:
         for m in msgs:
             if isinstance(m.offset, int):
                 self._back.add(m.offset)
 
-    def _give_back(self, msgs: Sequence[Message]) -> list[Message]:
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
         """Take back ``msgs``, taken as a batch and not handled (all the others were).
 
         A seekable input is positioned at the first line not handled. When handled lines
         follow unhandled ones, returns those the caller must still handle (then give back
         what of them it did not) — a file is re-read from one position only.
         """
-        self._block = (self._lineno, _NO_LINES, None)
         self._back -= self._owed
         self._note_back(msgs)
         owed = self._owed = self._not_a_tail() if self._seekable else set()
         self._settle()
         return [m for m in msgs if m.offset in owed]
 
+    def stopped(self, unhanded: Sequence[Message]) -> None:
+        """A stop: ``unhanded`` were not handed out; position a file at the first line left."""
+        self._note_back(unhanded)
+        if self._read_lock.acquire(timeout=_READ_WAIT):  # (not during a read)
+            try:
+                self._settle()
+            finally:
+                self._read_lock.release()
+
     def _handed_end(self) -> int:
-        """The index of the first line not handed out (a batch: its first line)."""
-        return self._block[0]
+        """The index of the first line not made into a message."""
+        return self._made
 
     def _not_a_tail(self) -> set[int]:
         """The lines given back that come before a handled line."""
@@ -514,7 +422,7 @@ class StandardstreamConsumer(ConsumerBase):
                 else:
                     self._reader.seek(pos)
             return
-        if not report or self._settled or self._coordinator.output_gone:
+        if not report or self._settled or self._link.coordinator.output_gone:
             return  # (| head -1: the output is gone, the rest of the input is moot)
         self._settled = True
         back = self._back - self._owed
@@ -544,26 +452,17 @@ class StandardstreamConsumer(ConsumerBase):
                 return int(pos) + i + 1
         return int(self._blocks[0][1]) if self._blocks else self._pos
 
-    def _before_exit(self) -> None:
-        # the shutdown timeout ends the process: leave a file where a next reader starts
-        if self._read_lock.acquire(timeout=_READ_WAIT):
-            try:
-                self._drop_buffered()
-                self._settle()
-            finally:
-                self._read_lock.release()
-
-    def _wake(self) -> None:
-        # may run inside a signal handler: one non-blocking write, nothing else
+    def wake(self) -> None:
+        """End a waiting fetch (may run in a signal handler: one non-blocking write)."""
+        self._woken = True
         if self._wake_w >= 0:
             with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"x")
 
-    def _close_impl(self) -> None:
-        self._lease = None
-        self._line_type = None
-        self._drop_buffered()  # ends a loop over the current block, in any thread
-        self._wake()
+    def close(self, timeout: float) -> None:
+        """Position a file after what was handled (a pipe: say what is dropped); let go."""
+        self._closed = True
+        self.wake()
         # a read of the descriptor in progress in another thread ends before close()
         # returns (it does not block: poll said readable, or a regular file); none starts
         # after. Bounded, in case another reader of a shared pipe took the data meanwhile.
@@ -573,9 +472,10 @@ class StandardstreamConsumer(ConsumerBase):
             finally:
                 self._read_lock.release()
         self._rest.clear()
-        if not self._iterating:
+        self._lines = []
+        if not self._fetching:
             self._release()
-        # else: the iterating thread releases the wake-up pipe when it leaves
+        # else: the fetching thread releases the wake-up pipe when it leaves
 
     def _release(self) -> None:
         with self._release_lock:
@@ -587,10 +487,23 @@ class StandardstreamConsumer(ConsumerBase):
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
-    def _describe_unfinished(self) -> str:
-        return ""
+
+
+class StandardstreamConsumer(ConsumerFront):
+    """Consumer of newline-delimited messages (see the package docstring for its behaviour).
+
+    The reader is ``config.standardstream.reader`` (a binary file object) or, when that
+    is ``None``, the process's standard input (file descriptor 0). Neither is closed by
+    :meth:`close`: the caller owns them.
+    """
+
+    client_type = "standardstream"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config, lambda link: StandardstreamSource(config, link))
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        source = "stdin" if self._reader is None else type(self._reader).__name__
+        state = "closed" if self.closed else "open"
+        reader = self._config.standardstream.reader
+        source = "stdin" if reader is None else type(reader).__name__
         return f"<{type(self).__name__} {source} {state}>"

@@ -70,10 +70,10 @@ class LineMessage(Message):
 class Lease:
     """The opaque value of the messages a consumer hands out: says which consumer."""
 
-    __slots__ = ("consumer",)
+    __slots__ = ("owner",)
 
-    def __init__(self, consumer: object) -> None:
-        self.consumer = consumer
+    def __init__(self, owner: object) -> None:
+        self.owner = owner
 
 
 def strip_cr(lines: list[bytes]) -> list[bytes]:
