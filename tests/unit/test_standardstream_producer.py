@@ -13,6 +13,7 @@ import pytest
 from streamprocessor import ClientClosedError, ClientError, Message, options
 from streamprocessor.clients import inmem, standardstream
 from streamprocessor.clients.base import run_idle_hooks
+from streamprocessor.clients.standardstream.producer import StandardstreamSink
 from streamprocessor.stores import InmemStore
 from streamprocessor.util.barrier import BARRIER
 
@@ -238,7 +239,10 @@ def test_producers_writing_to_the_same_output_keep_the_order_of_their_sends() ->
     out, other = CountingWriter(), CountingWriter()
     a, b, c = producer(out), producer(out), producer(other)
     try:
-        assert type(c).send is c.send.__func__  # (alone on its output: the plain send)
+        sink = c._sink
+        assert isinstance(sink, StandardstreamSink)
+        assert c.send == sink.send  # (alone on its output: the plain send)
+        assert a.send != a._sink.send  # (sharing one: the send that keeps the order)
         for i in range(6):
             (a if i % 3 else b).send(Message(value=b"%d" % i))
             c.send(Message(value=b"c%d" % i))

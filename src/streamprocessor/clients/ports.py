@@ -85,6 +85,19 @@ class _Link(Protocol):
 class SinkLink(_Link, Protocol):
     """What a sink may call on its front."""
 
+    @property
+    def failed(self) -> bool:
+        """Whether a fatal error is pending (default error handling)."""
+        ...
+
+    def raise_failure(self) -> None:
+        """Raise the pending fatal error now (the producer closes first), if there is one."""
+        ...
+
+    def replace_send(self, send: Callable[[Message], None]) -> None:
+        """Make ``producer.send`` another method of the sink (e.g. one that keeps order)."""
+        ...
+
     def barrier_flush(self, timeout: float | None) -> None:
         """The flush a consumer's close calls through the sink's delivery tracker."""
         ...

@@ -1,15 +1,15 @@
 """The one producer: the lifecycle, flush and close around a sink's ``send``.
 
-``producer.send`` is the sink's own ``send`` while the producer is open — the front adds
-no call per message — and a method that says why once it is closed or failed: the state
-change swaps it (:meth:`ProducerFront._entered`).
+``producer.send`` is the sink's own ``send`` while the producer is open — a slot of the
+front holding the sink's bound method, so the front adds no call per message — and a
+method that says why once it is closed or failed: the state change swaps it
+(:meth:`ProducerFront._entered`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from streamprocessor.clients.front.client import ClientFront, State, seconds
@@ -30,7 +30,12 @@ class ProducerFront(ClientFront):
     :class:`~streamprocessor.clients.ports.SinkLink`.
     """
 
-    __slots__ = ("_send", "_sink", "_tracker")
+    __slots__ = ("_sink", "_tracker", "send")
+
+    #: Send ``msg`` (see the client type for what it writes): the sink's own ``send``
+    #: while the producer is open — a slot, so a send costs no call of the front — and
+    #: :meth:`_refuse_send` once it is closed or failed
+    send: Callable[[Message], None]
 
     kind = "producer"
 
@@ -42,24 +47,12 @@ class ProducerFront(ClientFront):
         @config.setter
         def config(self, config: ProducerConfig) -> None: ...
 
-        def send(self, msg: Message) -> None:
-            """Send ``msg`` (see the client type for what it writes)."""
-    else:
-
-        def _replace_send(self, send: Callable[[Message], None]) -> None:
-            self._send = send  # (a test's wrapper, a mock)
-
-        send = property(
-            attrgetter("_send"),
-            _replace_send,
-            doc="Send ``msg`` (see the client type for what it writes).",
-        )
 
     def __init__(self, config: Any, make_sink: Callable[[SinkLink], Sink]) -> None:
         super().__init__(config)
         self._sink: Sink = make_sink(self)
-        #: what ``send`` is: the sink's while open, then :meth:`_refuse_send`
-        self._send: Callable[[Message], None] = self._sink.send
+        if not hasattr(self, "send"):  # (the sink may have replaced it while being made)
+            self.send = self._sink.send
         self._tracker = self._sink.tracker
         if self._tracker is not None:
             self._barrier.register(self._tracker)
@@ -67,10 +60,24 @@ class ProducerFront(ClientFront):
 
     def _entered(self, state: State) -> None:
         if state >= State.FAILED:
-            self._send = self._refuse_send
+            self.send = self._refuse_send
 
     def _refuse_send(self, msg: Message) -> None:
         self._check("send")
+
+    def replace_send(self, send: Callable[[Message], None]) -> None:
+        """Make ``send`` another of the sink's methods (while the producer is open)."""
+        if not self._unusable:
+            self.send = send
+
+    @property
+    def failed(self) -> bool:
+        """Whether a fatal error is pending (default error handling)."""
+        return self._failure is not None
+
+    def raise_failure(self) -> None:
+        """Raise the pending fatal error now (closing the producer first), if there is one."""
+        self._raise_pending()
 
     def flush(self, timeout: float | timedelta | None = None) -> None:
         """Wait until every message sent is delivered (FlushTimeoutError past ``timeout``).

@@ -27,15 +27,16 @@ import sys
 import threading
 import time
 import weakref
-from datetime import timedelta
 from typing import Any
 
-from streamprocessor.clients.base import IDLE_HOOKS, ProducerBase, message_error
-from streamprocessor.stream.errors import ClientClosedError, ClientError
+from streamprocessor.clients.base import message_error
+from streamprocessor.clients.front import IDLE_HOOKS, ProducerFront
+from streamprocessor.clients.ports import SinkLink
+from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker
 
-__all__ = ["FLUSH_INTERVAL", "FLUSH_SIZE", "StandardstreamProducer"]
+__all__ = ["FLUSH_INTERVAL", "FLUSH_SIZE", "StandardstreamProducer", "StandardstreamSink"]
 
 #: write once this many bytes are buffered
 FLUSH_SIZE = 64 * 1024
@@ -46,7 +47,7 @@ _NL = b"\n"
 _GONE = (errno.EPIPE, errno.ECONNRESET)
 
 # open producers, flushed at interpreter exit when the application did not close them
-_OPEN: weakref.WeakSet[StandardstreamProducer] = weakref.WeakSet()
+_OPEN: weakref.WeakSet[StandardstreamSink] = weakref.WeakSet()
 _atexit_registered = False
 # taken by the sends of producers that share their output with another one (see _in_order)
 _ORDER_LOCK = threading.Lock()
@@ -72,7 +73,7 @@ class _Tracker(DeliveryTracker):
 
     __slots__ = ("_producer",)
 
-    def __init__(self, producer: StandardstreamProducer, name: str) -> None:
+    def __init__(self, producer: StandardstreamSink, name: str) -> None:
         self._producer = producer
         super().__init__(name=name, flush=producer._barrier_flush)
 
@@ -90,33 +91,21 @@ class _Tracker(DeliveryTracker):
         return self.sent
 
 
-class StandardstreamProducer(ProducerBase):
-    """Producer writing one line per message (see the package docstring for details).
+class StandardstreamSink:
+    """One line per message on a binary writer (None: the process's stdout).
 
     The writer is ``config.standardstream.writer`` (a binary file object) or, when that
     is ``None``, the process's standard output (file descriptor 1). Neither is closed by
     :meth:`close`; both are flushed.
     """
 
-    __slots__ = (
-        "_broken",
-        "_consumers_stopping",
-        "_fd",
-        "_lock",
-        "_output",
-        "_parts",
-        "_shared",
-        "_size",
-        "_stdout",
-        "_taken",
-        "_write_lock",
-        "_writer",
-    )
+    synchronous = False
 
-    client_type = "standardstream"
-
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
+    def __init__(self, config: Any, link: SinkLink) -> None:
+        self._link = link
+        self._log = link.log
+        self._closed = False
+        self._closing = False
         writer = config.standardstream.writer
         self._writer: Any = writer
         self._fd = 1 if writer is None else -1
@@ -134,6 +123,9 @@ class StandardstreamProducer(ProducerBase):
         #: what this producer writes to: lines of producers with the same output keep
         #: the order they were sent in
         self._output: object = 1 if self._stdout else writer
+        self.tracker: DeliveryTracker | None = _Tracker(
+            self, f"StandardstreamProducer({config.name or 'producer'})"
+        )
         IDLE_HOOKS.append(self._idle)
         with _ORDER_LOCK:
             shared = [p for p in _OPEN if p._output is self._output and not p._closed]
@@ -144,7 +136,6 @@ class StandardstreamProducer(ProducerBase):
         _start_timer()
         if self._stdout:
             _register_atexit()
-        self._register_interrupts()
 
     def _in_order(self) -> None:
         """Keep the order of lines across the producers that write to this output.
@@ -155,14 +146,14 @@ class StandardstreamProducer(ProducerBase):
         their output take this slower ``send``.
         """
         self._shared = True
-        self.send = self._send_in_order  # type: ignore[method-assign]
+        self._link.replace_send(self._send_in_order)
 
     def _send_in_order(self, msg: Message) -> None:
         with _ORDER_LOCK:
             for p in list(_OPEN):
                 if p is not self and p._output is self._output and p._parts:
                     p._write_buffered(raise_errors=False)
-            StandardstreamProducer.send(self, msg)
+            self.send(msg)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -194,22 +185,19 @@ class StandardstreamProducer(ProducerBase):
         raise message_error(msg)
 
     def _send_refused(self, msg: object) -> None:
-        """The slow path of ``send``: closed, failed, broken, or not a message."""
+        """The slow path of ``send``: broken, failed, or not a message."""
         if self._broken:
             self._after_broken()
             return
-        self._check_open("send")
-        if self._parts is None:  # pragma: no cover - closed is caught above
-            raise ClientClosedError("cannot send: this standardstream producer is closed")
+        if self._parts is None:  # failed: the front raises why
+            self._link.raise_failure()
         raise message_error(msg)
 
-    def flush(self, timeout: float | timedelta | None = None) -> None:
+    def flush(self, timeout: float | None) -> None:
         """Write everything sent so far (writes block; ``timeout`` is not enforced)."""
         if self._broken:
             self._after_broken()
             return
-        if self._closed or self._closing or self._failure is not None:
-            self._check_open("flush")
         self._write_buffered(raise_errors=True)
         if self._broken:
             self._after_broken()
@@ -239,8 +227,6 @@ class StandardstreamProducer(ProducerBase):
             parts = self._parts
             return self._taken + (len(parts) if parts else 0)
 
-    def _new_tracker(self, name: str, flush: Any) -> DeliveryTracker:
-        return _Tracker(self, name)  # no per-send bookkeeping: the buffer counts
 
     # -- writing ------------------------------------------------------------------------
 
@@ -264,11 +250,12 @@ class StandardstreamProducer(ProducerBase):
             except OSError as exc:
                 self._write_failed(exc)
             else:
-                self._tracker.confirm_upto(upto)
+                assert self.tracker is not None
+                self.tracker.confirm_upto(upto)
                 return
         # outside the write lock: raising closes the client, which writes what is left
-        if raise_errors and self._failure is not None:
-            self._raise_failure()
+        if raise_errors:
+            self._link.raise_failure()
 
     def _write(self, data: bytes) -> None:
         fd = self._fd
@@ -300,14 +287,13 @@ class StandardstreamProducer(ProducerBase):
         if exc.errno in _GONE and self._stdout:
             self._become_broken()
             return
-        if self._closing and self._failure is None:
+        if self._closing:
             self._log.error("Could not write to stream while closing: %s", exc)
         err = ClientError(f"unable to write message to stream: {exc}")
         err.__cause__ = exc
-        self.fail(err)
-
-    def _on_failure(self) -> None:
-        self._parts = None  # sends take the slow path and raise the failure
+        self._link.fail(err)
+        if not self._closing and self._link.failed:
+            self._parts = None  # sends take the slow path and raise the failure
 
     # -- a closed standard output -------------------------------------------------------
 
@@ -317,7 +303,7 @@ class StandardstreamProducer(ProducerBase):
         self._parts = None
         _silence_stdout()
         self._log.debug("Standard output is closed: discarding further output and stopping.")
-        self._consumers_stopping = self._coordinator.stop_consumers()
+        self._consumers_stopping = self._link.coordinator.stop_consumers()
 
     def _after_broken(self, from_hook: bool = False) -> None:
         """Called by every send/flush once stdout is closed: end the program quietly.
@@ -326,7 +312,7 @@ class StandardstreamProducer(ProducerBase):
         output is discarded; with no consumer to stop, the program ends here with
         status 0, as a Unix tool does when its reader goes away.
         """
-        if self._consumers_stopping and self._coordinator.stop_consumers():
+        if self._consumers_stopping and self._link.coordinator.stop_consumers():
             return
         if from_hook and not _is_main_thread():
             return
@@ -334,30 +320,52 @@ class StandardstreamProducer(ProducerBase):
 
     # -- close --------------------------------------------------------------------------
 
-    def _close_impl(self) -> None:
+    def close(self, timeout: float) -> None:
+        """Write what is buffered (writes block) and stop taking part in the timer."""
+        self._closing = True
         with contextlib.suppress(ValueError):
             IDLE_HOOKS.remove(self._idle)
         if not self._broken:
             self._write_buffered(raise_errors=False)
         with self._lock:
             self._parts = None
+        self._closed = True
         _OPEN.discard(self)
 
-    def _describe_unfinished(self) -> str:
-        n = self._sent_count() - self._tracker.confirmed
+    def unfinished(self) -> str:
+        """Say how many handled lines are not written (an output that takes no writes)."""
+        assert self.tracker is not None
+        n = self._sent_count() - self.tracker.confirmed
         if n <= 0:
             return ""
-        return f"standardstream producer could not write {n} handled line(s) (its output " \
+        return (
+            f"standardstream producer could not write {n} handled line(s) (its output "
             "does not take writes)"
+        )
 
-    def _before_exit(self) -> None:
-        # the shutdown timeout ends the process: write what was handled (may block)
+    def save_before_exit(self) -> None:
+        """The shutdown timeout ends the process: write what was handled (may block)."""
         if not self._broken and not self._closed:
             self._write_buffered(raise_errors=False)
 
+
+class StandardstreamProducer(ProducerFront):
+    """Producer writing one line per message (see the package docstring for details).
+
+    The writer is ``config.standardstream.writer`` (a binary file object) or, when that
+    is ``None``, the process's standard output (file descriptor 1). Neither is closed by
+    :meth:`close`; both are flushed.
+    """
+
+    client_type = "standardstream"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config, lambda link: StandardstreamSink(config, link))
+
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        sink = "stdout" if self._writer is None else type(self._writer).__name__
+        state = "closed" if self.closed else "open"
+        writer = self._config.standardstream.writer
+        sink = "stdout" if writer is None else type(writer).__name__
         return f"<{type(self).__name__} {sink} {state}>"
 
 
