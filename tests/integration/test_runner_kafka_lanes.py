@@ -109,14 +109,14 @@ def test_a_stuck_partition_does_not_hold_up_the_others(
         # every message of partition 1 goes through while partition 0's worker is stuck,
         # and the consumer paused partition 0 meanwhile
         until(
-            lambda: sum(la.n_out for la in runner.lanes) == 300 and c._paused == {(src, 0)},
+            lambda: sum(la.n_out for la in runner.lanes) == 300 and c._source._paused == {(src, 0)},
             "partition 1 is copied and partition 0 paused",
         )
         assert max(la.waiting for la in runner.lanes) <= 300  # what was fetched, no more
     finally:
         release.set()
     until(lambda: sum(la.n_out for la in runner.lanes) == 600, "partition 0 is copied")
-    until(lambda: not (c._paused or c._resuming), "partition 0 is resumed")
+    until(lambda: not (c._source._paused or c._source._resuming), "partition 0 is resumed")
     stop(c, p, t)
     out = by_partition(kt.read_messages(kafka_brokers, dst))
     assert out == {q: [b"p%d-%d" % (q, i) for i in range(300)] for q in (0, 1)}

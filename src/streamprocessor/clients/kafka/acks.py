@@ -1,20 +1,11 @@
-"""Acks and nacks of the Kafka consumer.
+"""Commits and rewinds of the Kafka source: acknowledged offsets, per partition, and seeks.
 
-``ack`` is the per-message path, so it does the least it can: it checks the message is
-this consumer's and appends its offset to its partition's ``acks`` list (the runner
-acknowledges a whole fetched batch at once with ``ack_batch``). The lists are taken in
-bulk (:meth:`AckMixin._settle`) — once per fetched batch, by the offset ticker while the
-application does not iterate, and before ``backlog()``, ``nack``, a revoke and close — as
-one *window* that takes the ack barrier's marks of that moment (every send made before
-any of its acks was made before the window was taken, so waiting for the marks of the
-window is waiting for at least those sends; a send made after an ack but before its
-window was taken is waited for too). A window whose marks are reached moves its
-partitions' positions (in one step when its offsets are the oldest outstanding ones, in
-order); the others wait, in order, in the consumer's
-:class:`~streamprocessor.util.barrier.PendingAcks`.
-
-``nack`` settles the acks made before it, then forgets the message and the later ones of
-its partition (also those buffered here) and seeks the partition back to it.
+The front hands :meth:`AckMixin.commit` the acknowledged messages of a window whose
+barrier is passed — usually the offsets of one partition's batch, in order, which move its
+position in one step (``PartitionState.ack_all``); the position reaches librdkafka's offset
+store at the next fetch and by the offset ticker. A nack (``rewind``) forgets the message
+and the later ones of its partition (also those buffered in the front) and seeks the
+partition back to it.
 """
 
 from __future__ import annotations
@@ -22,17 +13,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from streamprocessor.clients.base import ConsumerBase
-from streamprocessor.clients.kafka.assignment import Assignment, ignore_revoked
+from streamprocessor.clients.kafka.assignment import Assignment
 from streamprocessor.clients.kafka.errors import describe
 from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard
 from streamprocessor.clients.kafka.offsets import PartitionState
+from streamprocessor.clients.ports import SourceLink
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.throttle import THROTTLE
@@ -43,145 +33,56 @@ _OPAQUE = attrgetter("_opaque")
 _OFFSET = attrgetter("offset")
 
 
-class AckMixin(ConsumerBase):
-    """``ack``/``nack`` of :class:`KafkaConsumer` and the barrier queues they feed."""
+class AckMixin:
+    """``commit`` and ``rewind`` of :class:`~streamprocessor.clients.kafka.consumer.KafkaSource`."""
 
     _parts: Assignment
-    _unusable: bool
-    _settle_lock: threading.Lock
     _guard: HandleGuard
     _gate: ConsumeGate
+    _link: SourceLink
     _c: Any
+    _pause_lock: threading.Lock
 
-    def ack(self, msg: Message) -> None:
-        """Acknowledge ``msg``: its partition's position moves over the acknowledged prefix.
-
-        The position is committed once every message sent before this call (on any
-        open producer) is delivered. Raises ClientClosedError on a closed consumer and
-        ClientError for a message this consumer did not hand out.
-        """
-        if self._unusable:
-            self._check_open("ack")
-        try:
-            state = msg._opaque
-            if state.owner is self:
-                # (acks is None once the partition is revoked; an offset a handler
-                # overwrote with a non-int is skipped when the acks are applied)
-                state.acks.append(msg.offset)
-                return
-        except AttributeError:
-            pass
-        self._refused(msg)
-
-    def _ack_batch(self, done: Sequence[Message]) -> None:
-        """Acknowledge ``done`` (handled messages of one batch) in one step."""
-        if self._unusable:
-            self._check_open("ack")
-        if not done:
-            return
-        try:
-            states = list(map(_OPAQUE, done))
-            offsets = list(map(_OFFSET, done))
-        except AttributeError:
-            states = offsets = []
-        groups: list[tuple[Any, list[int]]]
-        if states and states.count(states[0]) == len(states):  # one partition: usual
+    def commit(self, acked: list[Message]) -> None:
+        """Move the positions of the partitions of ``acked`` over what they acknowledge."""
+        states = list(map(_OPAQUE, acked))
+        offsets = list(map(_OFFSET, acked))
+        groups: list[tuple[PartitionState, list[int]]]
+        if states.count(states[0]) == len(states):  # one partition: the usual case
             groups = [(states[0], offsets)]
         else:
-            by: defaultdict[Any, list[int]] = defaultdict(list)
+            by: defaultdict[PartitionState, list[int]] = defaultdict(list)
             for state, off in zip(states, offsets, strict=True):
                 by[state].append(off)
             groups = list(by.items())
-        lists = [
-            state.acks if type(state) is PartitionState and state.owner is self else None
-            for state, _ in groups
-        ]
-        if not states or None in lists:  # not all ours, or revoked: one by one, as ack()
-            for msg in done:
-                self.ack(msg)
-            return
-        for acks, (_, offs) in zip(lists, groups, strict=True):
-            acks.extend(offs)  # type: ignore[union-attr]  # (checked above)
+        self._parts.ack_groups(groups)
 
-    def _refused(self, msg: Message) -> None:
-        """An ack ``ack`` could not take: for a revoked partition (logged) or foreign."""
-        state, off = self._token(msg)
-        if state.revoked:
-            ignore_revoked(self._log, state, [off])
-            return
-        raise _foreign()  # pragma: no cover - _token raised already
-
-    def _token(self, msg: Message) -> tuple[PartitionState, int]:
-        state = getattr(msg, "_opaque", None)
-        off = getattr(msg, "offset", None)
-        if (
-            type(state) is not PartitionState
-            or state.owner is not self
-            or off.__class__ is not int
-        ):
-            raise _foreign()
-        return state, off
-
-    def _commit(self, tokens: list[Any]) -> None:
-        self._parts.ack(tokens)
-
-    def _settle(self) -> None:
-        """Take the new acks as one window; apply the windows whose sends are done."""
-        pending = self._pending
-        with self._settle_lock:
-            windows = self._parts.take_acks()
-            if windows:
-                marks = self._barrier.marks()  # taken after the acks: covers their sends
-                if not marks and not pending:
-                    self._parts.ack_groups(windows)
-                    return
-                pending.add(marks, windows)
-            if pending:
-                dead = pending.drain(self._ack_windows)
-                if dead:
-                    self._report_unreachable(sum(len(o) for window in dead for _, o in window))
-
-    def _ack_windows(self, windows: list[Any]) -> None:
-        for groups in windows:
-            self._parts.ack_groups(groups)
-
-    def _drain_pending(self) -> None:
-        self._settle()
-
-    def _flush_barrier(self, timeout: float | None) -> None:
-        """Flush the producers waiting acks wait on, then apply what became ready."""
-        self._settle()
-        self._flush_trackers(self._pending.trackers(), timeout)
-        self._settle()
-        dropped = self._pending.drop_all()
-        self._report_dropped(sum(len(offs) for window in dropped for _, offs in window))
-
-    def _nack(self, msg: Message) -> None:
-        state, off = self._token(msg)
-        self._settle()  # the acks made before this nack count first
+    def rewind(self, msg: Message) -> Message | None:
+        """Seek ``msg``'s partition back to it: it and every later message come again."""
+        state: PartitionState = msg._opaque
+        if not isinstance(msg.offset, int):
+            raise ClientError(
+                f"cannot nack a message whose offset is {msg.offset!r}: nack the message "
+                "object you got from iterating the consumer, with its offset unchanged"
+            )
+        off: int = msg.offset
         with self._parts.lock:
             if state.revoked:
                 THROTTLE.warning(
-                    self._log,
+                    self._link.log,
                     ("revoked-nacks", id(self)),
                     "Ignoring the nack of %s[%d] offset %d: the partition was revoked",
                     state.topic,
                     state.partition,
                     off,
                 )
-                return
+                return None
             state.truncate(off)
-            self._purge(lambda m: m._opaque is state and m.offset >= off)
+            self._link.drop(
+                lambda m: m._opaque is state and m.offset is not None and m.offset >= off
+            )
         self._seek(state, off)
-
-    def _purge(self, stale: Any) -> None:
-        """Drop buffered messages for which ``stale(message)`` is true."""
-        self._unhand()
-        buf = self._buffer
-        keep = [m for m in buf if not stale(m)]
-        if len(keep) != len(buf):
-            buf.clear()
-            buf.extend(keep)
+        return None
 
     def _seek(self, state: PartitionState, off: int) -> None:
         if not self._guard.enter():
@@ -209,10 +110,3 @@ class AckMixin(ConsumerBase):
                     time.sleep(0.05)
         finally:
             self._guard.exit()
-
-
-def _foreign() -> ClientError:
-    return ClientError(
-        "cannot acknowledge a message this Kafka consumer did not hand out "
-        "(ack/nack the message object you got from iterating the consumer)"
-    )

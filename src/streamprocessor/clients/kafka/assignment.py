@@ -100,8 +100,7 @@ class Assignment:
                 key = (tp.topic, tp.partition)
                 old = self.states.get(key)
                 if old is not None:
-                    old.revoked = True
-                    old.acks = None  # ack() logs and ignores what comes for it from now on
+                    old.revoked = True  # acks that come for it are logged and ignored
                 state = PartitionState(self.owner, tp.topic, tp.partition)
                 state.msg_type = message_type(tp.topic, tp.partition)
                 self.states[key] = state
@@ -121,8 +120,7 @@ class Assignment:
         """End the generation of ``states``: later acks for them are ignored."""
         with self.lock:
             for s in states:
-                s.revoked = True
-                s.acks = None  # ack() logs and ignores what comes for it from now on
+                s.revoked = True  # acks that come for it are logged and ignored
                 if self.states.get((s.topic, s.partition)) is s:
                     del self.states[(s.topic, s.partition)]
 
@@ -141,33 +139,14 @@ class Assignment:
                 else:
                     state.ack(off)
 
-    def take_acks(self) -> list[tuple[PartitionState, list[Any]]]:
-        """Take the acknowledgements since the last call: ``(state, entries)`` windows.
-
-        Acks appended meanwhile (from any thread) stay for the next call.
-        """
-        groups = []
-        with self.lock:
-            for state in self.states.values():
-                acks = state.acks
-                if acks:
-                    n = len(acks)
-                    groups.append((state, acks[:n]))
-                    del acks[:n]
-        return groups
-
     def ack_groups(self, groups: Iterable[tuple[PartitionState, list[int]]]) -> None:
-        """Apply groups of acknowledgements (see :meth:`take_acks`)."""
+        """Apply groups of acknowledgements: ``(state, offsets)``, offsets in ack order."""
         with self.lock:
             for state, offsets in groups:
                 if state.revoked:
                     ignore_revoked(self.log, state, offsets)
                 else:
                     state.ack_all(offsets)
-
-    def has_acks(self) -> bool:
-        """Tell whether some acknowledgement waits to be taken."""
-        return any(s.acks for s in tuple(self.states.values()))
 
     def moved(self) -> bool:
         """Tell whether some position moved since it was last stored."""

@@ -1,16 +1,16 @@
-"""The Kafka consumer: a group member whose committed position follows the acks.
+"""The Kafka source and consumer: a group member whose committed position follows the acks.
 
 How it works (see the package docstring for the contract):
 
-- iteration pulls batches with ``consume(N, 0)`` (N: :func:`batch_size`); only when
-  nothing is ready it runs the idle hooks and blocks on ``consume(1, ≤0.2 s)``, which
-  returns at the first message, so a lone message is handed out at once and signals and
-  ``close`` are seen promptly;
-- every message handed out is recorded in its partition's state; acks are collected and
-  applied in bulk once per batch (:mod:`.acks`), moving the partition's position over
-  the acknowledged prefix only, and the position is given to librdkafka
-  (``store_offsets``) once per batch and by a background ticker; librdkafka commits
-  stored positions every ``commit_interval`` (auto-commit with
+- a fetch is ``consume(N, 0)`` (N: :func:`batch_size`); when nothing is ready the front
+  runs the idle hooks and fetches again with ``consume(1, ≤0.2 s)``, which returns at the
+  first message, so a lone message is handed out at once and signals and ``close`` are
+  seen promptly;
+- every message handed out is recorded in its partition's state; the front hands the
+  acknowledged ones to :meth:`KafkaSource.commit` in bulk (:mod:`.acks`), moving the
+  partition's position over the acknowledged prefix only, and the position is given to
+  librdkafka (``store_offsets``) at each fetch and by a background ticker; librdkafka
+  commits stored positions every ``commit_interval`` (auto-commit with
   ``enable.auto.offset.store=false``);
 - on revoke: flush the producers pending acks wait on, store, commit synchronously, then
   let the partitions go; on close the same, bounded by the shutdown timeout;
@@ -29,7 +29,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as _Record
 
-from streamprocessor.clients.base import run_idle_hooks
+from streamprocessor.clients.front import ConsumerFront
 from streamprocessor.clients.kafka.acks import AckMixin
 from streamprocessor.clients.kafka.assignment import Assignment, fmt, positions
 from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
@@ -50,11 +50,12 @@ from streamprocessor.clients.kafka.properties import (
     redacted,
 )
 from streamprocessor.clients.kafka.rebalance import RebalanceMixin
+from streamprocessor.clients.ports import Commit, Nack, SourceLink
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.throttle import THROTTLE
 
-__all__ = ["KafkaConsumer"]
+__all__ = ["KafkaConsumer", "KafkaSource"]
 
 _MAX_BATCH = 1000
 
@@ -84,13 +85,18 @@ _SLICE = 0.2  # seconds: the longest a blocking consume waits before flags are c
 _PAUSED_SLICE = 0.01  # the same while some partitions are paused
 
 
-class KafkaConsumer(RebalanceMixin, AckMixin):
-    """Consumer of one or more Kafka topics in a consumer group."""
+class KafkaSource(RebalanceMixin, AckMixin):
+    """One or more Kafka topics read in a consumer group (the port of :class:`KafkaConsumer`)."""
 
-    client_type = "kafka"
+    nack = Nack.REWIND
+    commits = Commit.PER_BATCH
+    message_type: type[Message] | None = None  # (one class per partition)
 
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
+    def __init__(self, config: Any, link: SourceLink) -> None:
+        self._link = link
+        self._log = link.log
+        self._config = config
+        self._failed = False  # a fatal error: what is fetched is not handed out
         k = config.kafka
         props = consumer_properties(config)
         self._topics: list[str] = list(k.topics)
@@ -106,9 +112,6 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             "cooperative" in str(props.get("partition.assignment.strategy", ""))
             or str(props.get("group.protocol", "")).lower() == "consumer"
         )
-        #: closing, closed or failed: ``ack`` takes the slow path and says why
-        self._unusable = False
-        self._settle_lock = threading.Lock()  # one thread at a time groups acks
         #: what close() is doing now (for the shutdown watchdog's message)
         self._close_step = ""
         self._guard = HandleGuard()
@@ -125,7 +128,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             self._c = Consumer(conf)
         except KafkaException as exc:
             raise config_error(exc, config, "consumer") from exc
-        self._parts = Assignment(self, self._c, self._log)
+        self._parts = Assignment(link, self._c, self._log)
         try:
             wait_for_cluster(
                 lambda t: self._c.list_topics(None, t),
@@ -151,43 +154,44 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             target=self._tick, args=(interval,), name="streamprocessor-kafka-offsets", daemon=True
         )
         self._ticker.start()
-        self._register_interrupts()
 
-    # -- iteration ----------------------------------------------------------------------
+    @property
+    def shutdown_timeout(self) -> float:
+        """Seconds a revoke or close may take to flush and commit."""
+        return float(self._config.shutdown_timeout.total_seconds())
 
-    def _fill(self) -> bool:
+    # -- fetching -----------------------------------------------------------------------
+
+    def fetch(self, wait: float) -> list[Message] | None:
+        """What ``consume`` returns now (``wait`` 0: up to a batch; else the first one)."""
         guard = self._guard
         if not guard.enter():
-            return True
+            return []
         try:
-            c = self._c
-            gate = self._gate
-            with gate.iterate():
+            with self._gate.iterate():
                 if self._resuming:
                     self._apply_resumes()
-                self._sync()
-                msgs = c.consume(batch_size(), 0)
-            if not msgs:
-                run_idle_hooks()
-                if self._stopping or self._closing:
-                    return True
-                with gate.iterate():
+                self._parts.store()
+                if wait:
                     # (while partitions are paused, a worker may ask to resume them soon)
-                    msgs = c.consume(1, _PAUSED_SLICE if self._paused else _SLICE)
-            if msgs and self._failure is None:
-                self._take(msgs)
-        except RuntimeError:  # the handle was closed under us: iteration ends
-            return True
+                    msgs = self._c.consume(1, min(wait, _PAUSED_SLICE if self._paused else _SLICE))
+                else:
+                    msgs = self._c.consume(batch_size(), 0)
+            if msgs and not self._failed:
+                return self._take(msgs)
+        except RuntimeError:  # the handle was closed under us: nothing more comes
+            return []
         except KafkaException as exc:
             self._consume_error(exc.args[0] if exc.args else None, None)
         finally:
             guard.exit()
-        return True
+        return []
 
-    def _take(self, msgs: list[Any]) -> None:
-        if self._single_topic is not None and self._take_run(msgs):
-            return
-        append = self._buffer.append
+    def _take(self, msgs: list[Any]) -> list[Message]:
+        out: list[Message] = []
+        if self._single_topic is not None and self._take_run(msgs, out):
+            return out
+        append = out.append
         parts = self._parts
         states = parts.states
         single = self._single_topic  # (one topic subscribed: no topic() per record)
@@ -200,8 +204,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             for m in msgs:
                 if m.error() is not None:
                     self._consume_error(m.error(), m)
-                    if self._failure is not None:
-                        return
+                    if self._failed:
+                        return []
                     continue
                 part = m.partition()
                 if single is None:
@@ -230,8 +234,9 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 km._record = m
                 km._opaque = state
                 append(km)
+        return out
 
-    def _take_run(self, msgs: list[Any]) -> bool:
+    def _take_run(self, msgs: list[Any], out: list[Message]) -> bool:
         """The usual batch, taken with less work per record: return whether it was one.
 
         One topic, one partition of ours, no error record, consecutive offsets: the batch
@@ -260,7 +265,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             else:
                 runs.append([first, end])
             new: Any = state.msg_type
-            append = self._buffer.append
+            append = out.append
             for m, off in zip(msgs, offsets, strict=True):  # (as in _take)
                 km = new()
                 km.value = m.value()
@@ -273,8 +278,8 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
 
     # -- pausing (the runner's lanes) ---------------------------------------------------
 
-    def _pause(self, msgs: Sequence[Message]) -> list[object] | None:
-        """Pause the partitions of ``msgs`` (see ``ConsumerBase.pause``).
+    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
+        """Pause the partitions of ``msgs`` (see ``ConsumerFront.pause``).
 
         Called by the iterating thread. ``None`` (cannot) when no other assigned partition
         would still be fetched: pausing would only cost a fetch again. librdkafka drops
@@ -284,7 +289,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         keys = set()
         for m in msgs:
             state = getattr(m, "_opaque", None)
-            if type(state) is PartitionState and state.owner is self and not state.revoked:
+            if type(state) is PartitionState and state.owner is self._link and not state.revoked:
                 keys.add((state.topic, state.partition))
         with self._pause_lock:
             keys -= self._paused
@@ -309,7 +314,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             self._paused |= keys
         return [*sorted(keys)]
 
-    def _resume(self, paused: Sequence[object]) -> None:
+    def resume(self, paused: Sequence[object]) -> None:
         """Resume what :meth:`pause` paused (any thread; done before the next fetch).
 
         Only the iterating thread gets into the consumer handle without waiting for its
@@ -356,15 +361,11 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
 
     # -- positions ----------------------------------------------------------------------
 
-    def _sync(self) -> None:
-        """Apply the acks that can be, hand new positions to librdkafka."""
-        self._settle()
-        self._parts.store()
-
     def _tick(self, interval: float) -> None:
         while not self._tick_stop.wait(interval):
             parts = self._parts
-            if not (self._pending or parts.has_acks() or parts.moved()):
+            self._link.settle()  # (cheap when nothing is acknowledged)
+            if not parts.moved():
                 continue
             if not self._guard.enter():
                 return
@@ -372,7 +373,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 # while the application iterates, the iterating thread stores by itself
                 if self._gate.try_other():
                     try:
-                        self._sync()
+                        parts.store()
                     finally:
                         self._gate.release()
             except Exception as exc:  # keep ticking
@@ -398,17 +399,14 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         severity = classify(err, self._ignore)
         where = f" ({msg.topic()}[{msg.partition()}])" if msg is not None and msg.topic() else ""
         if severity is Severity.FATAL:
-            self.fail(ClientError(f"received error from Kafka{where}: {describe(err)}"))
+            self._failed = True
+            self._link.fail(ClientError(f"received error from Kafka{where}: {describe(err)}"))
         else:
             log_transient(self._log, "consumer", err, severity, where)
 
     def _on_stats(self, stats: str) -> None:
         with contextlib.suppress(BaseException):  # never into librdkafka
             self._log.info("Received Kafka statistics.", extra={"statistics": stats})
-
-    def _on_failure(self) -> None:
-        self._unusable = True
-        self._drop_buffered()
 
     # -- backlog ------------------------------------------------------------------------
 
@@ -418,12 +416,9 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         Where nothing was acknowledged yet the committed offset counts (or, failing that,
         the first message handed out, or the low watermark). 0 before assignment.
         """
-        self._check_open("read the backlog")
         if not self._guard.enter():
-            self._check_open("read the backlog")
             return 0
         try:
-            self._settle()
             with self._gate.other():
                 return self._parts.backlog()
         except KafkaException as exc:
@@ -433,20 +428,16 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
 
     # -- close --------------------------------------------------------------------------
 
-    def _close_impl(self) -> None:
-        self._unusable = True
-        timeout = self.shutdown_timeout
+    def close(self, timeout: float) -> None:
+        """Commit the acknowledged positions, leave the group, close the handle (bounded)."""
         deadline = time.monotonic() + timeout
         self._tick_stop.set()
-        self._drop_buffered()
         self._close_step = "waiting for its calls in progress to end"
         if not self._guard.shut(timeout):
             self._log.error("Kafka consumer calls still running after %gs; closing anyway", timeout)
         parts = self._parts
         offsets: list[TopicPartition] = []
         try:
-            self._close_step = "waiting for the deliveries its acknowledgements wait on"
-            self._flush_barrier(max(deadline - time.monotonic(), 0.0))
             parts.store()
             offsets = positions(parts.current())
         finally:
@@ -480,10 +471,9 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 self._log.error("Closing the Kafka consumer failed: %s", exc)
             parts.drop_all()
 
-    def _describe_unfinished(self) -> str:
+    def unfinished(self) -> str:
+        """What close is doing, and the partitions with messages not acknowledged."""
         step = f"the kafka consumer is {self._close_step}" if self._close_step else ""
-        waiting = sum(len(offs) for window in self._pending.tokens() for _, offs in window)
-        base = f"{waiting} ack(s) waiting for deliveries" if waiting else ""
         n = sum(1 for s in self._parts.current() if s.runs)
         more = (
             f"{n} partition(s) with messages handed out and not acknowledged (they are "
@@ -491,4 +481,26 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             if n
             else ""
         )
-        return "; ".join(x for x in (step, base, more) if x)
+        return "; ".join(x for x in (step, more) if x)
+
+    def wake(self) -> None:
+        """Nothing: a waiting fetch is a slice of at most 0.2 s."""
+
+    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
+        """Nothing to do: unacknowledged messages are consumed again."""
+        return []
+
+    def stopped(self, unhanded: Sequence[Message]) -> None:
+        """Nothing to do: see :meth:`give_back`."""
+
+    def save_before_exit(self) -> None:
+        """Nothing to save: what is committed is librdkafka's."""
+
+
+class KafkaConsumer(ConsumerFront):
+    """Consumer of one or more Kafka topics in a consumer group."""
+
+    client_type = "kafka"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config, lambda link: KafkaSource(config, link))

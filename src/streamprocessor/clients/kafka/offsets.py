@@ -28,7 +28,6 @@ class PartitionState:
 
     __slots__ = (
         "acked",
-        "acks",
         "last_take",
         "msg_type",
         "owner",
@@ -49,9 +48,6 @@ class PartitionState:
         self.runs: deque[list[int]] = deque()
         #: acknowledged offsets still behind an unacknowledged one
         self.acked: set[int] = set()
-        #: offsets acknowledged since the consumer last took them (it applies them in
-        #: bulk); None once revoked
-        self.acks: list[int] | None = []
         #: the offset after the acknowledged prefix (what to commit); None: nothing acked
         self.position: int | None = None
         #: the position last handed to librdkafka's offset store

@@ -14,12 +14,12 @@ never raise into librdkafka.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
 from streamprocessor.clients.kafka.assignment import QUERY_TIMEOUT, Assignment, fmt, positions
+from streamprocessor.clients.ports import SourceLink
 from streamprocessor.stream.errors import ClientError
 
 __all__ = ["RebalanceMixin"]
@@ -28,26 +28,20 @@ _OFFSET_TAIL_BASE = -2000  # librdkafka's logical "n before the end" offsets
 
 
 class RebalanceMixin:
-    """The ``on_assign``/``on_revoke``/``on_lost`` callbacks of :class:`KafkaConsumer`."""
+    """The ``on_assign``/``on_revoke``/``on_lost`` callbacks of the Kafka source."""
 
     _parts: Assignment
     _log: logging.Logger
+    _link: SourceLink
     _offset_default: int | None
     _incremental: bool
     _handle_closing: bool
 
-    if TYPE_CHECKING:  # provided by the consumer
+    if TYPE_CHECKING:  # provided by the source
 
         @property
         def shutdown_timeout(self) -> float:
-            """Seconds close may take."""
-
-        def _flush_barrier(self, timeout: float | None) -> None: ...
-
-        def fail(self, exc: BaseException) -> None:
-            """Report a fatal error."""
-
-        def _purge(self, stale: Callable[[Any], bool]) -> None: ...
+            """Seconds a revoke may take."""
 
         def _unpause(self, partitions: list[TopicPartition]) -> None: ...
 
@@ -62,7 +56,7 @@ class RebalanceMixin:
             if self._offset_default is not None and partitions:
                 self._apply_offset_default(consumer, partitions)
         except BaseException as exc:  # never into librdkafka
-            self.fail(ClientError(f"failed to assign partitions {fmt(partitions)}: {exc}"))
+            self._link.fail(ClientError(f"failed to assign partitions {fmt(partitions)}: {exc}"))
 
     def _apply_offset_default(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         """Start partitions without a committed offset at ``offset_default``."""
@@ -74,7 +68,7 @@ class RebalanceMixin:
                 [TopicPartition(tp.topic, tp.partition) for tp in partitions], QUERY_TIMEOUT
             )
         except KafkaException as exc:
-            self.fail(
+            self._link.fail(
                 ClientError(
                     f"unable to retrieve committed offsets of {fmt(partitions)} to apply "
                     f"the default offset: {exc}"
@@ -119,7 +113,7 @@ class RebalanceMixin:
         parts = self._parts
         states = parts.owned(partitions)
         if commit and states:
-            self._flush_barrier(self.shutdown_timeout)
+            self._link.flush_barrier(self.shutdown_timeout)
             parts.store(states)
             offsets = positions(states)
             problem = parts.commit_now(offsets)
@@ -129,4 +123,4 @@ class RebalanceMixin:
         self._unpause(partitions)
         gone = set(map(id, states))
         with parts.lock:
-            self._purge(lambda m: id(m._opaque) in gone)
+            self._link.drop(lambda m: id(m._opaque) in gone)

@@ -251,11 +251,12 @@ def wait_for_assignment(consumer: Any, timeout: float = 10.0) -> None:
     Raises ``TimeoutError`` with the original's text after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
-    while not consumer._parts.states:
+    while not consumer._source._parts.states:
         if time.monotonic() >= deadline:
             raise TimeoutError("timeout while waiting for topic assignment")
         consumer._fill()
-        consumer._check_open("wait for assignment")
+        if consumer._unusable:
+            consumer._check("wait for assignment")
 
 
 def consumer_options(
