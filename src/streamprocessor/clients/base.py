@@ -24,12 +24,10 @@ from streamprocessor.clients.barrier import BARRIER, DeliveryTracker, PendingAck
 from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.stream.errors import (
     ClientClosedError,
-    ClientError,
-    InvalidMessageError,
     ManualErrorsDisabledError,
     StreamProcessorError,
 )
-from streamprocessor.stream.message import Message, field_problem
+from streamprocessor.stream.message import Message
 from streamprocessor.stream.mocks import Channel
 from streamprocessor.util.interrupts import COORDINATOR
 
@@ -42,15 +40,11 @@ __all__ = [
     "ConsumerBase",
     "ErrorChannel",
     "ProducerBase",
-    "message_error",
     "run_idle_hooks",
     "seconds",
-    "valid_message",
 ]
 
 _MATERIALIZE = threading.Lock()  # one thread builds a client's real config
-#: distinct names a producer remembers as checked (then it forgets and checks them again)
-_KNOWN_NAMES = 10_000
 
 #: Called by every consumer just before it would block waiting for input (stdin has no
 #: complete line ready, Kafka returned nothing): buffered producers flush here, so output
@@ -62,40 +56,6 @@ def run_idle_hooks() -> None:
     """Run the idle hooks (consumers call this before blocking on their source)."""
     for hook in tuple(IDLE_HOOKS):
         hook()
-
-
-def message_error(msg: object) -> ClientError:
-    """Return the clear error for something a producer cannot send.
-
-    Producers check ``type(msg) is Message`` (or an instance) and that ``value``/``key``
-    are ``bytes`` or ``None`` on their fast path, and build the error with this.
-    """
-    if not isinstance(msg, Message):
-        return InvalidMessageError(
-            f"cannot send a {type(msg).__name__}: send a streamprocessor.Message, "
-            "e.g. Message(value=b'...')"
-        )
-    for name in ("value", "key"):
-        v = getattr(msg, name)
-        if v is not None and not isinstance(v, bytes):
-            hint = " (encode it, e.g. text.encode())" if isinstance(v, str) else ""
-            return InvalidMessageError(
-                f"cannot send a message whose {name} is a {type(v).__name__}: "
-                f"{name} must be bytes or None{hint}"
-            )
-    problem = field_problem(msg)
-    if problem is not None:
-        return InvalidMessageError(f"cannot send a message whose {problem}")
-    return ClientError(f"cannot send {msg!r}")
-
-
-def valid_message(msg: object) -> bool:
-    """Return whether ``msg`` is a Message with bytes/None value and key."""
-    if not isinstance(msg, Message):
-        return False
-    v = msg.value
-    k = msg.key
-    return (v is None or isinstance(v, bytes)) and (k is None or isinstance(k, bytes))
 
 
 def seconds(timeout: float | timedelta | None) -> float | None:
@@ -609,11 +569,6 @@ class ProducerBase(ClientBase):
     kind = "producer"
     #: a synchronous producer delivers inside ``send``; the barrier never waits on it
     synchronous = False
-    #: ``send`` refuses a message whose value, key, timestamp, tags or producer_topic has
-    #: the wrong type with InvalidMessageError before sending anything (the runner need
-    #: not check them)
-    checks_fields = False
-
     if TYPE_CHECKING:  # what users see; ClientBase.config builds it on first use
 
         @property
@@ -629,41 +584,6 @@ class ProducerBase(ClientBase):
         )
         if not self.synchronous:
             BARRIER.register(self._tracker)
-        #: producer topics and tag names found sendable (see _check_names)
-        self._good_topics: set[str] = set()
-        self._good_tags: set[str] = set()
-
-    def _check_names(self, msg: Message) -> None:
-        """Refuse a message whose ``producer_topic`` or a tag name cannot be sent.
-
-        Raises :class:`InvalidMessageError` (nothing sent) for a NUL, a lone surrogate or
-        a name :meth:`_topic_problem` refuses: such names crash or end C code. Called by
-        ``send`` for a message with a topic or tags; each distinct name is checked once.
-        """
-        topic = msg.producer_topic
-        tags = msg.tags
-        try:
-            if (not topic or topic in self._good_topics) and (
-                not tags or self._good_tags.issuperset(tags)
-            ):
-                return
-        except TypeError:  # unhashable: a field of the wrong type
-            raise message_error(msg) from None
-        problem = field_problem(msg)
-        if problem is None and topic and (bad := self._topic_problem(topic)) is not None:
-            problem = f"producer_topic {topic!r} {bad}"
-        if problem is not None:
-            raise InvalidMessageError(f"cannot send a message whose {problem}")
-        if len(self._good_topics) + len(self._good_tags) > _KNOWN_NAMES:
-            self._good_topics.clear()
-            self._good_tags.clear()
-        if topic:
-            self._good_topics.add(topic)
-        self._good_tags.update(tags)
-
-    def _topic_problem(self, topic: str) -> str | None:
-        """Hook: say why this producer cannot send to ``topic`` (None: it can)."""
-        return None
 
     def _new_tracker(self, name: str, flush: Callable[[float | None], Any]) -> DeliveryTracker:
         """Hook: return the tracker that numbers this producer's sends (called first)."""

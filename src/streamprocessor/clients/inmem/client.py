@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from streamprocessor.clients.base import ConsumerBase, ProducerBase, message_error, valid_message
+from streamprocessor.clients.base import ConsumerBase, ProducerBase
+from streamprocessor.clients.validation import SentNames
 from streamprocessor.stores.inmem import InmemStore, Snapshot, message_from
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
@@ -159,20 +160,14 @@ class InmemProducer(ProducerBase):
                 "pass options.inmem_store(streamprocessor.stores.InmemStore())"
             )
         self._store = store
+        self._names = SentNames()
         self._register_interrupts()
 
     def send(self, msg: Message) -> None:
         """Append a copy of ``msg`` to the store."""
         if self._closed or self._closing or self._failure is not None:
             self._check_open("send")
-        fast_ok = msg.__class__ is Message and (
-            (msg.value is None or msg.value.__class__ is bytes)
-            and (msg.key is None or msg.key.__class__ is bytes)
-        )
-        if not fast_ok and not valid_message(msg):
-            raise message_error(msg)
-        if msg.producer_topic or msg.tags:
-            self._check_names(msg)
+        self._names.check(msg)
         self._store.add(msg)
 
     def flush(self, timeout: float | timedelta | None = None) -> None:
