@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from streamprocessor.clients.base import ConsumerBase, ProducerBase
@@ -167,7 +167,15 @@ class InmemProducer(ProducerBase):
         """Append a copy of ``msg`` to the store."""
         if self._closed or self._closing or self._failure is not None:
             self._check_open("send")
-        self._names.check(msg)
+        if (
+            msg.__class__ is not Message
+            or ((v := msg.value) is not None and v.__class__ is not bytes)
+            or ((k := msg.key) is not None and k.__class__ is not bytes)
+            or ((ts := msg.timestamp) is not None and ts.__class__ is not datetime)
+            or msg.producer_topic
+            or msg.tags
+        ):
+            self._names.check(msg)
         self._store.add(msg)
 
     def flush(self, timeout: float | timedelta | None = None) -> None:
