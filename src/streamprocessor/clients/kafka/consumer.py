@@ -31,7 +31,15 @@ from confluent_kafka import Message as _Record
 from streamprocessor.clients.base import run_idle_hooks
 from streamprocessor.clients.kafka.acks import AckMixin
 from streamprocessor.clients.kafka.assignment import Assignment, fmt, positions
-from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
+from streamprocessor.clients.kafka.errors import (
+    Severity,
+    classify,
+    describe,
+    error_text,
+    kafka_error,
+    log_transient,
+    translated,
+)
 from streamprocessor.clients.kafka.lifecycle import (
     ConsumeGate,
     HandleGuard,
@@ -178,7 +186,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         except RuntimeError:  # the handle was closed under us: iteration ends
             return True
         except KafkaException as exc:
-            self._consume_error(exc.args[0] if exc.args else None, None)
+            self._consume_error(kafka_error(exc), None)
         finally:
             guard.exit()
         return True
@@ -299,7 +307,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
                 try:
                     self._c.pause(parts)
                 except (KafkaException, RuntimeError) as exc:
-                    self._log.warning("Could not pause %s: %s", fmt(parts), exc)
+                    self._log.warning("Could not pause %s: %s", fmt(parts), error_text(exc))
                     return None
                 finally:
                     self._guard.exit()
@@ -347,7 +355,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
         try:
             self._c.resume(parts)
         except (KafkaException, RuntimeError) as exc:
-            self._log.warning("Could not resume %s: %s", fmt(parts), exc)
+            self._log.warning("Could not resume %s: %s", fmt(parts), error_text(exc))
         else:
             self._log.debug("Resumed %s", fmt(parts))
         finally:
@@ -426,7 +434,7 @@ class KafkaConsumer(RebalanceMixin, AckMixin):
             with self._gate.other():
                 return self._parts.backlog()
         except KafkaException as exc:
-            raise ClientError(f"unable to compute the backlog: {exc}") from exc
+            raise translated(exc, "unable to compute the backlog") from exc
         finally:
             self._guard.exit()
 

@@ -33,7 +33,13 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
 from streamprocessor.clients.base import IDLE_HOOKS, ProducerBase, seconds
 from streamprocessor.clients.kafka.delivery import Deliveries
-from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
+from streamprocessor.clients.kafka.errors import (
+    Severity,
+    classify,
+    describe,
+    kafka_error,
+    log_transient,
+)
 from streamprocessor.clients.kafka.lifecycle import (
     StartupErrors,
     client_conf,
@@ -224,8 +230,8 @@ class KafkaProducer(ProducerBase):
         type, anything librdkafka refuses in ``produce``) unless librdkafka says this
         producer cannot go on.
         """
-        err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-        if not isinstance(err, KafkaError):
+        err = kafka_error(exc)
+        if err is None:
             if problem(msg, topic_problem) is not None:  # a field of the wrong type
                 return refusal(msg, topic_problem)
             return InvalidMessageError(f"cannot send a message to {topic!r}: {exc}")
