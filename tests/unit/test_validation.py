@@ -75,3 +75,25 @@ def test_sent_names_checks_each_name_once_and_still_refuses_a_bad_field() -> Non
         names.check(Message(value=b"v", producer_topic="out", timestamp=5))  # type: ignore[arg-type]
     with pytest.raises(InvalidMessageError, match=r"a bytes: send a streamprocessor\.Message"):
         names.check(b"v")
+
+
+@pytest.mark.parametrize("backend", ["inmem", "standardstream"])
+def test_a_bad_tag_value_under_a_name_seen_before_is_refused(backend: str) -> None:
+    """Names are remembered, values are not (Kafka's producer leaves them to librdkafka)."""
+    import io
+
+    from streamprocessor import options
+    from streamprocessor.clients import inmem, standardstream
+    from streamprocessor.stores import InmemStore
+
+    store, out = InmemStore(), io.BytesIO()
+    base = (options.disable_environment_config(), options.manual_interrupt_handling())
+    p = (inmem.new_producer(*base, options.inmem_store(store)) if backend == "inmem"
+         else standardstream.new_producer(*base, options.standardstream_writer(out)))
+    with p:
+        p.send(Message(value=b"a", tags={"n": b"1"}))
+        with pytest.raises(InvalidMessageError, match="tag 'n' is an int"):
+            p.send(Message(value=b"b", tags={"n": 5}))  # type: ignore[dict-item]
+        p.send(Message(value=b"c", tags={"n": "text"}))
+    assert [m.value for m in store.messages()] == ([b"a", b"c"] if backend == "inmem" else [])
+    assert out.getvalue() == (b"a\nc\n" if backend == "standardstream" else b"")

@@ -22,6 +22,7 @@ TopicRule = Callable[[str], str | None]
 
 #: distinct names a producer remembers as checked (then it forgets and checks them again)
 _KNOWN_NAMES = 10_000
+_BYTES = frozenset({bytes})
 
 
 def a_kind(value: object) -> str:
@@ -126,13 +127,19 @@ class SentNames:
     """A producer's slow-path check: :func:`problem` once per distinct topic and tag name.
 
     A message with a ``producer_topic`` or tags goes through :meth:`check`; names found
-    sendable are remembered, so a stream with the same few tags checks each one once.
+    sendable are remembered, so a stream with the same few tags checks each name once.
     """
 
-    __slots__ = ("_rule", "_tags", "_topics")
+    __slots__ = ("_rule", "_tags", "_topics", "_values")
 
-    def __init__(self, topic_rule: TopicRule | None = None) -> None:
+    def __init__(self, topic_rule: TopicRule | None = None, *, values: bool = True) -> None:
+        """Check with ``topic_rule``; ``values=False`` leaves tag values to the backend.
+
+        confluent_kafka refuses a tag value of the wrong type in ``produce``, which the
+        Kafka producer turns into the same refusal; other producers check every value.
+        """
         self._rule = topic_rule
+        self._values = values
         self._topics: set[str] = set()
         self._tags: set[str] = set()
 
@@ -152,7 +159,13 @@ class SentNames:
                 and (k is None or k.__class__ is bytes)
                 and (not topic or topic in self._topics)
                 and tags.__class__ is dict
-                and (not tags or self._tags.issuperset(tags))
+                and (
+                    not tags
+                    or (
+                        self._tags.issuperset(tags)
+                        and (not self._values or _BYTES.issuperset(map(type, tags.values())))
+                    )
+                )
                 and (ts is None or ts.__class__ is datetime)
             ):
                 return

@@ -111,7 +111,7 @@ class KafkaProducer(ProducerBase):
         k = config.kafka
         props = producer_properties(config)
         self._topic: str = k.topic
-        self._names = SentNames(topic_problem)
+        self._names = SentNames(topic_problem, values=False)
         self._max_bytes = int(props.get("message.max.bytes", 1_000_000))
         self._variable = f"{env_prefix(config, 'producer')}_KAFKA_LIBRDKAFKA_CONFIG"
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
