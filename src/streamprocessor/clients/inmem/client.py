@@ -7,7 +7,7 @@ from typing import Any
 
 from streamprocessor.clients.base import ConsumerBase, ProducerBase
 from streamprocessor.clients.validation import SentNames
-from streamprocessor.stores.inmem import InmemStore, Snapshot, message_from
+from streamprocessor.stores.inmem import InmemStore, Snapshot, messages_from
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 
@@ -50,18 +50,7 @@ class InmemConsumer(ConsumerBase):
                 return False
             end = min(start + _BATCH, len(fixture))
             self._next = end
-            new = Message.__new__
-            out = []
-            for i in range(start, end):
-                m = new(Message)
-                m.value, m.key, m.timestamp, tags, m.consumer_topic, m.producer_topic, m.offset = (
-                    fixture[i]
-                )
-                m.tags = dict(tags) if tags else {}
-                m.partition = None
-                m._opaque = (self, i)
-                out.append(m)
-            self._buffer.extend(out)
+            self._buffer.extend(messages_from(fixture[start:end], self, start))
             return True
         got = self._store.lease(self, self._after, _BATCH, _WAIT_SLICE)
         if got and (self._closing or self._closed or self._stopping):
@@ -70,13 +59,8 @@ class InmemConsumer(ConsumerBase):
             return False
         if got:
             self._after = got[-1][0]
-            self._buffer.extend(self._wrap(i, snap) for i, snap in got)
+            self._buffer.extend(messages_from([snap], self, i)[0] for i, snap in got)
         return True
-
-    def _wrap(self, entry: int, snap: Snapshot) -> Message:
-        m = message_from(snap)
-        m._opaque = (self, entry)
-        return m
 
     def _wake(self) -> None:
         # never take the store lock here (we may be inside a signal handler); the listening
@@ -127,7 +111,7 @@ class InmemConsumer(ConsumerBase):
             snap = self._store.get(entry)
         if snap is None:  # already acknowledged and gone
             return
-        self._buffer.insert(0, self._wrap(entry, snap))
+        self._buffer.insert(0, messages_from([snap], self, entry)[0])
 
     def backlog(self) -> int:
         """Return the messages not yet acknowledged (listen mode: those in the store)."""
