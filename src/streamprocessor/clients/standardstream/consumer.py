@@ -151,9 +151,10 @@ class StandardstreamConsumer(ConsumerBase):
         self._lineno = 0  # complete lines taken from the input so far
         self._eof = False
         self._pending_error: ClientError | None = None
-        #: the lines being handed out: (index of the first, the lines, their iterator —
-        #: None when the caller took them all as a batch); the lines are cleared on stop
-        self._block: tuple[int, list[bytes], Iterator[bytes] | None] = (0, _NO_LINES, None)
+        #: the lines being handed out: (index of the first, the lines or their messages,
+        #: the iterator over those — None when the caller took them all as a batch); the
+        #: list is cleared on stop
+        self._block: tuple[int, list[Any], Iterator[Any] | None] = (0, _NO_LINES, None)
         #: per read block: [index of its first line, position where that line starts,
         #: position of the block, its bytes (None once older than _KEEP_BLOCKS)]
         self._blocks: deque[list[Any]] = deque(maxlen=4096)
@@ -180,8 +181,7 @@ class StandardstreamConsumer(ConsumerBase):
         if new is None:
             return
         self._iterating += 1
-        rest: Iterator[bytes] = iter(())  # the lines of the block not handed out yet
-        ts = self._ts
+        rest: Iterator[Message] = iter(())  # the messages of the block not handed out yet
         try:
             while True:
                 if buf:
@@ -192,27 +192,22 @@ class StandardstreamConsumer(ConsumerBase):
                     if buf:
                         continue
                     return
-                ts = self._ts
                 first = self._lineno - len(lines)
-                rest = iter(lines)  # (a stop clears the list: this loop then ends)
-                self._block = (first, lines, rest)  # (one store: a signal sees old or new)
+                msgs = _line_messages(new, lines, self._ts, first)
+                rest = iter(msgs)  # (a stop clears the list: this loop then ends)
+                self._block = (first, msgs, rest)  # (one store: a signal sees old or new)
                 if self._halted:
                     continue  # (stopped meanwhile: hand out nothing more)
-                for off, line in enumerate(rest, first):
+                for m in rest:
                     if buf:
                         while buf:
                             yield buf.pop(0)
-                    m = new()
-                    m.value = line
-                    m.timestamp = ts
-                    m.offset = off
                     yield m
         finally:
             # an iterator left early (``break``): a later one hands out the rest of the
             # block — those lines were read from the stream and cannot be read again
-            first, lines, it = self._block
-            if it is rest:
-                buf.extend(_line_messages(new, rest, ts, first + len(lines) - length_hint(rest)))
+            if self._block[2] is rest:
+                buf.extend(rest)
             self._iterating -= 1
             if self._stopping:
                 self._settle()
