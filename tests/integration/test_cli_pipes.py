@@ -113,7 +113,7 @@ def test_skip_policy_applies_to_a_handler_returning_a_str_value(handlers: str) -
     assert (done.returncode, done.stdout) == (0, b"a\nc\n"), done.stderr
     assert b"Skipping message" in done.stderr
     assert b"value is a str" in done.stderr
-    assert b"return bytes: value.encode()" in done.stderr
+    assert b"make it bytes: value.encode()" in done.stderr
 
 
 def test_stop_policy_names_the_str_value_and_the_fix(handlers: str) -> None:
@@ -122,7 +122,7 @@ def test_stop_policy_names_the_str_value_and_the_fix(handlers: str) -> None:
     assert done.stdout == b"a\n"
     assert b"HandlerOutputError" in done.stderr
     assert b"value is a str" in done.stderr
-    assert b"return bytes: value.encode()" in done.stderr
+    assert b"make it bytes: value.encode()" in done.stderr
 
 
 @pytest.mark.parametrize("producer", ["dead_letter", "producer"])

@@ -389,7 +389,7 @@ with kafka.new_producer(*kt.producer_options({kafka_brokers!r}, {topic!r})) as p
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=TIMEOUT)
     assert done.returncode == 0, (done.returncode, done.stderr)
-    assert "refused: cannot send a message whose tag key" in done.stdout
+    assert "refused: cannot send a Message whose tag key" in done.stdout
     assert "not valid Unicode" in done.stdout
     assert [m.value for m in kt.read_messages(kafka_brokers, topic)] == [b"fine"]
 

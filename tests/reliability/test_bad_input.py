@@ -113,7 +113,7 @@ KAFKA_CASES = [
         "non-bytes value",
         handler="text_on_poison",
         cause=["HandlerOutputError: the handler returned a Message whose value is a str"],
-        fix=["value must be bytes or None (return bytes: value.encode())", "--on-error skip"],
+        fix=["value must be bytes or None (make it bytes: value.encode())", "--on-error skip"],
     ),
     Case(
         "input topic that does not exist",

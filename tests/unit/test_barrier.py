@@ -1,3 +1,5 @@
+from typing import Any
+
 from streamprocessor.util.barrier import AckBarrier, DeliveryTracker, PendingAcks
 
 
@@ -80,29 +82,42 @@ def test_a_barrier_flush_during_a_close_in_another_thread_waits_for_that_close()
     import threading
     import time
 
-    from streamprocessor.clients.base import ProducerBase
+    from streamprocessor.clients.front import ProducerFront
     from streamprocessor.config import new_producer_config
 
     closing = threading.Event()
 
-    class SlowClose(ProducerBase):
-        def flush(self, timeout: object = None) -> None:
-            self._check_open("flush")
+    class SlowClose:  # a sink whose close takes a while and delivers on the way out
+        synchronous = False
 
-        def _close_impl(self) -> None:
+        def __init__(self, link: Any) -> None:
+            self.tracker = DeliveryTracker("slow", link.barrier_flush)
+
+        def send(self, msg: object) -> None: ...
+
+        def flush(self, timeout: float | None) -> None: ...
+
+        def close(self, timeout: float) -> None:
             closing.set()
             time.sleep(0.3)
-            self._tracker.confirm_upto(self._tracker.sent)  # delivered on the way out
+            self.tracker.confirm_upto(self.tracker.sent)
 
-    p = SlowClose(new_producer_config())
-    p._tracker.next_seq()
+        def unfinished(self) -> str:
+            return ""
+
+        def save_before_exit(self) -> None: ...
+
+    p = ProducerFront(new_producer_config(), SlowClose)
+    tracker = p._tracker
+    assert tracker is not None
+    tracker.next_seq()
     closer = threading.Thread(target=p.close)
     closer.start()
     assert closing.wait(5)
     started = time.monotonic()
-    p._barrier_flush(5.0)
+    tracker.flush(5.0)  # what a closing consumer calls
     assert time.monotonic() - started >= 0.2  # it waited for the close ...
-    assert p._tracker.confirmed == 1  # ... which delivered the send
+    assert tracker.confirmed == 1  # ... which delivered the send
     closer.join()
 
 

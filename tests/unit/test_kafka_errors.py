@@ -60,3 +60,36 @@ def test_describe_names_the_code_and_what_to_check() -> None:
     assert "certificate verify failed" in text
     assert "_SSL" in text
     assert "KAFKA_SSL_" in text
+
+
+def test_confluent_kafka_exceptions_become_errors_of_our_tree() -> None:
+    """The one boundary: unwrap the librdkafka error, word it, raise ours from it."""
+    from confluent_kafka import KafkaException
+
+    from streamprocessor.clients.kafka.errors import error_text, kafka_error, translated
+    from streamprocessor.stream import ClientError, StreamProcessorError
+
+    exc = KafkaException(E(E._ALL_BROKERS_DOWN))
+    assert kafka_error(exc) is exc.args[0]
+    error = translated(exc, "unable to compute the backlog")
+    assert isinstance(error, ClientError) and isinstance(error, StreamProcessorError)
+    assert str(error) == f"unable to compute the backlog: {describe(exc.args[0])}"
+    assert "(_ALL_BROKERS_DOWN)" in str(error)
+    other = KafkaException("no KafkaError inside")
+    assert kafka_error(other) is None and kafka_error(ValueError("x")) is None
+    assert error_text(other) == "no KafkaError inside"
+    assert str(translated(other, "doing")) == "doing: no KafkaError inside"
+
+
+def test_the_runners_and_the_test_kits_errors_are_in_the_tree_and_what_they_were() -> None:
+    from streamprocessor.runner import HandlerFailedError, HandlerOutputError
+    from streamprocessor.runner.handler import HandlerError
+    from streamprocessor.stream import StreamProcessorError
+    from streamprocessor.testing import kafka_broker as kb
+
+    for cls in (HandlerError, HandlerOutputError, HandlerFailedError, kb.KafkaBrokerError,
+                kb.JarFetchError, kb.BrokerStartError, kb.CertificateError):
+        assert issubclass(cls, StreamProcessorError), cls
+    assert issubclass(HandlerOutputError, TypeError)
+    for cls in (kb.KafkaBrokerError, kb.JarFetchError, kb.BrokerStartError, kb.CertificateError):
+        assert issubclass(cls, RuntimeError), cls

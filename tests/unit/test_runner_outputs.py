@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from streamprocessor import InvalidMessageError, Message, options
-from streamprocessor.clients import inmem
+from streamprocessor.clients import inmem, standardstream
 from streamprocessor.runner import (
     HandlerFailedError,
     HandlerOutputError,
@@ -34,7 +36,7 @@ def test_a_str_value_under_stop_fails_naming_the_field_its_type_and_the_fix() ->
     assert isinstance(info.value.__cause__, HandlerOutputError)
     text = str(info.value)
     assert "value is a str" in text
-    assert "return bytes: value.encode()" in text
+    assert "make it bytes: value.encode()" in text
 
 
 def test_a_str_value_under_stop_leaves_the_input_unacknowledged_and_sends_nothing() -> None:
@@ -132,12 +134,12 @@ def test_tombstones_and_bytes_subclasses_are_sent() -> None:
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        ("text", "value is a str: value must be bytes or None (return bytes: value.encode())"),
+        ("text", "value is a str: value must be bytes or None (make it bytes: value.encode())"),
         (bytearray(b"x"), "value is a bytearray: value must be bytes or None "
-                          "(return bytes: bytes(value))"),
-        (7, "value is an int: value must be bytes or None (return bytes: str(value).encode())"),
+                          "(make it bytes: bytes(value))"),
+        (7, "value is an int: value must be bytes or None (make it bytes: str(value).encode())"),
         ({"a": 1}, "value is a dict: value must be bytes or None "
-                   "(return bytes: serialize it, e.g. json.dumps(value).encode())"),
+                   "(make it bytes: serialize it, e.g. json.dumps(value).encode())"),
     ],
 )
 def test_check_output_says_what_is_wrong_and_how_to_fix_it(value: object, said: str) -> None:
@@ -205,7 +207,7 @@ def test_an_output_a_producer_refuses_is_a_handler_failure_and_nothing_is_sent()
 
         def refusing(msg: Message) -> None:
             if msg.tags:
-                raise InvalidMessageError("cannot send a message whose tag 'n' is an int")
+                raise InvalidMessageError("cannot send a Message whose tag 'n' is an int")
             send(msg)
 
         p.send = refusing  # type: ignore[method-assign]
@@ -213,3 +215,45 @@ def test_an_output_a_producer_refuses_is_a_handler_failure_and_nothing_is_sent()
         runner.run()
     assert [m.value for m in sink.messages()] == [b"a", b"c"]
     assert runner.totals()["skipped"] == 1
+
+
+@pytest.mark.parametrize(("fields", "said"), BAD_FIELDS)
+@pytest.mark.parametrize("policy", ["skip", "dead-letter", "retries"])
+def test_on_stdout_too_a_single_bad_output_is_the_handlers_failure_under_the_policy(
+    fields: dict[str, object], said: str, policy: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stdout producer refuses what Kafka refuses (it writes only the value): the
+    runner makes it the handler's failure, in its own words, and nothing of it is written."""
+    calls: list[bytes] = []
+
+    def handler(m: Message) -> Message:
+        calls.append(m.value or b"")
+        return Message(value=m.value, **fields) if m.value == b"bad" else m  # type: ignore[arg-type]
+
+    out = io.BytesIO()
+    dead: list[Message] = []
+    settings = RunnerSettings(
+        on_error="skip" if policy == "retries" else policy,  # type: ignore[arg-type]
+        retries=2 if policy == "retries" else 0,
+        retry_backoff=timedelta(0),
+        handler_timeout=timedelta(0),
+    )
+    base = (options.disable_environment_config(), options.manual_interrupt_handling())
+    with (
+        standardstream.new_consumer(
+            *base, options.standardstream_reader(io.BytesIO(b"a\nbad\nc\n"))
+        ) as c,
+        standardstream.new_producer(*base, options.standardstream_writer(out)) as p,
+    ):
+        runner = Runner(c, {"producer": p}, handler, settings, dead_letters=dead.append)
+        runner.run()
+    assert out.getvalue() == b"a\nc\n"
+    assert calls.count(b"bad") == (3 if policy == "retries" else 1)
+    if policy == "dead-letter":
+        [dl] = dead
+        assert dl.value == b"bad" and said in dl.tags["error"].decode()
+        assert dl.tags["error.type"].endswith(b".HandlerOutputError")
+    else:
+        assert runner.totals()["skipped"] == 1
+        assert any(said in r.getMessage() and "HandlerOutputError" in r.getMessage()
+                   for r in caplog.records)

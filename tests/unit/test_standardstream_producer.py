@@ -12,7 +12,7 @@ import pytest
 
 from streamprocessor import ClientClosedError, ClientError, Message, options
 from streamprocessor.clients import inmem, standardstream
-from streamprocessor.clients.base import run_idle_hooks
+from streamprocessor.clients.front import run_idle_hooks
 from streamprocessor.clients.standardstream.producer import StandardstreamSink
 from streamprocessor.stores import InmemStore
 from streamprocessor.util.barrier import BARRIER

@@ -12,83 +12,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import timedelta
-from itertools import chain
-from operator import length_hint
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from streamprocessor.clients.front.client import (
-    IDLE_HOOKS,
     ErrorChannel,
-    run_idle_hooks,
-    seconds,
 )
-from streamprocessor.clients.front.names import SendableNames
 from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.stream.errors import (
     ClientClosedError,
-    ClientError,
-    InvalidMessageError,
     ManualErrorsDisabledError,
     StreamProcessorError,
 )
-from streamprocessor.stream.message import Message, field_problem
-from streamprocessor.util.barrier import BARRIER, AckBarrier, DeliveryTracker, PendingAcks
+from streamprocessor.stream.message import Message
+from streamprocessor.util.barrier import BARRIER, AckBarrier, DeliveryTracker
 from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
 if TYPE_CHECKING:
-    from streamprocessor.config.models import ConsumerConfig, ProducerConfig
+    from streamprocessor.config.models import ProducerConfig
 
-__all__ = [
-    "IDLE_HOOKS",
-    "ClientBase",
-    "ConsumerBase",
-    "ErrorChannel",
-    "ProducerBase",
-    "message_error",
-    "run_idle_hooks",
-    "seconds",
-    "valid_message",
-]
+__all__ = ["ClientBase", "ProducerBase"]
 
 _MATERIALIZE = threading.Lock()  # one thread builds a client's real config
-
-
-def message_error(msg: object) -> ClientError:
-    """Return the clear error for something a producer cannot send.
-
-    Producers check ``type(msg) is Message`` (or an instance) and that ``value``/``key``
-    are ``bytes`` or ``None`` on their fast path, and build the error with this.
-    """
-    if not isinstance(msg, Message):
-        return InvalidMessageError(
-            f"cannot send a {type(msg).__name__}: send a streamprocessor.Message, "
-            "e.g. Message(value=b'...')"
-        )
-    for name in ("value", "key"):
-        v = getattr(msg, name)
-        if v is not None and not isinstance(v, bytes):
-            hint = " (encode it, e.g. text.encode())" if isinstance(v, str) else ""
-            return InvalidMessageError(
-                f"cannot send a message whose {name} is a {type(v).__name__}: "
-                f"{name} must be bytes or None{hint}"
-            )
-    problem = field_problem(msg)
-    if problem is not None:
-        return InvalidMessageError(f"cannot send a message whose {problem}")
-    return ClientError(f"cannot send {msg!r}")
-
-
-def valid_message(msg: object) -> bool:
-    """Return whether ``msg`` is a Message with bytes/None value and key."""
-    if not isinstance(msg, Message):
-        return False
-    v = msg.value
-    k = msg.key
-    return (v is None or isinstance(v, bytes)) and (k is None or isinstance(k, bytes))
 
 
 class ClientBase:
@@ -285,338 +232,6 @@ class ClientBase:
         return f"<{type(self).__name__}{name} {state}>"
 
 
-#: messages iteration hands out per step of its generator (the rest are C iterator steps)
-_CHUNK = 64
-
-
-class ConsumerBase(ClientBase):
-    """Shared consumer machinery.
-
-    Subclasses implement :meth:`_fill` (put messages on ``self._buffer``), :meth:`_token`
-    (what an ack needs), :meth:`_commit` (apply acknowledged tokens), :meth:`_nack` and
-    :meth:`backlog`. Acks go through the barrier: committable at once when no producer has
-    undelivered sends, otherwise queued until they are delivered.
-    """
-
-    kind = "consumer"
-
-    if TYPE_CHECKING:  # what users see; ClientBase.config builds it on first use
-
-        @property
-        def config(self) -> ConsumerConfig:
-            """The client's ``ConsumerConfig``."""
-        @config.setter
-        def config(self, config: ConsumerConfig) -> None: ...
-
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
-        #: taken from the source, not handed out yet (a list: taken from in chunks)
-        self._buffer: list[Message] = []
-        self._pending = PendingAcks()
-        self._stopping = False
-        #: no more messages are handed out (interrupt, close): read per message by callers
-        #: of :meth:`batches`
-        self.halted = False
-        self._iterating = 0
-        self._ack_lock = threading.Lock()
-        #: acks dropped since last logged (a send before them failed for good)
-        self._unreachable = 0
-        self._unreachable_logged = float("-inf")
-        #: the list iteration is handing out (taken from the buffer) and its iterator
-        self._cur: list[Message] = []
-        self._cur_it: Iterator[Message] = iter(self._cur)
-
-    # -- iteration ----------------------------------------------------------------------
-
-    def __iter__(self) -> Iterator[Message]:
-        return self.messages()
-
-    def messages(self) -> Iterator[Message]:
-        """Return the iterator of messages; it ends at end of stream, close or interrupt."""
-        if self._failure is not None:
-            self._raise_failure()
-        if self._closed or self._closing:
-            return iter(())
-        return self._iterate()
-
-    def _iterate(self) -> Iterator[Message]:
-        # Each message is one step of C iterators (a chain over list iterators), not a
-        # generator step: the generator below runs once per list.
-        return chain.from_iterable(self._lists())
-
-    def _lists(self) -> Iterator[Iterator[Message]]:
-        """Yield iterators over the buffered messages, a list at a time.
-
-        The list being handed out is ``_cur``; :meth:`_unhand` puts its rest back on the
-        buffer (its iterator then ends), which is how nack, purge, interrupt and close
-        reach messages taken from the buffer but not handed out yet.
-        """
-        buf = self._buffer
-        self._unhand()  # (what an earlier iterator took and did not hand out)
-        self._iterating += 1
-        first = True
-        ending = False  # the source ended: hand out what is left (nacked ones too)
-        try:
-            while True:
-                if buf:
-                    # the first list of an iterator is one message (``next(iter(c))``
-                    # takes one and leaves the rest), then chunks: the messages handed out
-                    # are let go a chunk at a time (kept alive until the end of a whole
-                    # fetched batch, they were promoted by the garbage collector)
-                    n = _CHUNK if not first else 1
-                    first = False
-                    cur = self._cur = buf[:n]
-                    del buf[:n]
-                    it = self._cur_it = iter(cur)
-                    if self.halted:  # (an interrupt came between the two lines above)
-                        cur.clear()
-                    yield it
-                    cur.clear()  # (all handed out, or put back)
-                    continue
-                if self._failure is not None:
-                    self._raise_failure()
-                if ending or self._stopping or self._closed or self._closing:
-                    return
-                self._unhand()  # (another iterator's list: hand it out before fetching)
-                if not buf and not self._fill():
-                    ending = True
-        finally:
-            self._iterating -= 1
-            self._unhand()
-
-    def _unhand(self) -> None:
-        """Put what iteration took from the buffer but did not hand out back in front.
-
-        The iterator of the current list then ends at its next step, and iteration goes
-        on from the buffer. Called before anything that looks at or changes the buffer
-        while iteration may be under way (nack, purge, interrupt, close).
-        """
-        cur = self._cur
-        if cur:
-            pos = len(cur) - length_hint(self._cur_it)
-            rest = cur[pos:]
-            del cur[pos:]
-            if rest:
-                self._buffer[:0] = rest
-
-    def batches(self) -> Iterator[list[Message]]:
-        """Return the messages iteration would hand out, as the lists they are fetched in.
-
-        No generator step per message. The caller handles the messages of a list in
-        order, stops early when :attr:`halted` turns true (and gives back the rest with
-        :meth:`give_back`), and acknowledges what it handled with :meth:`ack_batch`.
-        Ends (or raises) like iteration.
-        """
-        if self._failure is not None:
-            self._raise_failure()
-        if self._closed or self._closing:
-            return iter(())
-        return self._batch_loop()
-
-    def _batch_loop(self) -> Iterator[list[Message]]:
-        buf = self._buffer
-        self._iterating += 1
-        try:
-            while True:
-                if buf:
-                    batch = buf[:]
-                    buf.clear()  # (only this thread adds; an interrupt only clears)
-                    yield batch
-                    # the caller is done with it: free the messages before the next fetch
-                    # (two batches alive at once would cross the garbage collector's
-                    # threshold every time)
-                    batch.clear()
-                    continue
-                if self._failure is not None:
-                    self._raise_failure()
-                if self._stopping or self._closed or self._closing:
-                    return
-                if not self._fill():  # the end: what it added is the last batch
-                    if buf:
-                        batch = buf[:]
-                        buf.clear()
-                        yield batch
-                    if self._failure is not None:
-                        self._raise_failure()
-                    return
-        finally:
-            self._iterating -= 1
-
-    def ack_batch(self, msgs: Sequence[Message]) -> None:
-        """Acknowledge ``msgs`` (handled messages of one batch, in order).
-
-        As ``ack`` of each in turn, with one ack-barrier mark for all of them.
-        """
-        self._ack_batch(msgs)
-
-    def give_back(self, msgs: Sequence[Message]) -> list[Message]:
-        """Take back messages of a batch that were not handled (see ``BatchConsumer``).
-
-        They stay unacknowledged. Returns those the caller must handle after all (then
-        give back what of them it did not): standard input only, when handled lines
-        follow them in a file.
-        """
-        return self._give_back(msgs)
-
-    def pause(self, msgs: Sequence[Message]) -> list[object] | None:
-        """Stop fetching from where ``msgs`` came from (Kafka: their partitions).
-
-        For a caller that cannot keep up with part of the input (the runner's workers):
-        returns what it newly paused, to give to :meth:`resume` (``[]`` when all was
-        paused already), or ``None`` when this consumer cannot pause or pausing would stop
-        every fetch. What was fetched already is still handed out; nothing is skipped.
-        """
-        return self._pause(msgs)
-
-    def resume(self, paused: Sequence[object]) -> None:
-        """Fetch again from what :meth:`pause` returned (any thread)."""
-        self._resume(paused)
-
-    def _ack_batch(self, msgs: Sequence[Message]) -> None:
-        """Hook: acknowledge ``msgs`` (see :meth:`ack_batch`)."""
-        if self._closed or self._closing or self._failure is not None:
-            self._check_open("ack")
-        token = self._token
-        tokens = [token(msg) for msg in msgs]
-        marks = self._barrier.marks()
-        if not marks and not self._pending:
-            self._commit(tokens)
-            return
-        self._pending.add_all(marks, tokens)
-        self._drain_pending()
-
-    def _pause(self, msgs: Sequence[Message]) -> list[object] | None:
-        """Hook: see :meth:`pause` (this consumer cannot)."""
-        return None
-
-    def _resume(self, paused: Sequence[object]) -> None:
-        """Hook: see :meth:`resume`."""
-
-    def _give_back(self, msgs: Sequence[Message]) -> list[Message]:
-        """Hook: see :meth:`give_back`; unacknowledged messages are consumed again."""
-        return []
-
-    def _fill(self) -> bool:
-        """Hook: wait (a bounded slice) for messages and append them to ``self._buffer``.
-
-        Return False at the end of the stream; True otherwise (also when nothing came).
-        """
-        raise NotImplementedError
-
-    @property
-    def _is_iterating(self) -> bool:
-        return self._iterating > 0
-
-    def _interrupt(self) -> None:
-        # runs inside the signal handler: only flags and atomic list operations here
-        self._stopping = True
-        self.halted = True  # no message is handed out after a stop
-        self._drop_buffered()
-        self._wake()
-
-    def _drop_buffered(self) -> None:
-        """Forget the messages taken from the source and not handed out yet.
-
-        They are not acknowledged, so they come again.
-        """
-        self._cur.clear()  # (the current list's iterator ends at its next step)
-        self._buffer.clear()
-
-    def _wake(self) -> None:
-        """Hook: wake a blocked ``_fill`` (must not take locks the main thread may hold)."""
-
-    def close(self) -> None:
-        """Close the consumer: idempotent; raises a pending fatal error once."""
-        self.halted = True
-        super().close()
-
-    # -- acks ---------------------------------------------------------------------------
-
-    def ack(self, msg: Message) -> None:
-        """Acknowledge ``msg`` (committed once the sends before it are delivered)."""
-        if self._closed or self._closing or self._failure is not None:
-            self._check_open("ack")
-        token = self._token(msg)
-        marks = self._barrier.marks()
-        if not marks and not self._pending:
-            self._commit([token])
-            return
-        self._pending.add(marks, token)
-        self._drain_pending()
-
-    def _drain_pending(self) -> None:
-        """Commit the pending acks whose sends are delivered now."""
-        if len(self._pending):
-            dead = self._pending.drain(self._commit)
-            if dead:
-                self._report_unreachable(len(dead))
-
-    def _report_unreachable(self, n: int) -> None:
-        """Log acks dropped because a send before them failed for good (once a minute)."""
-        self._unreachable += n
-        now = time.monotonic()
-        if now - self._unreachable_logged < 60.0:
-            return
-        self._log.error(
-            "%d acknowledgement(s) will not be committed: a message sent before them was "
-            "not delivered (see the producer's errors). The committed position stays before "
-            "them; they are consumed again after a restart",
-            self._unreachable,
-        )
-        self._unreachable = 0
-        self._unreachable_logged = now
-
-    def _flush_barrier(self, timeout: float | None) -> None:
-        """Flush the producers pending acks wait on, then commit what became ready."""
-        self._flush_trackers(self._pending.trackers(), timeout)
-        self._drain_pending()
-        self._report_dropped(len(self._pending.drop_all()))
-
-    def _flush_trackers(self, trackers: Iterable[DeliveryTracker], timeout: float | None) -> None:
-        """Flush the producers behind ``trackers``; log (not raise) what fails."""
-        for tracker in trackers:
-            try:
-                tracker.flush(timeout)
-            except StreamProcessorError as exc:
-                self._log.error(
-                    "Could not flush producer %s before committing acknowledgements: %s",
-                    tracker.name,
-                    exc,
-                )
-
-    def _report_dropped(self, n: int) -> None:
-        """Log acknowledgements that can never be committed (their sends failed)."""
-        if n:
-            self._log.error(
-                "%d acknowledgement(s) not committed: the messages sent before them were "
-                "not delivered; they will be consumed again",
-                n,
-            )
-
-    def nack(self, msg: Message) -> None:
-        """Refuse ``msg``: it is delivered again before later messages."""
-        self._check_open("nack")
-        self._unhand()  # (the nacked message comes before those not handed out yet)
-        self._nack(msg)
-
-    def _token(self, msg: Message) -> Any:
-        raise NotImplementedError
-
-    def _commit(self, tokens: list[Any]) -> None:
-        raise NotImplementedError
-
-    def _nack(self, msg: Message) -> None:
-        raise NotImplementedError
-
-    def backlog(self) -> int:
-        """Return the number of messages not yet acknowledged."""
-        raise NotImplementedError
-
-    def _describe_unfinished(self) -> str:
-        n = len(self._pending)
-        return f"{self.client_type} consumer has {n} uncommitted ack(s)" if n else ""
-
-
 class ProducerBase(ClientBase):
     """Shared producer machinery: a delivery tracker registered with the ack barrier."""
 
@@ -643,16 +258,6 @@ class ProducerBase(ClientBase):
         )
         if not self.synchronous:
             self._barrier.register(self._tracker)
-        #: producer topics and tag names found sendable (see _check_names)
-        self._names = SendableNames(self._topic_problem)
-
-    def _check_names(self, msg: Message) -> None:
-        """Refuse a message whose ``producer_topic`` or a tag name cannot be sent."""
-        self._names.check(msg)
-
-    def _topic_problem(self, topic: str) -> str | None:
-        """Hook: say why this producer cannot send to ``topic`` (None: it can)."""
-        return None
 
     def _new_tracker(self, name: str, flush: Callable[[float | None], Any]) -> DeliveryTracker:
         """Hook: return the tracker that numbers this producer's sends (called first)."""

@@ -21,7 +21,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -30,9 +29,9 @@ from streamprocessor.runner.handler import (
     Handler,
     HandlerFailedError,
     HandlerOutputError,
-    check_output,
     dead_letter,
     describe,
+    output_error,
     outputs,
 )
 from streamprocessor.runner.lanes import Lane, partition_of
@@ -66,14 +65,9 @@ _RESUME_BACKLOG = 0.5
 def _output_error(result: Message, refused: InvalidMessageError) -> Exception:
     """The handler failure for an output a producer refused (nothing of it was sent).
 
-    The runner's own words for a field of the wrong type (``check_output``), else the
-    producer's.
+    The runner's own words for a field no producer can send, else the producer's.
     """
-    try:
-        check_output(result)
-    except HandlerOutputError as exc:
-        return exc
-    return refused
+    return output_error(result) or refused
 
 
 class Runner:
@@ -216,10 +210,6 @@ class Runner:
         consumer = self._source
         default = self._default
         send = default.send if default is not None else None
-        # a producer that refuses a bad message itself (InvalidMessageError, caught below,
-        # before anything is sent) saves the runner the checks that keep every
-        # environment alike
-        checked = getattr(default, "checks_fields", False) is True
         for batch in consumer.batches():
             lane.batch = batch
             handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
@@ -236,21 +226,7 @@ class Runner:
                         if result is None:
                             handled += 1
                             continue
-                        if (
-                            send is not None
-                            and isinstance(result, Message)
-                            # else _resolve checks it: a bad field is a handler failure
-                            and (
-                                checked
-                                or (
-                                    ((v := result.value).__class__ is bytes or v is None)
-                                    and ((k := result.key) is None or k.__class__ is bytes)
-                                    and ((t := result.timestamp) is None or t.__class__ is datetime)
-                                    and result.tags.__class__ is dict  # (values: when sent)
-                                    and result.producer_topic.__class__ is str
-                                )
-                            )
-                        ):
+                        if send is not None and isinstance(result, Message):
                             try:
                                 send(result)
                             except InvalidMessageError as exc:  # nothing was sent

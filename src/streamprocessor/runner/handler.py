@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeAlias
 
+from streamprocessor.clients.validation import field_problem
 from streamprocessor.stream import ConfigError, Message, StreamProcessorError
-from streamprocessor.stream.message import a_kind, field_problem
 
 __all__ = [
     "DEAD_LETTER_TAGS",
@@ -40,6 +40,7 @@ __all__ = [
     "check_output",
     "describe",
     "load_handler",
+    "output_error",
     "to",
 ]
 
@@ -130,10 +131,22 @@ def describe(msg: Message) -> str:
 def check_output(msg: Message, producer: str = DEFAULT_PRODUCER) -> Message:
     """Return ``msg`` if a producer can send it; raise :class:`HandlerOutputError` if not.
 
-    A producer sends a ``value`` and ``key`` that are ``bytes`` or ``None``; anything else
-    (a ``str`` above all) would fail in ``producer.send`` as a client error. Checking
-    before the send makes it the handler's failure, under the error policy. ``producer``
-    is the output's producer name, for the error message.
+    A result of several messages is checked in full before any is sent; a single message
+    goes straight to ``send``, whose refusal becomes the same failure (the runner words
+    it with :func:`output_error`). ``producer`` names the output's producer.
+    """
+    error = output_error(msg, producer)
+    if error is not None:
+        raise error
+    return msg
+
+
+def output_error(msg: Message, producer: str = DEFAULT_PRODUCER) -> HandlerOutputError | None:
+    """Return the handler's failure for an output of the wrong type (``None``: none).
+
+    It names the output (and its producer when not the default), the field, the type it
+    must have and how to fix it. A name a producer cannot take (a NUL, a lone surrogate,
+    a topic the backend refuses) is left to the producer's own refusal.
     """
     v = msg.value
     k = msg.key
@@ -144,32 +157,12 @@ def check_output(msg: Message, producer: str = DEFAULT_PRODUCER) -> Message:
         and not msg.tags  # (tags are checked one by one below)
         and msg.producer_topic.__class__ is str
     ):
-        return msg
-    return _check_slowly(msg, producer)
-
-
-def _check_slowly(msg: Message, producer: str) -> Message:
+        return None
+    whose = field_problem(msg)
+    if whose is None:
+        return None
     where = "" if producer == DEFAULT_PRODUCER else f" for producer {producer!r}"
-    for name in ("value", "key"):
-        v = getattr(msg, name)
-        if v is None or isinstance(v, bytes):  # bytes subclasses are sent as bytes
-            continue
-        if isinstance(v, str):
-            fix = f"{name}.encode()"
-        elif isinstance(v, bytearray | memoryview):
-            fix = f"bytes({name})"
-        elif isinstance(v, int | float):
-            fix = f"str({name}).encode()"
-        else:
-            fix = f"serialize it, e.g. json.dumps({name}).encode()"
-        raise HandlerOutputError(
-            f"the handler returned a Message{where} whose {name} is {a_kind(v)}: "
-            f"{name} must be bytes or None (return bytes: {fix})"
-        )
-    problem = field_problem(msg)
-    if problem is not None:
-        raise HandlerOutputError(f"the handler returned a Message{where} whose {problem}")
-    return msg
+    return HandlerOutputError(f"the handler returned a Message{where} whose {whose}")
 
 
 def outputs(result: object) -> list[tuple[str, Message]]:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from datetime import datetime
+from typing import Any
 
 from streamprocessor.stream.message import Message
 
-__all__ = ["InmemStore", "Snapshot", "default_store", "message_from", "snapshot_of"]
+__all__ = [
+    "InmemStore",
+    "Snapshot",
+    "default_store",
+    "message_from",
+    "messages_from",
+    "snapshot_of",
+]
 
 # A stored message is a tuple of immutable values (bytes, str, int, datetime and a tuple of
 # tag items), so the store never shares a mutable object with its users and the cyclic GC
@@ -41,12 +49,26 @@ def snapshot_of(msg: Message) -> Snapshot:
 
 def message_from(s: Snapshot) -> Message:
     """Return a new message built from a stored snapshot (no opaque)."""
-    m = Message.__new__(Message)
-    m.value, m.key, m.timestamp, tags, m.consumer_topic, m.producer_topic, m.offset = s
-    m.tags = dict(tags) if tags else {}
-    m.partition = None
-    m._opaque = None
-    return m
+    return messages_from([s])[0]
+
+
+def messages_from(snaps: Sequence[Snapshot], owner: Any = None, first: int = 0) -> list[Message]:
+    """Return new messages built from stored snapshots, in one pass.
+
+    With an ``owner`` (a consumer), the opaque value of the i-th message is
+    ``(owner, first + i)``: the entry it was leased as; else it has none.
+    """
+    new = Message.__new__
+    out: list[Message] = []
+    append = out.append
+    for i, s in enumerate(snaps, first):
+        m = new(Message)
+        m.value, m.key, m.timestamp, tags, m.consumer_topic, m.producer_topic, m.offset = s
+        m.tags = dict(tags) if tags else {}
+        m.partition = None
+        m._opaque = None if owner is None else (owner, i)
+        append(m)
+    return out
 
 
 class InmemStore:
@@ -127,7 +149,7 @@ class InmemStore:
         """Return copies of the stored messages, in insertion order."""
         with self._cond:
             snaps = list(self._items.values())
-        return [message_from(s) for s in snaps]
+        return messages_from(snaps)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -12,9 +12,15 @@
      │    ├── InvalidMessageError              send() of something no producer can send
      │    └── DeliveryError                    a produced message was not delivered
      ├── FlushTimeoutError                     flush/close could not deliver in time
-     └── ManualErrorsDisabledError             errors() while errors are handled for you
+     ├── ManualErrorsDisabledError             errors() while errors are handled for you
+     ├── runner.HandlerError                   the runner's handler errors
+     │    ├── HandlerOutputError (also TypeError)  a result the runner cannot send
+     │    └── HandlerFailedError               the handler failed and the policy is stop
+     └── testing.kafka_broker.KafkaBrokerError (also RuntimeError)  the test broker kit
+          └── JarFetchError, BrokerStartError, CertificateError
 
-Backend exceptions never escape raw: a client raises one of these ``from`` the cause.
+Backend exceptions never escape raw: a client raises one of these ``from`` the cause
+(Kafka's are translated in ``clients.kafka.errors``).
 """
 
 from __future__ import annotations

@@ -9,10 +9,7 @@ from streamprocessor.stream.errors import OpaqueAlreadySet
 
 __all__ = [
     "Message",
-    "a_kind",
-    "field_problem",
     "message_opaque",
-    "name_problem",
     "set_message_opaque",
     "test_message",
 ]
@@ -125,73 +122,6 @@ class Message:
         if self.partition is not None:
             parts.append(f"partition={self.partition}")
         return f"Message({', '.join(parts)})"
-
-
-def a_kind(value: object) -> str:
-    """Return "a str", "an int", …: the article and the name of ``value``'s type."""
-    kind = type(value).__name__
-    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
-
-
-def field_problem(msg: Message) -> str | None:
-    """Say what in ``timestamp``, ``tags`` or ``producer_topic`` no producer can send.
-
-    ``None`` when they are fine (``value`` and ``key`` are checked by the callers, with
-    their own hints). The text completes "a message whose …".
-    """
-    ts = msg.timestamp
-    if ts is not None and not isinstance(ts, datetime):
-        return (
-            f"timestamp is {a_kind(ts)}: timestamp must be a datetime or None "
-            "(e.g. datetime.fromtimestamp(seconds, UTC))"
-        )
-    tags = msg.tags
-    if not isinstance(tags, dict):
-        return f"tags is {a_kind(tags)}: tags must be a dict of str to bytes"
-    for k, v in tags.items():
-        if not isinstance(k, str):
-            return f"tag key {k!r} is {a_kind(k)}: tag keys must be str"
-        if (problem := name_problem(k)) is not None:
-            return f"tag key {k!r} {problem}"
-        if v is not None and not isinstance(v, bytes | str):
-            return f"tag {k!r} is {a_kind(v)}: tag values must be bytes (e.g. str(value).encode())"
-        if isinstance(v, str) and not v.isascii():
-            try:
-                v.encode()
-            except UnicodeEncodeError:
-                return (
-                    f"tag {k!r} is a str with a lone surrogate: tag values must be bytes "
-                    "(e.g. value.encode('utf-8', 'surrogateescape'))"
-                )
-    topic = msg.producer_topic
-    if not isinstance(topic, str):
-        return (
-            f"producer_topic is {a_kind(topic)}: producer_topic must be a str "
-            "('' sends to the producer's own topic)"
-        )
-    if (problem := name_problem(topic)) is not None:
-        return f"producer_topic {topic!r} {problem}"
-    return None
-
-
-def name_problem(name: str) -> str | None:
-    """Say why ``name`` (a topic or tag name) cannot be sent: a NUL or a lone surrogate.
-
-    Such a name ends or crashes C code (librdkafka, the encoders); ``None`` when fine.
-    The text completes "producer_topic 'x' …".
-    """
-    if "\0" in name:
-        return "holds a NUL character ('\\0'): names must be text without NUL"
-    if not name.isascii():
-        try:
-            name.encode()
-        except UnicodeEncodeError:
-            return (
-                "is not valid Unicode (a lone surrogate, e.g. from bytes decoded with "
-                "errors='surrogateescape'): decode names with errors='replace', or keep "
-                "them ASCII"
-            )
-    return None
 
 
 def message_opaque(msg: Message) -> Any:

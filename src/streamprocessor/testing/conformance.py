@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import signal
 import threading
 import time
@@ -44,7 +45,7 @@ from streamprocessor.stream import (
 from streamprocessor.util.barrier import BARRIER, AckBarrier, DeliveryTracker
 from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
-__all__ = ["ConformanceSuite", "Features", "Harness", "HeldProducer", "collect"]
+__all__ = ["UNSENDABLE", "ConformanceSuite", "Features", "Harness", "HeldProducer", "collect"]
 
 ALL_FIELDS = frozenset({"value", "key", "timestamp", "tags", "offset", "consumer_topic"})
 
@@ -79,6 +80,20 @@ class Features:
     fatal_errors: bool = True
     #: a SIGTERM ends iteration after the message in hand (interrupt handling)
     signal_stop: bool = True
+
+
+#: messages with a field no producer can send, each with the field it names
+UNSENDABLE: tuple[tuple[str, Any], ...] = (
+    ("value", {"value": "text"}),
+    ("key", {"key": 7}),
+    ("timestamp", {"timestamp": 1_700_000_000}),
+    ("tags", {"tags": [("a", b"1")]}),
+    ("tag key", {"tags": {1: b"1"}}),
+    ("tag 'n'", {"tags": {"n": 5}}),
+    ("tag key 'a\\x00b'", {"tags": {"a\0b": b"1"}}),
+    ("producer_topic", {"producer_topic": 5}),
+    ("producer_topic 't\\udcff'", {"producer_topic": "t\udcff"}),
+)
 
 
 @dataclass
@@ -942,3 +957,19 @@ class ConformanceSuite:
         """A str value is refused with InvalidMessageError."""
         with h.new_producer() as p, pytest.raises(InvalidMessageError):
             p.send(Message(value="text"))  # type: ignore[arg-type]
+
+    def test_a_field_no_producer_can_send_is_refused_and_nothing_is_sent(
+        self, h: Harness
+    ) -> None:
+        """InvalidMessageError naming the field, before anything is sent; the producer goes on."""
+        with h.new_producer() as p:
+            for field_name, fields in UNSENDABLE:
+                whose = re.escape(f"a Message whose {field_name}")
+                with pytest.raises(InvalidMessageError, match=whose):
+                    p.send(Message(**{"value": b"bad", **fields}))
+            p.send(Message(value=b"good"))
+        h.settle()
+        with h.new_consumer() as c:
+            h.ready(c)
+            got = collect(c, 2, h.timeout if h.features.finite else 2.0)
+        assert [m.value for m in got] == [b"good"]

@@ -72,6 +72,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from streamprocessor.stream.errors import StreamProcessorError
+
 __all__ = [
     "DEFAULT_START_TIMEOUT",
     "KAFKA_VERSION",
@@ -203,8 +205,8 @@ logger.cleaner.level = WARN
 """
 
 
-class KafkaBrokerError(RuntimeError):
-    """Base class of the errors this module raises."""
+class KafkaBrokerError(StreamProcessorError, RuntimeError):
+    """Base class of the errors this module raises (also a RuntimeError, as it was)."""
 
 
 class JarFetchError(KafkaBrokerError):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from streamprocessor.clients.base import message_error, valid_message
 from streamprocessor.clients.front import ConsumerFront, ProducerFront
-from streamprocessor.clients.front.names import SendableNames
 from streamprocessor.clients.ports import Commit, Nack, SinkLink, SourceLink
+from streamprocessor.clients.validation import SentNames
 from streamprocessor.stores.inmem import InmemStore, Snapshot
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
@@ -192,18 +192,19 @@ class InmemSink:
 
     def __init__(self, config: Any, link: SinkLink) -> None:
         self._store = _store_of(config, "producer")
-        self._names = SendableNames()
+        self._names = SentNames()
 
     def send(self, msg: Message) -> None:
         """Append a copy of ``msg`` to the store."""
-        fast_ok = msg.__class__ is Message and (
-            (msg.value is None or msg.value.__class__ is bytes)
-            and (msg.key is None or msg.key.__class__ is bytes)
-        )
-        if not fast_ok and not valid_message(msg):
-            raise message_error(msg)
-        if msg.producer_topic or msg.tags:
-            self._names.check(msg)
+        if (
+            msg.__class__ is not Message
+            or ((v := msg.value) is not None and v.__class__ is not bytes)
+            or ((k := msg.key) is not None and k.__class__ is not bytes)
+            or ((ts := msg.timestamp) is not None and ts.__class__ is not datetime)
+            or msg.producer_topic
+            or msg.tags
+        ):
+            self._names.check(msg)  # (every field: InvalidMessageError, nothing stored)
         self._store.add(msg)
 
     def flush(self, timeout: float | None) -> None:

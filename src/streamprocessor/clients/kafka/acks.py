@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from streamprocessor.clients.kafka.assignment import Assignment
-from streamprocessor.clients.kafka.errors import describe
+from streamprocessor.clients.kafka.errors import kafka_error, translated
 from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard
 from streamprocessor.clients.kafka.offsets import PartitionState
 from streamprocessor.clients.ports import SourceLink
@@ -95,17 +95,14 @@ class AckMixin:
                         self._c.seek(tp)
                     return
                 except KafkaException as exc:
-                    err = exc.args[0] if exc.args else None
+                    err = kafka_error(exc)
+                    doing = f"unable to nack {state.topic}[{state.partition}] offset {off}"
                     # right after an assignment the fetcher may not be ready yet
-                    if not isinstance(err, KafkaError) or err.code() != KafkaError._STATE:
-                        raise ClientError(
-                            f"unable to nack {state.topic}[{state.partition}] offset {off}: "
-                            f"seek failed: {describe(err) if err is not None else exc}"
-                        ) from exc
+                    if err is None or err.code() != KafkaError._STATE:
+                        raise translated(exc, f"{doing}: seek failed") from exc
                     if attempt == 39:
-                        raise ClientError(
-                            f"unable to nack {state.topic}[{state.partition}] offset {off}: "
-                            f"the partition is not being fetched ({describe(err)})"
+                        raise translated(
+                            exc, f"{doing}: the partition is not being fetched"
                         ) from exc
                     time.sleep(0.05)
         finally:

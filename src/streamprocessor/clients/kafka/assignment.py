@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from streamprocessor.clients.kafka.errors import describe
+from streamprocessor.clients.kafka.errors import describe, error_text, kafka_error
 from streamprocessor.clients.kafka.message import message_type
 from streamprocessor.clients.kafka.offsets import PartitionState
 from streamprocessor.util.throttle import THROTTLE
@@ -165,12 +165,13 @@ class Assignment:
             try:
                 self.handle.store_offsets(offsets=offsets)
             except KafkaException as exc:
-                err = exc.args[0] if exc.args else None
-                if isinstance(err, KafkaError) and err.code() == KafkaError._STATE:
+                err = kafka_error(exc)
+                if err is not None and err.code() == KafkaError._STATE:
                     self.log.debug("Offsets of unassigned partitions not stored: %s", err)
                 else:
                     THROTTLE.error(self.log, ("store-offsets", id(self.owner)),
-                                   "Unable to store offsets %s: %s", fmt(offsets), exc)
+                                   "Unable to store offsets %s: %s", fmt(offsets),
+                                   error_text(exc))
 
     def commit_now(self, offsets: list[TopicPartition]) -> str:
         """Commit ``offsets`` synchronously; return "" or what went wrong."""
@@ -179,10 +180,10 @@ class Assignment:
         try:
             result = self.handle.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
+            err = kafka_error(exc)
+            if err is not None and err.code() == KafkaError._NO_OFFSET:
                 return ""
-            return describe(err) if isinstance(err, KafkaError) else str(exc)
+            return error_text(exc)
         failed = [tp for tp in result or () if tp.error is not None]
         return "; ".join(f"{tp.topic}[{tp.partition}]: {describe(tp.error)}" for tp in failed)
 

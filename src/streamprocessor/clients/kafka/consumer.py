@@ -32,7 +32,15 @@ from confluent_kafka import Message as _Record
 from streamprocessor.clients.front import ConsumerFront
 from streamprocessor.clients.kafka.acks import AckMixin
 from streamprocessor.clients.kafka.assignment import Assignment, fmt, positions
-from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
+from streamprocessor.clients.kafka.errors import (
+    Severity,
+    classify,
+    describe,
+    error_text,
+    kafka_error,
+    log_transient,
+    translated,
+)
 from streamprocessor.clients.kafka.lifecycle import (
     ConsumeGate,
     HandleGuard,
@@ -182,7 +190,7 @@ class KafkaSource(RebalanceMixin, AckMixin):
         except RuntimeError:  # the handle was closed under us: nothing more comes
             return []
         except KafkaException as exc:
-            self._consume_error(exc.args[0] if exc.args else None, None)
+            self._consume_error(kafka_error(exc), None)
         finally:
             guard.exit()
         return []
@@ -305,7 +313,7 @@ class KafkaSource(RebalanceMixin, AckMixin):
                 try:
                     self._c.pause(parts)
                 except (KafkaException, RuntimeError) as exc:
-                    self._log.warning("Could not pause %s: %s", fmt(parts), exc)
+                    self._log.warning("Could not pause %s: %s", fmt(parts), error_text(exc))
                     return None
                 finally:
                     self._guard.exit()
@@ -353,7 +361,7 @@ class KafkaSource(RebalanceMixin, AckMixin):
         try:
             self._c.resume(parts)
         except (KafkaException, RuntimeError) as exc:
-            self._log.warning("Could not resume %s: %s", fmt(parts), exc)
+            self._log.warning("Could not resume %s: %s", fmt(parts), error_text(exc))
         else:
             self._log.debug("Resumed %s", fmt(parts))
         finally:
@@ -422,7 +430,7 @@ class KafkaSource(RebalanceMixin, AckMixin):
             with self._gate.other():
                 return self._parts.backlog()
         except KafkaException as exc:
-            raise ClientError(f"unable to compute the backlog: {exc}") from exc
+            raise translated(exc, "unable to compute the backlog") from exc
         finally:
             self._guard.exit()
 

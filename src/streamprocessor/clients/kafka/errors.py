@@ -14,6 +14,9 @@ never fatal (unless librdkafka itself calls the error fatal) and is logged at WA
 the original did. An *empty* list (``options.kafka_handle_transient_errors()``) asks for
 the original's strict behaviour: every error librdkafka reports is fatal, so even a
 broker restart ends the client.
+
+This module is also the one boundary where confluent_kafka's exceptions become ours:
+:func:`kafka_error` unwraps one, :func:`translated` builds our error from it.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
+from streamprocessor.stream.errors import ClientError
 from streamprocessor.util.throttle import THROTTLE
 
 __all__ = [
@@ -32,7 +36,10 @@ __all__ = [
     "Severity",
     "classify",
     "describe",
+    "error_text",
+    "kafka_error",
     "log_transient",
+    "translated",
 ]
 
 
@@ -143,3 +150,27 @@ def log_transient(
         )
     else:
         THROTTLE.warning(log, cause, "Kafka reported: %s%s", describe(err), where, extra=fields)
+
+
+def kafka_error(exc: BaseException) -> KafkaError | None:
+    """Return the librdkafka error a ``KafkaException`` carries (``None``: it has none)."""
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0]
+    return None
+
+
+def error_text(exc: BaseException) -> str:
+    """Return what went wrong in ``exc``: :func:`describe` of its librdkafka error if any."""
+    err = kafka_error(exc)
+    return describe(err) if err is not None else str(exc)
+
+
+def translated(exc: BaseException, doing: str) -> ClientError:
+    """Return the error of our tree for ``exc``, raised by confluent_kafka while ``doing``.
+
+    ``doing`` completes the sentence ("unable to compute the backlog"); raise the result
+    ``from exc``. Every site that turns a confluent_kafka exception into one of ours goes
+    through here (a produce refusal through the producer's own words, a configuration
+    refusal through ``properties.config_error``).
+    """
+    return ClientError(f"{doing}: {error_text(exc)}")

@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 
-from streamprocessor.clients.kafka.errors import TERMINAL_CODES, describe
+from streamprocessor.clients.kafka.errors import TERMINAL_CODES, describe, kafka_error, translated
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.util.throttle import DEFAULT_INTERVAL, LogThrottle
 
@@ -195,11 +195,9 @@ def wait_for_cluster(
         try:
             return list_topics(max(min(left, 1.0), 0.05))
         except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and _terminal(err):
-                raise ClientError(
-                    f"unable to connect to Kafka at {brokers}: {describe(err)}"
-                ) from exc
+            err = kafka_error(exc)
+            if err is not None and _terminal(err):
+                raise translated(exc, f"unable to connect to Kafka at {brokers}") from exc
         serve()
         if startup.errors:
             raise ClientError(

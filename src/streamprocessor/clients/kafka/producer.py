@@ -30,15 +30,16 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from streamprocessor.clients.base import (
-    IDLE_HOOKS,
-    ProducerBase,
-    message_error,
-    seconds,
-    valid_message,
-)
+from streamprocessor.clients.base import ProducerBase
+from streamprocessor.clients.front import IDLE_HOOKS, seconds
 from streamprocessor.clients.kafka.delivery import Deliveries
-from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
+from streamprocessor.clients.kafka.errors import (
+    Severity,
+    classify,
+    describe,
+    kafka_error,
+    log_transient,
+)
 from streamprocessor.clients.kafka.lifecycle import (
     StartupErrors,
     client_conf,
@@ -54,13 +55,14 @@ from streamprocessor.clients.kafka.properties import (
     redacted,
     topic_problem,
 )
+from streamprocessor.clients.validation import SentNames, problem, refusal
 from streamprocessor.stream.errors import (
     ClientError,
     DeliveryError,
     FlushTimeoutError,
     InvalidMessageError,
 )
-from streamprocessor.stream.message import Message, field_problem
+from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker
 
 __all__ = ["KafkaProducer"]
@@ -88,7 +90,6 @@ class KafkaProducer(ProducerBase):
     """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
 
     client_type = "kafka"
-    checks_fields = True  # (librdkafka refuses them: see _refused)
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
@@ -111,6 +112,7 @@ class KafkaProducer(ProducerBase):
         k = config.kafka
         props = producer_properties(config)
         self._topic: str = k.topic
+        self._names = SentNames(topic_problem, values=False)
         self._max_bytes = int(props.get("message.max.bytes", 1_000_000))
         self._variable = f"{env_prefix(config, 'producer')}_KAFKA_LIBRDKAFKA_CONFIG"
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
@@ -164,14 +166,15 @@ class KafkaProducer(ProducerBase):
             ts = msg.timestamp
             tags = msg.tags
         except AttributeError:
-            raise message_error(msg) from None
+            raise refusal(msg) from None
         if (
-            (value.__class__ is not bytes and value is not None)
+            topic
+            or tags
+            or tags.__class__ is not dict
+            or (value.__class__ is not bytes and value is not None)
             or (key is not None and key.__class__ is not bytes)
-        ) and not valid_message(msg):
-            raise message_error(msg)
-        if topic or tags:  # (a tag name with a lone surrogate crashes confluent-kafka)
-            self._check_names(msg)
+        ):  # (a bad timestamp: produce refuses it, see _refused)
+            self._names.check(msg)  # (a tag name with a lone surrogate crashes confluent-kafka)
         topic = topic or self._topic
         report = next(self._numbers)  # the send's number and delivery callback
         try:
@@ -221,9 +224,6 @@ class KafkaProducer(ProducerBase):
                 self._void(report)
                 raise self._refused(msg, topic, exc) from exc
 
-    def _topic_problem(self, topic: str) -> str | None:
-        return topic_problem(topic)
-
     def _refused(self, msg: Message, topic: str, exc: BaseException) -> ClientError:
         """The error for a send librdkafka did not take (nothing of it was sent).
 
@@ -231,10 +231,10 @@ class KafkaProducer(ProducerBase):
         type, anything librdkafka refuses in ``produce``) unless librdkafka says this
         producer cannot go on.
         """
-        err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-        if not isinstance(err, KafkaError):
-            if field_problem(msg) is not None:  # a timestamp, tags or topic of the wrong type
-                return message_error(msg)
+        err = kafka_error(exc)
+        if err is None:
+            if problem(msg, topic_problem) is not None:  # a field of the wrong type
+                return refusal(msg, topic_problem)
             return InvalidMessageError(f"cannot send a message to {topic!r}: {exc}")
         if err.fatal():
             return ClientError(f"unable to produce message to {topic!r}: {describe(err)}")

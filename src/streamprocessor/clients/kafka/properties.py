@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from streamprocessor.clients.kafka.errors import kafka_error
 from streamprocessor.stream.errors import ConfigError
 
 __all__ = [
@@ -351,7 +352,8 @@ _PROPERTY = re.compile(r'property[: ]*"?([a-z0-9_.]+)"?', re.IGNORECASE)
 
 def config_error(exc: BaseException, config: Any, kind: str) -> ConfigError:
     """Turn librdkafka's refusal of a configuration into a ConfigError naming the setting."""
-    text = str(exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else exc)
+    err = kafka_error(exc)
+    text = err.str() if err is not None else str(exc)
     where = ""
     match = _PROPERTY.search(text)
     if match:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
 from streamprocessor.clients.kafka.assignment import QUERY_TIMEOUT, Assignment, fmt, positions
+from streamprocessor.clients.kafka.errors import translated
 from streamprocessor.clients.ports import SourceLink
 from streamprocessor.stream.errors import ClientError
 
@@ -68,12 +69,13 @@ class RebalanceMixin:
                 [TopicPartition(tp.topic, tp.partition) for tp in partitions], QUERY_TIMEOUT
             )
         except KafkaException as exc:
-            self._link.fail(
-                ClientError(
-                    f"unable to retrieve committed offsets of {fmt(partitions)} to apply "
-                    f"the default offset: {exc}"
-                )
+            error = translated(
+                exc,
+                f"unable to retrieve committed offsets of {fmt(partitions)} to apply the "
+                "default offset",
             )
+            error.__cause__ = exc
+            self._link.fail(error)
             return
         starts = {(c.topic, c.partition): c.offset for c in committed}
         out = []

@@ -27,11 +27,12 @@ import sys
 import threading
 import time
 import weakref
+from datetime import datetime
 from typing import Any
 
-from streamprocessor.clients.base import message_error
 from streamprocessor.clients.front import IDLE_HOOKS, ProducerFront
 from streamprocessor.clients.ports import SinkLink
+from streamprocessor.clients.validation import SentNames, refusal
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker
@@ -104,6 +105,7 @@ class StandardstreamSink:
     def __init__(self, config: Any, link: SinkLink) -> None:
         self._link = link
         self._log = link.log
+        self._names = SentNames()
         self._closed = False
         self._closing = False
         writer = config.standardstream.writer
@@ -158,11 +160,26 @@ class StandardstreamSink:
     # -- sending ------------------------------------------------------------------------
 
     def send(self, msg: Message) -> None:
-        """Buffer ``msg.value`` as one line (``None`` writes an empty line)."""
+        """Buffer ``msg.value`` as one line (``None`` writes an empty line).
+
+        A ``Message`` another producer would refuse is refused here too, although only
+        its value is written. A consumed message (a subclass whose fields are class
+        attributes or built on first read) has only its value checked: reading the other
+        fields makes a stdin → stdout pipe about a fifth slower.
+        """
         try:
             v = msg.value
             parts = self._parts
-            if type(v) is not bytes:
+            if type(v) is not bytes or (
+                type(msg) is Message
+                and (
+                    ((ts := msg.timestamp) is not None and ts.__class__ is not datetime)
+                    or msg.producer_topic
+                    or ((k := msg.key) is not None and k.__class__ is not bytes)
+                    or (t := msg.tags)
+                    or t.__class__ is not dict
+                )
+            ):
                 v = self._other_value(msg)
             parts.append(v)  # type: ignore[union-attr]  # None: the slow path below
         except AttributeError:
@@ -174,15 +191,10 @@ class StandardstreamSink:
         if size >= FLUSH_SIZE:
             self._write_buffered(raise_errors=True)
 
-    @staticmethod
-    def _other_value(msg: Message) -> bytes:
+    def _other_value(self, msg: Message) -> bytes:
+        self._names.check(msg)
         v = msg.value
-        if isinstance(msg, Message):
-            if v is None:
-                return b""  # a tombstone is an empty line
-            if isinstance(v, bytes):
-                return bytes(v)
-        raise message_error(msg)
+        return b"" if v is None else bytes(v)  # (a tombstone is an empty line)
 
     def _send_refused(self, msg: object) -> None:
         """The slow path of ``send``: broken, failed, or not a message."""
@@ -191,7 +203,7 @@ class StandardstreamSink:
             return
         if self._parts is None:  # failed: the front raises why
             self._link.raise_failure()
-        raise message_error(msg)
+        raise refusal(msg)
 
     def flush(self, timeout: float | None) -> None:
         """Write everything sent so far (writes block; ``timeout`` is not enforced)."""
