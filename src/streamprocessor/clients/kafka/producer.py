@@ -15,6 +15,12 @@ How it works:
 - a message librdkafka refuses in ``produce`` (too large, an invalid topic name, a field
   it cannot take) is an :class:`~streamprocessor.stream.errors.InvalidMessageError`:
   nothing was sent and the producer goes on (the runner makes it the handler's failure);
+- a batch the broker refuses for good (a code of ``REFUSAL_CODES``: too large for the
+  topic, no key on a compacted topic, …) fails every message in it; they are sent again
+  one at a time, each alone in librdkafka's queue, so only the message at fault is
+  refused: a *refused send*, handed to the ``on_refused`` callback (it holds back the
+  acks made after it until released), or without one a failed delivery. The others
+  arrive after what was sent to their partition meanwhile;
 - a failed delivery is a :class:`~streamprocessor.stream.errors.DeliveryError`; the
   message stays unconfirmed, so no ack that came after it is ever committed.
 """
@@ -30,7 +36,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from streamprocessor.clients.barrier import BARRIER, DeliveryTracker
+from streamprocessor.clients.barrier import BARRIER, DeliveryTracker, RefusedSend
 from streamprocessor.clients.base import (
     IDLE_HOOKS,
     ProducerBase,
@@ -39,14 +45,20 @@ from streamprocessor.clients.base import (
     valid_message,
 )
 from streamprocessor.clients.kafka.delivery import Deliveries
-from streamprocessor.clients.kafka.errors import Severity, classify, describe, log_transient
+from streamprocessor.clients.kafka.errors import (
+    REFUSAL_CODES,
+    Severity,
+    classify,
+    describe,
+    log_transient,
+)
 from streamprocessor.clients.kafka.lifecycle import (
     StartupErrors,
     client_conf,
     run_bounded,
     wait_for_cluster,
 )
-from streamprocessor.clients.kafka.message import timestamp_ms
+from streamprocessor.clients.kafka.message import headers_to_tags, timestamp_ms, to_datetime
 from streamprocessor.clients.kafka.properties import (
     config_error,
     connect_timeout,
@@ -115,6 +127,13 @@ class KafkaProducer(ProducerBase):
         self._variable = f"{env_prefix(config, 'producer')}_KAFKA_LIBRDKAFKA_CONFIG"
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._numbers = self._dr.numbers
+        #: failures of a refused batch, to send again alone: ``(number, error, record)``
+        self._again: list[tuple[int, Any, Any, Any, int]] = []
+        self._again_lock = threading.Lock()
+        #: held while they are sent again (see _isolate); ``send`` waits for it
+        self._isolating = threading.Lock()
+        self._isolator: int | None = None
+        self._refusals: Callable[[RefusedSend], None] | None = None
         #: closing, closed or failed: ``send`` takes the slow path and says why
         self._unusable = False
         self._last_poll = time.monotonic()
@@ -157,6 +176,7 @@ class KafkaProducer(ProducerBase):
         """
         if self._unusable:
             self._check_open("send")
+            self._wait_isolation()
         try:
             value = msg.value
             key = msg.key
@@ -175,16 +195,13 @@ class KafkaProducer(ProducerBase):
         topic = topic or self._topic
         report = next(self._numbers)  # the send's number and delivery callback
         try:
-            self._produce(
-                topic,
-                value,
-                key,
-                -1,
-                report,
-                None,
-                0 if ts is None else timestamp_ms(ts),
-                list(tags.items()) if tags else None,
-            )
+            if ts is None and not tags:
+                self._produce(topic, value, key, -1, report)
+            else:  # (their delivery report lacks them: its callback carries them)
+                ms = 0 if ts is None else timestamp_ms(ts)
+                headers: Any = list(tags.items()) if tags else None
+                carrying = self._dr.carrying(report.__self__, headers, ms)
+                self._produce(topic, value, key, -1, carrying, None, ms, headers)
         except BufferError:
             self._produce_blocking(msg, topic, value, key, ts, tags, report)
         except _REFUSED as exc:
@@ -203,16 +220,12 @@ class KafkaProducer(ProducerBase):
             if self._failure is not None or self._closed:
                 self._void(report)
                 self._check_open("send")
+            ms = 0 if ts is None else timestamp_ms(ts)
+            headers: Any = list(tags.items()) if tags else None
             try:
                 self._produce(
-                    topic,
-                    value,
-                    key,
-                    -1,
-                    report,
-                    None,
-                    0 if ts is None else timestamp_ms(ts),
-                    list(tags.items()) if tags else None,
+                    topic, value, key, -1, self._dr.report(report.__self__, headers, ms),
+                    None, ms, headers,
                 )
                 return
             except BufferError:
@@ -270,9 +283,18 @@ class KafkaProducer(ProducerBase):
             self._report_failures(failures)
         return True
 
-    def _report_failures(self, failures: list[tuple[int, Any, Any]]) -> None:
-        for _seq, err, msg in failures:
-            if err.code() in _PURGED and self._purging:
+    def _report_failures(self, failures: list[tuple[int, Any, Any, Any, int]]) -> None:
+        again = False
+        for failure in failures:
+            seq, err, msg, _, _ = failure
+            code = err.code()
+            if code in REFUSAL_CODES and not self._purging:
+                with self._again_lock:
+                    self._again.append(failure)
+                again = True
+                continue
+            self._dr.fail(seq)
+            if code in _PURGED and self._purging:
                 continue
             self._fail(
                 DeliveryError(
@@ -280,6 +302,117 @@ class KafkaProducer(ProducerBase):
                     f"(topic {msg.topic()!r}, key {msg.key()!r})"
                 )
             )
+        if again:
+            self._isolate()
+
+    # -- refused batches: each message again, alone -------------------------------------
+
+    def on_refused(self, callback: Callable[[RefusedSend], None] | None) -> None:
+        """Have ``callback`` take the sends the broker refuses alone (None: fail instead).
+
+        A refused send is the message's fault (too large for the topic, no key on a
+        compacted topic, a topic this producer may not write to): the producer goes on.
+        The callback runs on whichever thread serves delivery reports and must not block;
+        the acks made after the send wait until its :meth:`RefusedSend.release`. Without
+        a callback a refused send is a failed delivery (:class:`DeliveryError`).
+        """
+        self._refusals = callback
+
+    def _isolate(self) -> None:
+        """Send the messages of refused batches again, one at a time; one thread does it.
+
+        Meanwhile other threads' sends wait (``_unusable`` sends them the slow way): a
+        message sent again is alone in librdkafka's queue, so a refusal is its own.
+        """
+        while self._again and self._isolating.acquire(blocking=False):
+            self._isolator = threading.get_ident()
+            self._unusable = True
+            try:
+                while self._again:
+                    with self._again_lock:
+                        failure = self._again.pop(0)
+                    self._send_alone(*failure)
+            finally:
+                self._isolator = None
+                self._unusable = self._closing or self._closed or self._failure is not None
+                self._isolating.release()
+
+    def _wait_isolation(self) -> None:
+        if self._isolating.locked() and self._isolator != threading.get_ident():
+            with self._isolating:  # (released once the refused batch is sent again)
+                pass
+
+    def _send_alone(self, seq: int, err: Any, rec: Any, headers: Any, ms: int) -> None:
+        """Send a message of a refused batch again under its number, alone; judge it."""
+        self._flush(None)  # what else is queued goes first (its failures queue up here)
+        with self._again_lock:
+            before = len(self._again)
+        try:
+            self._produce(
+                rec.topic(), rec.value(), rec.key(), rec.partition(),
+                self._dr.report(seq, headers, ms), None, ms, headers,
+            )
+        except _REFUSED as exc:  # (a topic not authorised is refused at once now)
+            cause = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+            if isinstance(cause, KafkaError) and not cause.fatal():
+                err = cause
+            self._refuse(seq, err, rec, headers, ms)
+            return
+        self._flush(None)
+        with self._again_lock:
+            came = self._again[before:]
+            mine = [f for f in came if f[0] == seq]
+            if mine:
+                self._again.remove(mine[0])
+        if not mine:
+            return  # delivered (settled: confirmed)
+        if len(came) == 1:
+            self._refuse(seq, mine[0][1], rec, headers, ms)
+        else:  # a send that slipped in failed with it: not proven yet, once more
+            with self._again_lock:
+                self._again.append(mine[0])
+
+    def _refuse(self, seq: int, err: Any, rec: Any, headers: Any, ms: int) -> None:
+        """Report a send the broker refused alone: to the owner's callback, or as failed."""
+        text = self._refusal_text(err, rec, headers)
+        callback = self._refusals
+        if callback is None:
+            self._dr.fail(seq)
+            self._fail(DeliveryError(f"message delivery failure error: {text}"))
+            return
+        message = Message(
+            value=rec.value(), key=rec.key(), timestamp=to_datetime((1, ms)) if ms else None,
+            tags=headers_to_tags(headers), producer_topic=rec.topic(),
+        )
+        try:
+            callback(
+                RefusedSend(message, InvalidMessageError(text), self._tracker, seq,
+                            lambda: self._dr.confirm(seq))
+            )
+        except Exception as exc:  # (never into the thread serving reports)
+            self._log.error("The callback for refused sends failed: %s", exc)
+
+    def _refusal_text(self, err: Any, rec: Any, headers: Any) -> str:
+        """Which message the broker refused, why, and what to do about it."""
+        value, key = rec.value(), rec.key()
+        size = (len(value) if value else 0) + (len(key) if key else 0)
+        for name, v in headers or ():
+            size += len(name.encode()) + (len(v) if v else 0)
+        where = (
+            f"the broker refused a message of {size} bytes (topic {rec.topic()!r}, "
+            f"partition {rec.partition()}, key {key if key is None else key[:40]!r}), "
+            f"sent alone: {err.str()} ({err.name()})"
+        )
+        if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            return (
+                f"{where}: larger than the topic's max.message.bytes (or the broker's "
+                f"message.max.bytes), which is below this producer's message.max.bytes of "
+                f"{self._max_bytes}: send smaller messages, raise max.message.bytes on the "
+                f"topic, or set {self._variable}=message.max.bytes=N to the topic's limit "
+                "so that send refuses such messages at once"
+            )
+        hint = describe(err).partition(f"({err.name()})")[2]
+        return where + hint
 
     def _poll_loop(self) -> None:
         stop = self._stop
@@ -351,6 +484,10 @@ class KafkaProducer(ProducerBase):
             self._check_open("flush")
         t = seconds(timeout)
         left = self._flush(t)
+        if self._again or self._isolating.locked():
+            self._wait_isolation()  # (another thread sends a refused batch again)
+            self._isolate()
+            left = self._flush(t)
         if self._failure is not None:
             self._check_open("flush")
         if left:
