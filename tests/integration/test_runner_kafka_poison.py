@@ -5,6 +5,7 @@ policy, never a fatal client error; nothing crash-loops."""
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -197,3 +198,117 @@ def test_a_poison_output_under_stop_is_a_handler_failure_and_stays_uncommitted(
     wait_committed(kafka_brokers, group, src, {0: 2, 1: 4})
     assert fixed.stop() is None
     assert b"big" in seen and b"bad-topic" in seen
+
+
+# -- outputs the broker refuses in its delivery report ------------------------------------
+
+#: the output of b"huge" fits the producer's message.max.bytes (1 MB) but not the output
+#: topic's max.message.bytes: the broker refuses the batch it is in (random: incompressible)
+HUGE = random.Random(13).randbytes(5000)
+REFUSED_INPUT = {0: [b"a", b"b"], 1: [b"c", b"huge", b"d"]}
+HUGE_INPUT = "partition 1, offset 1"
+
+
+def copy_or_huge(m: Message) -> Message:
+    return Message(value=HUGE if m.value == b"huge" else m.value)
+
+
+@pytest.fixture
+def refusing(kafka_brokers: str, kafka_topic: Callable[..., str]) -> tuple[str, str, str]:
+    """Input, an output topic that takes at most 1000 bytes per batch, a dead-letter topic."""
+    src = kafka_topic(partitions=2)
+    fill(kafka_brokers, src, REFUSED_INPUT)
+    return src, kafka_topic(**{"max.message.bytes": "1000"}), kafka_topic()
+
+
+def huge_lines(caplog: pytest.LogCaptureFixture, src: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if f"topic '{src}', {HUGE_INPUT})" in r.getMessage()]
+
+
+def test_an_output_refused_in_the_delivery_report_is_skipped_and_the_rest_arrives(
+    kafka_brokers: str, refusing: tuple[str, str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """skip: the input of the refused output is skipped with one warning naming it and
+    the limit; every other input's output arrives (some twice: they are handled again);
+    the committed position passes the input; a restart sees only new input."""
+    src, dst, _ = refusing
+    group = kt.random_name("refused")
+    caplog.set_level(logging.INFO)
+    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_huge,
+                     on_error="skip")
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
+    assert proc.stop() is None
+    out = [m.value for m in kt.read_messages(kafka_brokers, dst)]
+    assert set(out) == {b"a", b"b", b"c", b"d"}, out
+    assert out.index(b"c") < len(out) - 1 - out[::-1].index(b"d")  # (c's last before d's)
+    [line] = huge_lines(caplog, src)
+    assert line.startswith(f"Skipping message (topic '{src}', {HUGE_INPUT})")
+    for said in ("InvalidMessageError", "MSG_SIZE_TOO_LARGE", "5000 bytes",
+                 "max.message.bytes", "message.max.bytes of 1000000"):
+        assert said in line, said
+
+    fill(kafka_brokers, src, {1: [b"e"]})
+    seen: list[bytes | None] = []
+    again = Processor(kafka_brokers, src, group, {"producer": dst},
+                      lambda m: seen.append(m.value) or Message(value=m.value), on_error="skip")
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 4})
+    assert again.stop() is None
+    assert seen == [b"e"]
+
+
+def test_an_output_refused_in_the_delivery_report_dead_letters_its_input(
+    kafka_brokers: str, refusing: tuple[str, str, str]
+) -> None:
+    src, dst, dlq = refusing
+    group = kt.random_name("refused")
+    proc = Processor(kafka_brokers, src, group, {"producer": dst, "dead_letter": dlq},
+                     copy_or_huge, on_error="dead-letter")
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
+    assert proc.stop() is None
+    [dead] = kt.read_messages(kafka_brokers, dlq)
+    assert dead.value == b"huge"
+    assert (dead.tags["source.partition"], dead.tags["source.offset"]) == (b"1", b"1")
+    assert dead.tags["error.type"] == b"streamprocessor.stream.errors.InvalidMessageError"
+    assert b"MSG_SIZE_TOO_LARGE" in dead.tags["error"]
+    assert {m.value for m in kt.read_messages(kafka_brokers, dst)} == {b"a", b"b", b"c", b"d"}
+
+
+def test_an_output_refused_in_the_delivery_report_is_retried(
+    kafka_brokers: str, refusing: tuple[str, str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """--retries 2: three attempts are logged for the input, then it is skipped."""
+    src, dst, _ = refusing
+    group = kt.random_name("refused")
+    caplog.set_level(logging.INFO)
+    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_huge,
+                     on_error="skip", retries=2)
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
+    assert proc.stop() is None
+    lines = huge_lines(caplog, src)
+    assert [line.split(" (attempt ")[1][:6] for line in lines[:2]] == ["1 of 3", "2 of 3"]
+    assert lines[2].startswith(f"Skipping message (topic '{src}', {HUGE_INPUT}) after 3 ")
+    assert len(lines) == 3, lines
+
+
+def test_an_output_refused_in_the_delivery_report_under_stop_leaves_its_input(
+    kafka_brokers: str, refusing: tuple[str, str, str]
+) -> None:
+    """stop: HandlerFailedError (exit 1), not a fatal client error; the input is not
+    committed; a fixed handler goes on from it."""
+    src, dst, _ = refusing
+    group = kt.random_name("refused")
+    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_huge)
+    proc.thread.join(TIMEOUT)
+    error = proc.stop()
+    assert isinstance(error, HandlerFailedError), error
+    assert isinstance(error.error, InvalidMessageError)
+    assert HUGE_INPUT in str(error) and "MSG_SIZE_TOO_LARGE" in str(error)
+    assert kt.committed_offsets(kafka_brokers, group, src).get(1, -1) <= 1
+
+    seen: list[bytes | None] = []
+    fixed = Processor(kafka_brokers, src, group, {"producer": dst},
+                      lambda m: seen.append(m.value) or Message(value=b"ok"))
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
+    assert fixed.stop() is None
+    assert b"huge" in seen

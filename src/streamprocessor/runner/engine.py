@@ -35,6 +35,7 @@ from streamprocessor.runner.handler import (
     outputs,
 )
 from streamprocessor.runner.lanes import Lane, partition_of
+from streamprocessor.runner.refusals import Refusals
 from streamprocessor.runner.settings import RunnerSettings
 from streamprocessor.runner.watchdog import StuckWatchdog, close_quietly, handler_limit
 from streamprocessor.stream import Consumer, InvalidMessageError, Message, Producer
@@ -115,6 +116,8 @@ class Runner:
             self._dl_send = dl_producer.send
         if handler is None and self._default is None:
             raise HandlerOutputError("forwarding messages needs a default producer")
+        #: sends the broker refused alone, back to their inputs (one worker only)
+        self._refusals = Refusals(self, self.producers if n == 1 else {})
 
     # -- statistics -------------------------------------------------------------------
 
@@ -148,6 +151,7 @@ class Runner:
         if self.settings.gc_threshold is not None:
             gc.set_threshold(self.settings.gc_threshold, *thresholds[1:])
         COORDINATOR.exit_hooks.append(self._give_back_in_hand)
+        self._refusals.start()
         try:
             if self.settings.concurrency == 1:
                 if self.handler is None:
@@ -158,6 +162,7 @@ class Runner:
                 self._parallel()
         finally:
             self._done.set()
+            self._refusals.stop()
             COORDINATOR.exit_hooks.remove(self._give_back_in_hand)
             gc.set_threshold(*thresholds)
             if frozen:
@@ -170,7 +175,11 @@ class Runner:
         consumer = self._source
         assert self._default is not None
         send = self._default.send
+        refusals = self._refusals
         for batch in consumer._batches():
+            if refusals.due:
+                refusals.take(batch, lane)
+                continue
             lane.batch = batch
             handled = 0
             try:
@@ -201,7 +210,11 @@ class Runner:
         # before anything is sent) saves the runner the checks that keep every
         # environment alike
         checked = getattr(default, "checks_fields", False) is True
+        refusals = self._refusals
         for batch in consumer._batches():
+            if refusals.due:
+                refusals.take(batch, lane)
+                continue
             lane.batch = batch
             handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
             try:

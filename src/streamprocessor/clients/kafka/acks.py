@@ -175,6 +175,35 @@ class AckMixin(ConsumerBase):
             self._purge(lambda m: m._opaque is state and m.offset >= off)
         self._seek(state, off)
 
+    def _rewind(self) -> tuple[Any, int]:
+        """Hand out again everything handed out and not committed yet, from the first.
+
+        For a caller that must handle those messages again (the runner, after a send
+        the broker refused): the acks waiting for the barrier are dropped, every
+        partition forgets its outstanding messages (also those buffered here) and seeks
+        back to the first. Returns ``(again, n)``: ``again(msg)`` says whether ``msg`` is
+        one of the ``n`` messages that come again (call it only on this consumer's).
+        """
+        self._settle()  # (what is committable counts first)
+        self._pending.drop_all()
+        ranges: dict[PartitionState, tuple[int, int]] = {}
+        with self._parts.lock:
+            for state in self._parts.states.values():
+                if state.runs and not state.revoked:
+                    ranges[state] = (state.runs[0][0], state.runs[-1][1])
+            n = sum(state.outstanding for state in ranges)
+            for state, (first, _) in ranges.items():
+                state.truncate(first)
+            self._purge(lambda m: m._opaque in ranges)
+        for state, (first, _) in ranges.items():
+            self._seek(state, first)
+
+        def again(msg: Message) -> bool:
+            r = ranges.get(msg._opaque)
+            return r is not None and r[0] <= msg.offset < r[1]  # type: ignore[operator]
+
+        return again, n
+
     def _purge(self, stale: Any) -> None:
         """Drop buffered messages for which ``stale(message)`` is true."""
         self._unhand()
