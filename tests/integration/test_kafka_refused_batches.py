@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from streamprocessor import options
-from streamprocessor.clients import kafka
+from streamprocessor.clients import inmem, kafka
 from streamprocessor.clients.kafka import testing as kt
+from streamprocessor.runner import Runner, RunnerSettings
+from streamprocessor.stores import InmemStore
 from streamprocessor.stream.errors import ClientClosedError, DeliveryError, InvalidMessageError
 from streamprocessor.stream.message import Message
 
@@ -140,3 +142,25 @@ def test_a_keyless_message_on_a_compacted_topic_is_refused_alone(
     r.release()
     p.close()
     assert sorted(v for v in values(kafka_brokers, topic) if v) == [b"0", b"1", b"3"]
+
+
+def test_a_refusal_for_a_runner_whose_consumer_cannot_rewind_stops_the_run(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """In-memory input (as standard input) cannot be handed out again, so the input of the
+    refused output cannot be found: the run ends with the refusal's error (exit 1), not
+    as a success with the output lost."""
+    topic = kafka_topic(**LIMIT)
+    store = InmemStore()
+    for v in BATCH:
+        store.add(Message(value=v))
+    base = (options.disable_environment_config(), options.manual_interrupt_handling())
+    with inmem.new_consumer(*base, options.inmem_store(store)) as c:
+        p = new_producer(kafka_brokers, topic)
+        runner = Runner(c, {"producer": p}, lambda m: Message(value=m.value),
+                        RunnerSettings(on_error="skip"))
+        with pytest.raises(DeliveryError, match=r"the broker refused a message of 5000 bytes.*"
+                           r"MSG_SIZE_TOO_LARGE.*cannot hand messages out again"):
+            runner.run()
+        p.close()
+    assert sorted(v for v in values(kafka_brokers, topic) if v) == [b"a", b"b", b"c", b"d"]

@@ -158,6 +158,7 @@ class Runner:
                     self._forward()
                 else:
                     self._serial(self.handler)
+                self._refusals.finish()
             else:
                 self._parallel()
         finally:

@@ -53,10 +53,15 @@ class Refusals:
         self._left = 0
         self._thread: int | None = None
         self._alone = {name: _Alone(p, self._refused) for name, p in producers.items()}
-        for p in producers.values():
-            on_refused = getattr(p, "on_refused", None)
-            if on_refused is not None:
-                on_refused(self._report)
+        dead = producers.get(runner.settings.dead_letter_producer)
+        #: dead letters sent while isolating: flushed too (one refused stops the run)
+        self._dl_send = runner._dl_send
+        if dead is not None and runner._dl_send == dead.send:
+            self._dl_send = self._alone[runner.settings.dead_letter_producer].send
+        #: the producers that report refused sends
+        self._refusing = [p for p in producers.values() if hasattr(p, "on_refused")]
+        for p in self._refusing:
+            p.on_refused(self._report)
 
     def _report(self, refused: RefusedSend) -> None:
         self._refused.append(refused)
@@ -71,6 +76,15 @@ class Refusals:
         """The run ended."""
         with contextlib.suppress(ValueError):
             IDLE_HOOKS.remove(self._idle)
+
+    def finish(self) -> None:
+        """The input ended: deal with the refusals still to come (not after a stop)."""
+        if not self._refusing or self._runner._source._halted:
+            return  # (stopping: what they hold back is not committed, and comes again)
+        for p in self._refusing:
+            p.flush()
+        if self._refused:
+            self._rewind()  # (raises: a consumer whose input ends cannot rewind)
 
     def _idle(self) -> None:
         # A refusal reported while no more input comes would wait for the next batch; the
@@ -139,13 +153,14 @@ class Refusals:
     def _handle_alone(self, msg: Message, lane: Lane) -> bool:
         """Handle ``msg`` with every send flushed: a refusal is its output's."""
         runner = self._runner
-        normal, default = runner.producers, runner._default
+        normal, default, dl_send = runner.producers, runner._default, runner._dl_send
         runner.producers = dict(self._alone)  # type: ignore[arg-type]  # (send and flush)
         runner._default = self._alone.get(DEFAULT_PRODUCER)  # type: ignore[assignment]
+        runner._dl_send = self._dl_send
         try:
             return self._handle(msg, lane)
         finally:
-            runner.producers, runner._default = normal, default
+            runner.producers, runner._default, runner._dl_send = normal, default, dl_send
 
 
 class _Alone:
