@@ -87,6 +87,31 @@ def wait_committed(brokers: str, group: str, topic: str, want: dict[int, int]) -
         time.sleep(0.2)
 
 
+def restart_sees(
+    brokers: str, src: str, dst: str, group: str, want: dict[int, int]
+) -> list[bytes | None]:
+    """Add an input ``e`` and restart (skip): what the restarted processor handles."""
+    fill(brokers, src, {1: [b"e"]})
+    seen: list[bytes | None] = []
+    again = Processor(brokers, src, group, {"producer": dst},
+                      lambda m: seen.append(m.value) or Message(value=m.value), on_error="skip")
+    wait_committed(brokers, group, src, want)
+    assert again.stop() is None
+    return seen
+
+
+def fixed_handler_sees(
+    brokers: str, src: str, dst: str, group: str, want: dict[int, int]
+) -> list[bytes | None]:
+    """Restart with a handler that answers every input with a small output: what it saw."""
+    seen: list[bytes | None] = []
+    fixed = Processor(brokers, src, group, {"producer": dst},
+                      lambda m: seen.append(m.value) or Message(value=b"ok"))
+    wait_committed(brokers, group, src, want)
+    assert fixed.stop() is None
+    return seen
+
+
 INPUT = {0: [b"a", b"b"], 1: [b"c", b"big", b"bad-topic", b"d"]}
 
 
@@ -97,9 +122,10 @@ def topics(kafka_brokers: str, kafka_topic: Callable[..., str]) -> tuple[str, st
     return src, kafka_topic(), kafka_topic()
 
 
-def poison_lines(caplog: pytest.LogCaptureFixture, src: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if f"topic '{src}', partition 1, offset" in r.getMessage()]
+def poison_lines(
+    caplog: pytest.LogCaptureFixture, src: str, at: str = "partition 1, offset"
+) -> list[str]:
+    return [r.getMessage() for r in caplog.records if f"topic '{src}', {at}" in r.getMessage()]
 
 
 def test_poison_outputs_are_skipped_and_a_restart_goes_on_past_them(
@@ -127,13 +153,7 @@ def test_poison_outputs_are_skipped_and_a_restart_goes_on_past_them(
     assert bad.startswith(f"Skipping message (topic '{src}', partition 1, offset 2)")
     assert "'no such/topic' is not a valid Kafka topic name" in bad
 
-    fill(kafka_brokers, src, {1: [b"e"]})
-    seen: list[bytes | None] = []
-    again = Processor(kafka_brokers, src, group, {"producer": dst},
-                      lambda m: seen.append(m.value) or Message(value=m.value), on_error="skip")
-    wait_committed(kafka_brokers, group, src, {0: 2, 1: 5})
-    assert again.stop() is None
-    assert seen == [b"e"]
+    assert restart_sees(kafka_brokers, src, dst, group, {0: 2, 1: 5}) == [b"e"]
 
 
 def test_poison_outputs_dead_letter_the_input(
@@ -177,29 +197,6 @@ def test_poison_outputs_are_retried(kafka_brokers: str, topics: tuple[str, str, 
     assert proc.runner.totals()["errors"] == 6
 
 
-def test_a_poison_output_under_stop_is_a_handler_failure_and_stays_uncommitted(
-    kafka_brokers: str, topics: tuple[str, str, str]
-) -> None:
-    """stop: HandlerFailedError (exit 1 in the CLI), not a fatal client error; the input is
-    not committed, the clients are still usable, and a fixed handler goes on from it."""
-    src, dst, _ = topics
-    group = kt.random_name("poison")
-    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_poison)
-    proc.thread.join(TIMEOUT)
-    error = proc.stop()
-    assert isinstance(error, HandlerFailedError), error
-    assert isinstance(error.error, InvalidMessageError)
-    assert "partition 1, offset 1" in str(error) and "MSG_SIZE_TOO_LARGE" in str(error)
-    assert kt.committed_offsets(kafka_brokers, group, src).get(1, -1) <= 1
-
-    seen: list[bytes | None] = []
-    fixed = Processor(kafka_brokers, src, group, {"producer": dst},
-                      lambda m: seen.append(m.value) or Message(value=b"ok"))
-    wait_committed(kafka_brokers, group, src, {0: 2, 1: 4})
-    assert fixed.stop() is None
-    assert b"big" in seen and b"bad-topic" in seen
-
-
 # -- outputs the broker refuses in its delivery report ------------------------------------
 
 #: the output of b"huge" fits the producer's message.max.bytes (1 MB) but not the output
@@ -221,11 +218,6 @@ def refusing(kafka_brokers: str, kafka_topic: Callable[..., str]) -> tuple[str, 
     return src, kafka_topic(**{"max.message.bytes": "1000"}), kafka_topic()
 
 
-def huge_lines(caplog: pytest.LogCaptureFixture, src: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if f"topic '{src}', {HUGE_INPUT})" in r.getMessage()]
-
-
 def test_an_output_refused_in_the_delivery_report_is_skipped_and_the_rest_arrives(
     kafka_brokers: str, refusing: tuple[str, str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -242,19 +234,13 @@ def test_an_output_refused_in_the_delivery_report_is_skipped_and_the_rest_arrive
     out = [m.value for m in kt.read_messages(kafka_brokers, dst)]
     assert set(out) == {b"a", b"b", b"c", b"d"}, out
     assert out.index(b"c") < len(out) - 1 - out[::-1].index(b"d")  # (c's last before d's)
-    [line] = huge_lines(caplog, src)
+    [line] = poison_lines(caplog, src, HUGE_INPUT + ")")
     assert line.startswith(f"Skipping message (topic '{src}', {HUGE_INPUT})")
     for said in ("InvalidMessageError", "MSG_SIZE_TOO_LARGE", "5000 bytes",
                  "max.message.bytes", "message.max.bytes of 1000000"):
         assert said in line, said
 
-    fill(kafka_brokers, src, {1: [b"e"]})
-    seen: list[bytes | None] = []
-    again = Processor(kafka_brokers, src, group, {"producer": dst},
-                      lambda m: seen.append(m.value) or Message(value=m.value), on_error="skip")
-    wait_committed(kafka_brokers, group, src, {0: 2, 1: 4})
-    assert again.stop() is None
-    assert seen == [b"e"]
+    assert restart_sees(kafka_brokers, src, dst, group, {0: 2, 1: 4}) == [b"e"]
 
 
 def test_an_output_refused_in_the_delivery_report_dead_letters_its_input(
@@ -285,30 +271,36 @@ def test_an_output_refused_in_the_delivery_report_is_retried(
                      on_error="skip", retries=2)
     wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
     assert proc.stop() is None
-    lines = huge_lines(caplog, src)
+    lines = poison_lines(caplog, src, HUGE_INPUT + ")")
     assert [line.split(" (attempt ")[1][:6] for line in lines[:2]] == ["1 of 3", "2 of 3"]
     assert lines[2].startswith(f"Skipping message (topic '{src}', {HUGE_INPUT}) after 3 ")
     assert len(lines) == 3, lines
 
 
-def test_an_output_refused_in_the_delivery_report_under_stop_leaves_its_input(
-    kafka_brokers: str, refusing: tuple[str, str, str]
+#: the poison at partition 1, offset 1: refused in ``send``, or by the broker at delivery
+STOP_CASES = [
+    pytest.param("topics", copy_or_poison, {0: 2, 1: 4}, [b"big", b"bad-topic"],
+                 id="refused-in-send"),
+    pytest.param("refusing", copy_or_huge, {0: 2, 1: 3}, [b"huge"], id="refused-at-delivery"),
+]
+
+
+@pytest.mark.parametrize(("setup", "handler", "everything", "poison"), STOP_CASES)
+def test_a_poison_output_under_stop_is_a_handler_failure_and_stays_uncommitted(
+    kafka_brokers: str, request: pytest.FixtureRequest, setup: str,
+    handler: Callable[[Message], Message], everything: dict[int, int], poison: list[bytes],
 ) -> None:
-    """stop: HandlerFailedError (exit 1), not a fatal client error; the input is not
-    committed; a fixed handler goes on from it."""
-    src, dst, _ = refusing
-    group = kt.random_name("refused")
-    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_huge)
+    """stop: HandlerFailedError (exit 1 in the CLI), not a fatal client error; the input is
+    not committed, the clients are still usable, and a fixed handler goes on from it."""
+    src, dst, _ = request.getfixturevalue(setup)
+    group = kt.random_name("poison")
+    proc = Processor(kafka_brokers, src, group, {"producer": dst}, handler)
     proc.thread.join(TIMEOUT)
     error = proc.stop()
     assert isinstance(error, HandlerFailedError), error
     assert isinstance(error.error, InvalidMessageError)
-    assert HUGE_INPUT in str(error) and "MSG_SIZE_TOO_LARGE" in str(error)
+    assert "partition 1, offset 1" in str(error) and "MSG_SIZE_TOO_LARGE" in str(error)
     assert kt.committed_offsets(kafka_brokers, group, src).get(1, -1) <= 1
 
-    seen: list[bytes | None] = []
-    fixed = Processor(kafka_brokers, src, group, {"producer": dst},
-                      lambda m: seen.append(m.value) or Message(value=b"ok"))
-    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
-    assert fixed.stop() is None
-    assert b"huge" in seen
+    seen = fixed_handler_sees(kafka_brokers, src, dst, group, everything)
+    assert set(poison) <= set(seen)

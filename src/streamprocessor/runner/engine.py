@@ -446,16 +446,7 @@ class Runner:
                 break
             try:
                 lane.current = msg
-                if self.handler is None:
-                    assert self._default is not None
-                    try:
-                        self._default.send(msg)
-                    except InvalidMessageError as exc:
-                        raise _unforwardable(msg, exc) from exc
-                    lane.n_out += 1
-                    ok = True
-                else:
-                    ok = self._handle(msg, lane)
+                ok = self._handle_one(msg, lane)
                 lane.current = None
                 if not ok:
                     lane.left.append(msg)
@@ -502,6 +493,18 @@ class Runner:
         return [self.consumer, *self.producers.values()]
 
     # -- handling and policies --------------------------------------------------------
+
+    def _handle_one(self, msg: Message, lane: Lane) -> bool:
+        """Handle ``msg`` (without a handler: forward it); see ``_handle``."""
+        if self.handler is not None:
+            return self._handle(msg, lane)
+        assert self._default is not None
+        try:
+            self._default.send(msg)
+        except InvalidMessageError as exc:
+            raise _unforwardable(msg, exc) from exc
+        lane.n_out += 1
+        return True
 
     def _handle(self, msg: Message, lane: Lane) -> bool:
         """Handle ``msg`` and send its outputs, under the error policy (see ``_finish``)."""

@@ -109,7 +109,7 @@ class Refusals:
                     self._left -= 1
                     ok = self._handle_alone(msg, lane)
                 else:
-                    ok = self._handle(msg, lane)
+                    ok = runner._handle_one(msg, lane)
                 if not ok:
                     break
                 handled += 1
@@ -136,20 +136,6 @@ class Refusals:
         while self._refused:  # their inputs come again, and their outputs are sent again
             self._refused.popleft().release()
 
-    def _handle(self, msg: Message, lane: Lane) -> bool:
-        runner = self._runner
-        if runner.handler is not None:
-            return runner._handle(msg, lane)
-        assert runner._default is not None
-        try:
-            runner._default.send(msg)
-        except InvalidMessageError as exc:
-            from streamprocessor.runner.engine import _unforwardable
-
-            raise _unforwardable(msg, exc) from exc
-        lane.n_out += 1
-        return True
-
     def _handle_alone(self, msg: Message, lane: Lane) -> bool:
         """Handle ``msg`` with every send flushed: a refusal is its output's."""
         runner = self._runner
@@ -158,7 +144,7 @@ class Refusals:
         runner._default = self._alone.get(DEFAULT_PRODUCER)  # type: ignore[assignment]
         runner._dl_send = self._dl_send
         try:
-            return self._handle(msg, lane)
+            return runner._handle_one(msg, lane)
         finally:
             runner.producers, runner._default, runner._dl_send = normal, default, dl_send
 

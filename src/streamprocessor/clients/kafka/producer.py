@@ -87,11 +87,10 @@ _SLICE = 0.2  # seconds: flush waits in slices so signals are handled
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
-def _size(msg: Message) -> int:
+def _size(v: bytes | None, k: bytes | None, headers: Any) -> int:
     """About the bytes librdkafka counts against ``message.max.bytes``."""
-    v, k = msg.value, msg.key
     n = (len(v) if v else 0) + (len(k) if k else 0)
-    for name, value in msg.tags.items():
+    for name, value in headers:
         n += len(name.encode()) + (len(value) if value else 0)
     return n
 
@@ -252,8 +251,9 @@ class KafkaProducer(ProducerBase):
         if err.fatal():
             return ClientError(f"unable to produce message to {topic!r}: {describe(err)}")
         if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            size = _size(msg.value, msg.key, msg.tags.items())
             return InvalidMessageError(
-                f"cannot send a message of {_size(msg)} bytes to {topic!r}: {err.str()} "
+                f"cannot send a message of {size} bytes to {topic!r}: {err.str()} "
                 f"({err.name()}): larger than this producer's message.max.bytes of "
                 f"{self._max_bytes}: send smaller messages, or raise the limit with "
                 f"{self._variable}=message.max.bytes=N (and max.message.bytes on the "
@@ -394,10 +394,8 @@ class KafkaProducer(ProducerBase):
 
     def _refusal_text(self, err: Any, rec: Any, headers: Any) -> str:
         """Which message the broker refused, why, and what to do about it."""
-        value, key = rec.value(), rec.key()
-        size = (len(value) if value else 0) + (len(key) if key else 0)
-        for name, v in headers or ():
-            size += len(name.encode()) + (len(v) if v else 0)
+        key = rec.key()
+        size = _size(rec.value(), key, headers or ())
         where = (
             f"the broker refused a message of {size} bytes (topic {rec.topic()!r}, "
             f"partition {rec.partition()}, key {key if key is None else key[:40]!r}), "
