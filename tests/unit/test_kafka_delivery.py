@@ -115,9 +115,12 @@ def test_a_failed_send_sent_again_under_its_number_confirms_what_came_after_it()
 def test_the_headers_and_timestamp_of_a_send_come_back_with_its_failure() -> None:
     """A failed report holds neither; the callback of such a send carries them."""
     d = deliveries()
-    n = next(d.numbers).__self__
-    d.carrying(n, [("h", b"1")], 1234)("refused", "record")
+    n = next(d.counter)  # (from the numbers' counter)
+    plain = next(d.numbers)
+    assert plain.__self__ == n + 1
+    d.report(n, [("h", b"1")], 1234)("refused", "record")
     assert d.settle() == [(1, "refused", "record", [("h", b"1")], 1234)]
     d.report(n, [("h", b"1")], 1234)(None, "delivered alone")
+    plain(None, "record")
     d.settle()
-    assert d.tracker.confirmed == 1
+    assert d.tracker.confirmed == 2

@@ -114,20 +114,19 @@ class Deliveries:
         self.serve_lock = threading.Lock()
         self.done: deque[Any] = deque()
         self._record = recorder(self.done)
-        self._carry = carrier(self.done)
-        #: the delivery callbacks of the sends, numbered 1, 2, 3, … (the number is the
-        #: callback's ``__self__``): ``next(numbers)`` per send
-        self.numbers: Iterator[Any] = map(MethodType, repeat(self._record), count(1))
+        #: what the callback of a send with headers or a timestamp is bound to, with them
+        self.carry = carrier(self.done)
+        #: the send numbers: a send with headers or a timestamp takes ``next(counter)``
+        self.counter = count(1)
+        #: the delivery callbacks of the other sends, numbered from the same counter (the
+        #: number is the callback's ``__self__``): ``next(numbers)`` per send
+        self.numbers: Iterator[Any] = map(MethodType, repeat(self._record), self.counter)
         self.tracker = NumberedTracker(name, flush, self.numbers, self.seq_lock, outstanding)
 
-    def carrying(self, number: int, headers: Any, ms: int) -> Any:
-        """The delivery callback of send ``number`` with headers or a timestamp."""
-        return MethodType(self._carry, (number, headers, ms))
-
     def report(self, number: int, headers: Any, ms: int) -> Any:
-        """The delivery callback of send ``number`` again (to send its message again)."""
+        """The delivery callback of send ``number`` (with these headers and timestamp)."""
         if headers or ms:
-            return self.carrying(number, headers, ms)
+            return MethodType(self.carry, (number, headers, ms))
         return MethodType(self._record, number)
 
     def confirm(self, number: int) -> None:

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from types import MethodType
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -126,6 +127,8 @@ class KafkaProducer(ProducerBase):
         self._variable = f"{env_prefix(config, 'producer')}_KAFKA_LIBRDKAFKA_CONFIG"
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._numbers = self._dr.numbers
+        self._counter = self._dr.counter
+        self._carry = self._dr.carry
         #: failures of a refused batch, to send again alone: ``(number, error, record)``
         self._again: list[tuple[int, Any, Any, Any, int]] = []
         self._again_lock = threading.Lock()
@@ -192,45 +195,50 @@ class KafkaProducer(ProducerBase):
         if topic or tags:  # (a tag name with a lone surrogate crashes confluent-kafka)
             self._check_names(msg)
         topic = topic or self._topic
-        report = next(self._numbers)  # the send's number and delivery callback
+        seq = 0  # the send's number (0: none taken yet)
         try:
             if ts is None and not tags:
+                report = next(self._numbers)  # its number and delivery callback
+                seq = report.__self__
                 self._produce(topic, value, key, -1, report)
-            else:  # (their delivery report lacks them: its callback carries them)
+            else:  # (their failed delivery report lacks them: its callback carries them)
                 ms = 0 if ts is None else timestamp_ms(ts)
                 headers: Any = list(tags.items()) if tags else None
-                carrying = self._dr.carrying(report.__self__, headers, ms)
-                self._produce(topic, value, key, -1, carrying, None, ms, headers)
+                seq = next(self._counter)
+                self._produce(
+                    topic, value, key, -1, MethodType(self._carry, (seq, headers, ms)), None,
+                    ms, headers,
+                )
         except BufferError:
-            self._produce_blocking(msg, topic, value, key, ts, tags, report)
+            self._produce_blocking(msg, topic, value, key, ts, tags, seq)
         except _REFUSED as exc:
-            self._void(report)
+            self._void(seq)
             raise self._refused(msg, topic, exc) from exc
-        if not report.__self__ % _POLL_EVERY:  # serve delivery reports now and then
+        if not seq % _POLL_EVERY:  # serve delivery reports now and then
             self._serve(0)
 
     def _produce_blocking(
-        self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, report: Any
+        self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, seq: int
     ) -> None:
         """Wait for room in the local queue (back-pressure), serving delivery reports."""
         while True:
             if not self._serve(0.05):
                 time.sleep(0.005)  # another thread serves the reports
             if self._failure is not None or self._closed:
-                self._void(report)
+                self._void(seq)
                 self._check_open("send")
             ms = 0 if ts is None else timestamp_ms(ts)
             headers: Any = list(tags.items()) if tags else None
             try:
                 self._produce(
-                    topic, value, key, -1, self._dr.report(report.__self__, headers, ms),
-                    None, ms, headers,
+                    topic, value, key, -1, self._dr.report(seq, headers, ms), None, ms,
+                    headers,
                 )
                 return
             except BufferError:
                 continue
             except _REFUSED as exc:
-                self._void(report)
+                self._void(seq)
                 raise self._refused(msg, topic, exc) from exc
 
     def _topic_problem(self, topic: str) -> str | None:
@@ -261,10 +269,9 @@ class KafkaProducer(ProducerBase):
             )
         return InvalidMessageError(f"cannot send a message to {topic!r}: {describe(err)}")
 
-    def _void(self, report: Any) -> None:
+    def _void(self, seq: int) -> None:
         """Confirm a send that never reached librdkafka: there is nothing to wait for."""
-        with self._dr.seq_lock:
-            self._tracker.confirm(report.__self__)
+        self._dr.confirm(seq)
 
     # -- delivery reports ---------------------------------------------------------------
 
