@@ -281,11 +281,13 @@ def test_a_fatal_client_error_exits_1_with_a_clear_message(
         "import os\nfrom streamprocessor import Message\n"  # (incompressible: lz4 is on)
         "def handle(msg):\n    return Message(value=os.urandom(3_000_000))\n"
     )
-    # (librdkafka lets it through: the broker refuses it in the delivery report, a fatal
-    # client error; one this producer's own limit refuses is the handler's failure)
+    # (librdkafka lets it through: the broker refuses it in the delivery report. With one
+    # worker that is the handler's failure under the policy; with workers still a failed
+    # delivery, a fatal client error)
     env = kafka_env(kafka_brokers, src, dst, kt.random_name("g"),
                     PRODUCER_KAFKA_LIBRDKAFKA_CONFIG="message.max.bytes=5000000")
-    done = run(["run", f"{tmp_path / 'huge.py'}:handle"], timeout=60, **env)
+    done = run(["run", f"{tmp_path / 'huge.py'}:handle", "--concurrency", "2"], timeout=60,
+               **env)
     assert done.returncode == 1, done.stderr
     assert done.stderr.count(b"Fatal client error") == 1, done.stderr
     assert b"MSG_SIZE_TOO_LARGE" in done.stderr
