@@ -126,6 +126,24 @@ def test_a_batch_over_the_topic_limit_of_small_messages_all_arrive(
     assert sorted(v for v in values(kafka_brokers, topic) if v) == sent
 
 
+def test_in_a_large_refused_batch_only_the_message_at_fault_fails(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """2000 small messages around a big one (the batch is halved until it is alone)."""
+    topic = kafka_topic(**LIMIT)
+    p = new_producer(kafka_brokers, topic)
+    refused: list[RefusedSend] = []
+    p.on_refused(refused.append)
+    sent = [b"%04d" % i for i in range(2000)]
+    for i, v in enumerate(sent):
+        p.send(Message(value=BIG if i == 1234 else v))
+    p.flush(TIMEOUT)
+    assert [r.message.value for r in refused] == [BIG]
+    refused[0].release()
+    p.close()
+    assert sorted(v for v in values(kafka_brokers, topic) if v) == sent[:1234] + sent[1235:]
+
+
 def test_a_keyless_message_on_a_compacted_topic_is_refused_alone(
     kafka_brokers: str, kafka_topic: Callable[..., str]
 ) -> None:

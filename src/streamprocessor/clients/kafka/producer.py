@@ -17,7 +17,7 @@ How it works:
   nothing was sent and the producer goes on (the runner makes it the handler's failure);
 - a batch the broker refuses for good (a code of ``REFUSAL_CODES``: too large for the
   topic, no key on a compacted topic, …) fails every message in it; they are sent again
-  one at a time, each alone in librdkafka's queue, so only the message at fault is
+  in halves of what failed, alone in librdkafka's queue, so only the message at fault is
   refused: a *refused send*, handed to the ``on_refused`` callback (it holds back the
   acks made after it until released), or without one a failed delivery. The others
   arrive after what was sent to their partition meanwhile;
@@ -326,10 +326,11 @@ class KafkaProducer(ProducerBase):
         self._refusals = callback
 
     def _isolate(self) -> None:
-        """Send the messages of refused batches again, one at a time; one thread does it.
+        """Send the messages of refused batches again, in ever smaller groups; one thread.
 
-        Meanwhile other threads' sends wait (``_unusable`` sends them the slow way): a
-        message sent again is alone in librdkafka's queue, so a refusal is its own.
+        Meanwhile other threads' sends wait (``_unusable`` sends them the slow way), so
+        what is sent again is all librdkafka holds: a message refused while the others of
+        its group were delivered was refused alone.
         """
         while self._again and self._isolating.acquire(blocking=False):
             self._isolator = threading.get_ident()
@@ -337,8 +338,9 @@ class KafkaProducer(ProducerBase):
             try:
                 while self._again:
                     with self._again_lock:
-                        failure = self._again.pop(0)
-                    self._send_alone(*failure)
+                        group = self._again[:]
+                        self._again.clear()
+                    self._send_again(group)
             finally:
                 self._isolator = None
                 self._unusable = self._closing or self._closed or self._failure is not None
@@ -349,35 +351,51 @@ class KafkaProducer(ProducerBase):
             with self._isolating:  # (released once the refused batch is sent again)
                 pass
 
-    def _send_alone(self, seq: int, err: Any, rec: Any, headers: Any, ms: int) -> None:
-        """Send a message of a refused batch again under its number, alone; judge it."""
-        self._flush(None)  # what else is queued goes first (its failures queue up here)
-        with self._again_lock:
-            before = len(self._again)
-        try:
-            self._produce(
-                rec.topic(), rec.value(), rec.key(), rec.partition(),
-                self._dr.report(seq, headers, ms), None, ms, headers,
-            )
-        except _REFUSED as exc:  # (a topic not authorised is refused at once now)
-            cause = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-            if isinstance(cause, KafkaError) and not cause.fatal():
-                err = cause
-            self._refuse(seq, err, rec, headers, ms)
-            return
-        self._flush(None)
-        with self._again_lock:
-            came = self._again[before:]
-            mine = [f for f in came if f[0] == seq]
-            if mine:
-                self._again.remove(mine[0])
-        if not mine:
-            return  # delivered (settled: confirmed)
-        if len(came) == 1:
-            self._refuse(seq, mine[0][1], rec, headers, ms)
-        else:  # a send that slipped in failed with it: not proven yet, once more
+    def _send_again(self, group: list[tuple[int, Any, Any, Any, int]]) -> None:
+        """Send ``group`` again under their numbers; halve what fails until one is alone.
+
+        A group fails whole when librdkafka batches it whole (the broker checks the batch
+        against ``max.message.bytes`` too), so halving finds each message at fault in
+        about log2(len(group)) rounds, and delivers the others.
+        """
+        work = [group]
+        while work:
+            group = work.pop()
+            self._flush(None)  # what else is queued goes first (its failures queue up here)
             with self._again_lock:
-                self._again.append(mine[0])
+                before = len(self._again)
+            sent = set()
+            for failure in group:
+                seq, err, rec, headers, ms = failure
+                try:
+                    self._produce_again(rec, self._dr.report(seq, headers, ms), ms, headers)
+                except _REFUSED as exc:  # (a topic not authorised is refused at once now)
+                    cause = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+                    self._refuse(seq, cause if isinstance(cause, KafkaError) else err, rec,
+                                 headers, ms)
+                else:
+                    sent.add(seq)
+            self._flush(None)
+            with self._again_lock:
+                came = self._again[before:]
+                failed = [f for f in came if f[0] in sent]
+                self._again[before:] = [f for f in came if f[0] not in sent]
+            if len(failed) == 1 and len(came) == 1:
+                self._refuse(*failed[0])
+            elif len(failed) == 1:  # a send that slipped in failed with it: once more
+                work.append(failed)
+            elif failed:
+                half = len(failed) // 2
+                work += [failed[half:], failed[:half]]  # (the first half first)
+
+    def _produce_again(self, rec: Any, report: Any, ms: int, headers: Any) -> None:
+        while True:
+            try:
+                self._produce(rec.topic(), rec.value(), rec.key(), rec.partition(), report,
+                              None, ms, headers)
+                return
+            except BufferError:  # (a large refused batch: make room)
+                self._flush(_SLICE)
 
     def _refuse(self, seq: int, err: Any, rec: Any, headers: Any, ms: int) -> None:
         """Report a send the broker refused alone: to the owner's callback, or as failed."""
