@@ -118,9 +118,9 @@ def test_the_headers_and_timestamp_of_a_send_come_back_with_its_failure() -> Non
     n = next(d.counter)  # (from the numbers' counter)
     plain = next(d.numbers)
     assert plain.__self__ == n + 1
-    d.report(n, [("h", b"1")], 1234)("refused", "record")
-    assert d.settle() == [(1, "refused", "record", [("h", b"1")], 1234)]
-    d.report(n, [("h", b"1")], 1234)(None, "delivered alone")
+    d.report(n, {"h": b"1"}, 1234)("refused", "record")
+    assert d.settle() == [(1, "refused", "record", {"h": b"1"}, 1234)]
+    d.report(n, {"h": b"1"}, 1234)(None, "delivered alone")
     plain(None, "record")
     d.settle()
     assert d.tracker.confirmed == 2

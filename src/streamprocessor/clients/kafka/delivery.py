@@ -59,6 +59,8 @@ def carrier(done: deque[Any]) -> Callable[[tuple[int, Any, int], Any, Any], None
     A failed delivery report holds neither (librdkafka 2.16: ``headers()`` None,
     ``timestamp()`` ``(0, -1)``), so the callback is bound to ``(number, headers,
     milliseconds)`` and a failure appends ``(number, err, msg, headers, milliseconds)``.
+    ``headers`` is the message's own tags dict (a tag changed after the send is sent
+    changed if the message has to be sent again).
     """
     append = done.append
 

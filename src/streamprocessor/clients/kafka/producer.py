@@ -59,7 +59,7 @@ from streamprocessor.clients.kafka.lifecycle import (
     run_bounded,
     wait_for_cluster,
 )
-from streamprocessor.clients.kafka.message import headers_to_tags, timestamp_ms, to_datetime
+from streamprocessor.clients.kafka.message import timestamp_ms, to_datetime
 from streamprocessor.clients.kafka.properties import (
     config_error,
     connect_timeout,
@@ -203,7 +203,9 @@ class KafkaProducer(ProducerBase):
                 self._produce(topic, value, key, -1, report)
             else:  # (their failed delivery report lacks them: its callback carries them)
                 ms = 0 if ts is None else timestamp_ms(ts)
-                headers: Any = list(tags.items()) if tags else None
+                # (the tags dict itself: a list built here and kept until the report would
+                # cost the garbage collector more than the send)
+                headers: Any = tags or None
                 seq = next(self._counter)
                 self._produce(
                     topic, value, key, -1, MethodType(self._carry, (seq, headers, ms)), None,
@@ -228,7 +230,7 @@ class KafkaProducer(ProducerBase):
                 self._void(seq)
                 self._check_open("send")
             ms = 0 if ts is None else timestamp_ms(ts)
-            headers: Any = list(tags.items()) if tags else None
+            headers: Any = tags or None
             try:
                 self._produce(
                     topic, value, key, -1, self._dr.report(seq, headers, ms), None, ms,
@@ -407,7 +409,7 @@ class KafkaProducer(ProducerBase):
             return
         message = Message(
             value=rec.value(), key=rec.key(), timestamp=to_datetime((1, ms)) if ms else None,
-            tags=headers_to_tags(headers), producer_topic=rec.topic(),
+            tags=dict(headers) if headers else None, producer_topic=rec.topic(),
         )
         try:
             callback(
@@ -417,10 +419,10 @@ class KafkaProducer(ProducerBase):
         except Exception as exc:  # (never into the thread serving reports)
             self._log.error("The callback for refused sends failed: %s", exc)
 
-    def _refusal_text(self, err: Any, rec: Any, headers: Any) -> str:
+    def _refusal_text(self, err: Any, rec: Any, headers: dict[str, Any] | None) -> str:
         """Which message the broker refused, why, and what to do about it."""
         key = rec.key()
-        size = _size(rec.value(), key, headers or ())
+        size = _size(rec.value(), key, headers.items() if headers else ())
         where = (
             f"the broker refused a message of {size} bytes (topic {rec.topic()!r}, "
             f"partition {rec.partition()}, key {key if key is None else key[:40]!r}), "
