@@ -218,8 +218,10 @@ def refusing(kafka_brokers: str, kafka_topic: Callable[..., str]) -> tuple[str, 
     return src, kafka_topic(**{"max.message.bytes": "1000"}), kafka_topic()
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
 def test_an_output_refused_in_the_delivery_report_is_skipped_and_the_rest_arrives(
-    kafka_brokers: str, refusing: tuple[str, str, str], caplog: pytest.LogCaptureFixture
+    kafka_brokers: str, refusing: tuple[str, str, str], caplog: pytest.LogCaptureFixture,
+    concurrency: int,
 ) -> None:
     """skip: the input of the refused output is skipped with one warning naming it and
     the limit; every other input's output arrives (some twice: they are handled again);
@@ -228,7 +230,7 @@ def test_an_output_refused_in_the_delivery_report_is_skipped_and_the_rest_arrive
     group = kt.random_name("refused")
     caplog.set_level(logging.INFO)
     proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_huge,
-                     on_error="skip")
+                     on_error="skip", concurrency=concurrency)
     wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
     assert proc.stop() is None
     out = [m.value for m in kt.read_messages(kafka_brokers, dst)]
@@ -243,13 +245,14 @@ def test_an_output_refused_in_the_delivery_report_is_skipped_and_the_rest_arrive
     assert restart_sees(kafka_brokers, src, dst, group, {0: 2, 1: 4}) == [b"e"]
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
 def test_an_output_refused_in_the_delivery_report_dead_letters_its_input(
-    kafka_brokers: str, refusing: tuple[str, str, str]
+    kafka_brokers: str, refusing: tuple[str, str, str], concurrency: int
 ) -> None:
     src, dst, dlq = refusing
     group = kt.random_name("refused")
     proc = Processor(kafka_brokers, src, group, {"producer": dst, "dead_letter": dlq},
-                     copy_or_huge, on_error="dead-letter")
+                     copy_or_huge, on_error="dead-letter", concurrency=concurrency)
     wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
     assert proc.stop() is None
     [dead] = kt.read_messages(kafka_brokers, dlq)

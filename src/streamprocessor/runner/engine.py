@@ -116,8 +116,8 @@ class Runner:
             self._dl_send = dl_producer.send
         if handler is None and self._default is None:
             raise HandlerOutputError("forwarding messages needs a default producer")
-        #: sends the broker refused alone, back to their inputs (one worker only)
-        self._refusals = Refusals(self, self.producers if n == 1 else {})
+        #: sends the broker refused alone, back to their inputs
+        self._refusals = Refusals(self, self.producers)
 
     # -- statistics -------------------------------------------------------------------
 
@@ -158,9 +158,9 @@ class Runner:
                     self._forward()
                 else:
                     self._serial(self.handler)
-                self._refusals.finish()
             else:
                 self._parallel()
+            self._refusals.finish()
         finally:
             self._done.set()
             self._refusals.stop()
@@ -292,8 +292,12 @@ class Runner:
         main = self._main
         lane_of = self._lane_of
         source = self._source
+        refusals = self._refusals
         try:
             for batch in source._batches():
+                if refusals.due:
+                    refusals.take(batch, main)
+                    continue
                 per_lane: dict[int, list[Message]] = {}
                 for pos, msg in enumerate(batch):
                     if source._halted:  # stopping: the rest stays unacknowledged
@@ -418,6 +422,9 @@ class Runner:
             chunk = q.get()
             if chunk is _STOP:
                 return
+            if chunk.__class__ is threading.Event:  # (done with what came before: say so)
+                chunk.set()
+                continue
             with lane.cond:
                 lane.waiting -= len(chunk)
                 lane.cond.notify()

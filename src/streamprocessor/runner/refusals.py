@@ -14,6 +14,9 @@ runner then
    skip, dead-letter, stop) applies to the input as to an output refused in ``send``;
 3. goes back to the normal way once all of them are handled.
 
+With workers (``concurrency`` > 1) the consuming thread waits for them to finish what
+they hold first, and does steps 1 and 2 itself.
+
 So the outputs of the other inputs handled again are sent twice (at-least-once), and
 come after later outputs of their partition. A consumer that cannot hand messages out
 again (standard input, in-memory) stops the run with the refusal's error instead: the
@@ -93,7 +96,10 @@ class Refusals:
             self._rewind()
 
     def take(self, batch: list[Message], lane: Lane) -> None:
-        """Deal with ``batch`` instead of the runner's normal loop (``due`` is true)."""
+        """Deal with ``batch`` instead of the runner's normal loop (``due`` is true).
+
+        With workers, on the consuming thread, the workers idle meanwhile.
+        """
         if self._refused:
             self._rewind()  # (``batch`` comes again with the rest)
             return
@@ -122,6 +128,7 @@ class Refusals:
 
     def _rewind(self) -> None:
         runner = self._runner
+        self._quiet()
         for p in runner.producers.values():
             p.flush()  # (the sends before are settled: the acks they held go on)
         rewind = getattr(runner._source, "_rewind", None)
@@ -135,6 +142,26 @@ class Refusals:
         self._again, self._left = rewind()
         while self._refused:  # their inputs come again, and their outputs are sent again
             self._refused.popleft().release()
+
+    def _quiet(self) -> None:
+        """Wait until every worker is done with what it was given (their acks are in)."""
+        runner = self._runner
+        if runner.settings.concurrency == 1:
+            return
+        marks = []
+        for lane in runner.lanes:
+            mark = threading.Event()
+            lane.queue.put(mark)  # (a worker sets it when it gets there)
+            marks.append(mark)
+        for mark in marks:
+            while not mark.wait(0.05):
+                if runner._fatal is not None:
+                    raise runner._fatal
+        for lane in runner.lanes:  # (what they paused comes again: the workers take none)
+            with lane.cond:
+                paused, lane.paused = lane.paused, []
+            if paused:
+                runner._source._resume(paused)
 
     def _handle_alone(self, msg: Message, lane: Lane) -> bool:
         """Handle ``msg`` with every send flushed: a refusal is its output's."""
