@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from test_cli_helpers import EXAMPLES, Running, run, write_handlers
 
 from streamprocessor import Message
@@ -273,20 +274,19 @@ def test_a_handler_stuck_past_the_max_poll_interval_exits_1(
 
 
 def test_a_fatal_client_error_exits_1_with_a_clear_message(
-    kafka_brokers: str, kafka_topic: Callable[..., str], tmp_path: Path
+    kafka_brokers: str, kafka_topic: Callable[..., str]
 ) -> None:
-    src, dst = kafka_topic(), kafka_topic()
-    kt.produce_messages(kafka_brokers, src, "a")
-    (tmp_path / "huge.py").write_text(
-        "import os\nfrom streamprocessor import Message\n"  # (incompressible: lz4 is on)
-        "def handle(msg):\n    return Message(value=os.urandom(3_000_000))\n"
-    )
-    # (librdkafka lets it through: the broker refuses it in the delivery report, a fatal
-    # client error; one this producer's own limit refuses is the handler's failure)
+    # (pipe has no error policy: an input it cannot copy ends the run. This one the broker
+    # refuses in the delivery report: 3 MB of random bytes over the topic's 1 MiB limit)
+    big = {"max.message.bytes": "5000000"}
+    src, dst = kafka_topic(**big), kafka_topic()
+    seed = Producer({"bootstrap.servers": kafka_brokers, "message.max.bytes": 5_000_000})
+    seed.produce(src, os.urandom(3_000_000))
+    assert seed.flush(30) == 0
     env = kafka_env(kafka_brokers, src, dst, kt.random_name("g"),
                     PRODUCER_KAFKA_LIBRDKAFKA_CONFIG="message.max.bytes=5000000")
-    done = run(["run", f"{tmp_path / 'huge.py'}:handle"], timeout=60, **env)
+    done = run(["pipe"], timeout=60, **env)
     assert done.returncode == 1, done.stderr
     assert done.stderr.count(b"Fatal client error") == 1, done.stderr
-    assert b"MSG_SIZE_TOO_LARGE" in done.stderr
+    assert b"MSG_SIZE_TOO_LARGE" in done.stderr and b"cannot forward" in done.stderr
     assert b"Traceback" not in done.stderr

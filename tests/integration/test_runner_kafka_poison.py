@@ -5,6 +5,7 @@ policy, never a fatal client error; nothing crash-loops."""
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +87,31 @@ def wait_committed(brokers: str, group: str, topic: str, want: dict[int, int]) -
         time.sleep(0.2)
 
 
+def restart_sees(
+    brokers: str, src: str, dst: str, group: str, want: dict[int, int]
+) -> list[bytes | None]:
+    """Add an input ``e`` and restart (skip): what the restarted processor handles."""
+    fill(brokers, src, {1: [b"e"]})
+    seen: list[bytes | None] = []
+    again = Processor(brokers, src, group, {"producer": dst},
+                      lambda m: seen.append(m.value) or Message(value=m.value), on_error="skip")
+    wait_committed(brokers, group, src, want)
+    assert again.stop() is None
+    return seen
+
+
+def fixed_handler_sees(
+    brokers: str, src: str, dst: str, group: str, want: dict[int, int]
+) -> list[bytes | None]:
+    """Restart with a handler that answers every input with a small output: what it saw."""
+    seen: list[bytes | None] = []
+    fixed = Processor(brokers, src, group, {"producer": dst},
+                      lambda m: seen.append(m.value) or Message(value=b"ok"))
+    wait_committed(brokers, group, src, want)
+    assert fixed.stop() is None
+    return seen
+
+
 INPUT = {0: [b"a", b"b"], 1: [b"c", b"big", b"bad-topic", b"d"]}
 
 
@@ -96,9 +122,10 @@ def topics(kafka_brokers: str, kafka_topic: Callable[..., str]) -> tuple[str, st
     return src, kafka_topic(), kafka_topic()
 
 
-def poison_lines(caplog: pytest.LogCaptureFixture, src: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if f"topic '{src}', partition 1, offset" in r.getMessage()]
+def poison_lines(
+    caplog: pytest.LogCaptureFixture, src: str, at: str = "partition 1, offset"
+) -> list[str]:
+    return [r.getMessage() for r in caplog.records if f"topic '{src}', {at}" in r.getMessage()]
 
 
 def test_poison_outputs_are_skipped_and_a_restart_goes_on_past_them(
@@ -126,13 +153,7 @@ def test_poison_outputs_are_skipped_and_a_restart_goes_on_past_them(
     assert bad.startswith(f"Skipping message (topic '{src}', partition 1, offset 2)")
     assert "'no such/topic' is not a valid Kafka topic name" in bad
 
-    fill(kafka_brokers, src, {1: [b"e"]})
-    seen: list[bytes | None] = []
-    again = Processor(kafka_brokers, src, group, {"producer": dst},
-                      lambda m: seen.append(m.value) or Message(value=m.value), on_error="skip")
-    wait_committed(kafka_brokers, group, src, {0: 2, 1: 5})
-    assert again.stop() is None
-    assert seen == [b"e"]
+    assert restart_sees(kafka_brokers, src, dst, group, {0: 2, 1: 5}) == [b"e"]
 
 
 def test_poison_outputs_dead_letter_the_input(
@@ -176,14 +197,107 @@ def test_poison_outputs_are_retried(kafka_brokers: str, topics: tuple[str, str, 
     assert proc.runner.totals()["errors"] == 6
 
 
+# -- outputs the broker refuses in its delivery report ------------------------------------
+
+#: the output of b"huge" fits the producer's message.max.bytes (1 MB) but not the output
+#: topic's max.message.bytes: the broker refuses the batch it is in (random: incompressible)
+HUGE = random.Random(13).randbytes(5000)
+REFUSED_INPUT = {0: [b"a", b"b"], 1: [b"c", b"huge", b"d"]}
+HUGE_INPUT = "partition 1, offset 1"
+
+
+def copy_or_huge(m: Message) -> Message:
+    return Message(value=HUGE if m.value == b"huge" else m.value)
+
+
+@pytest.fixture
+def refusing(kafka_brokers: str, kafka_topic: Callable[..., str]) -> tuple[str, str, str]:
+    """Input, an output topic that takes at most 1000 bytes per batch, a dead-letter topic."""
+    src = kafka_topic(partitions=2)
+    fill(kafka_brokers, src, REFUSED_INPUT)
+    return src, kafka_topic(**{"max.message.bytes": "1000"}), kafka_topic()
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_an_output_refused_in_the_delivery_report_is_skipped_and_the_rest_arrives(
+    kafka_brokers: str, refusing: tuple[str, str, str], caplog: pytest.LogCaptureFixture,
+    concurrency: int,
+) -> None:
+    """skip: the input of the refused output is skipped with one warning naming it and
+    the limit; every other input's output arrives (some twice: they are handled again);
+    the committed position passes the input; a restart sees only new input."""
+    src, dst, _ = refusing
+    group = kt.random_name("refused")
+    caplog.set_level(logging.INFO)
+    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_huge,
+                     on_error="skip", concurrency=concurrency)
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
+    assert proc.stop() is None
+    out = [m.value for m in kt.read_messages(kafka_brokers, dst)]
+    assert set(out) == {b"a", b"b", b"c", b"d"}, out
+    assert out.index(b"c") < len(out) - 1 - out[::-1].index(b"d")  # (c's last before d's)
+    [line] = poison_lines(caplog, src, HUGE_INPUT + ")")
+    assert line.startswith(f"Skipping message (topic '{src}', {HUGE_INPUT})")
+    for said in ("InvalidMessageError", "MSG_SIZE_TOO_LARGE", "5000 bytes",
+                 "max.message.bytes", "message.max.bytes of 1000000"):
+        assert said in line, said
+
+    assert restart_sees(kafka_brokers, src, dst, group, {0: 2, 1: 4}) == [b"e"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_an_output_refused_in_the_delivery_report_dead_letters_its_input(
+    kafka_brokers: str, refusing: tuple[str, str, str], concurrency: int
+) -> None:
+    src, dst, dlq = refusing
+    group = kt.random_name("refused")
+    proc = Processor(kafka_brokers, src, group, {"producer": dst, "dead_letter": dlq},
+                     copy_or_huge, on_error="dead-letter", concurrency=concurrency)
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
+    assert proc.stop() is None
+    [dead] = kt.read_messages(kafka_brokers, dlq)
+    assert dead.value == b"huge"
+    assert (dead.tags["source.partition"], dead.tags["source.offset"]) == (b"1", b"1")
+    assert dead.tags["error.type"] == b"streamprocessor.stream.errors.InvalidMessageError"
+    assert b"MSG_SIZE_TOO_LARGE" in dead.tags["error"]
+    assert {m.value for m in kt.read_messages(kafka_brokers, dst)} == {b"a", b"b", b"c", b"d"}
+
+
+def test_an_output_refused_in_the_delivery_report_is_retried(
+    kafka_brokers: str, refusing: tuple[str, str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """--retries 2: three attempts are logged for the input, then it is skipped."""
+    src, dst, _ = refusing
+    group = kt.random_name("refused")
+    caplog.set_level(logging.INFO)
+    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_huge,
+                     on_error="skip", retries=2)
+    wait_committed(kafka_brokers, group, src, {0: 2, 1: 3})
+    assert proc.stop() is None
+    lines = poison_lines(caplog, src, HUGE_INPUT + ")")
+    assert [line.split(" (attempt ")[1][:6] for line in lines[:2]] == ["1 of 3", "2 of 3"]
+    assert lines[2].startswith(f"Skipping message (topic '{src}', {HUGE_INPUT}) after 3 ")
+    assert len(lines) == 3, lines
+
+
+#: the poison at partition 1, offset 1: refused in ``send``, or by the broker at delivery
+STOP_CASES = [
+    pytest.param("topics", copy_or_poison, {0: 2, 1: 4}, [b"big", b"bad-topic"],
+                 id="refused-in-send"),
+    pytest.param("refusing", copy_or_huge, {0: 2, 1: 3}, [b"huge"], id="refused-at-delivery"),
+]
+
+
+@pytest.mark.parametrize(("setup", "handler", "everything", "poison"), STOP_CASES)
 def test_a_poison_output_under_stop_is_a_handler_failure_and_stays_uncommitted(
-    kafka_brokers: str, topics: tuple[str, str, str]
+    kafka_brokers: str, request: pytest.FixtureRequest, setup: str,
+    handler: Callable[[Message], Message], everything: dict[int, int], poison: list[bytes],
 ) -> None:
     """stop: HandlerFailedError (exit 1 in the CLI), not a fatal client error; the input is
     not committed, the clients are still usable, and a fixed handler goes on from it."""
-    src, dst, _ = topics
+    src, dst, _ = request.getfixturevalue(setup)
     group = kt.random_name("poison")
-    proc = Processor(kafka_brokers, src, group, {"producer": dst}, copy_or_poison)
+    proc = Processor(kafka_brokers, src, group, {"producer": dst}, handler)
     proc.thread.join(TIMEOUT)
     error = proc.stop()
     assert isinstance(error, HandlerFailedError), error
@@ -191,9 +305,5 @@ def test_a_poison_output_under_stop_is_a_handler_failure_and_stays_uncommitted(
     assert "partition 1, offset 1" in str(error) and "MSG_SIZE_TOO_LARGE" in str(error)
     assert kt.committed_offsets(kafka_brokers, group, src).get(1, -1) <= 1
 
-    seen: list[bytes | None] = []
-    fixed = Processor(kafka_brokers, src, group, {"producer": dst},
-                      lambda m: seen.append(m.value) or Message(value=b"ok"))
-    wait_committed(kafka_brokers, group, src, {0: 2, 1: 4})
-    assert fixed.stop() is None
-    assert b"big" in seen and b"bad-topic" in seen
+    seen = fixed_handler_sees(kafka_brokers, src, dst, group, everything)
+    assert set(poison) <= set(seen)

@@ -31,7 +31,7 @@ def test_a_failed_delivery_is_returned_and_never_confirmed() -> None:
     first, second = next(d.numbers), next(d.numbers)
     first(None, "ok")
     second("broker says no", "record")
-    assert d.settle() == [(2, "broker says no", "record")]
+    assert d.settle() == [(2, "broker says no", "record", None, 0)]
     assert d.tracker.confirmed == 1
 
 
@@ -90,7 +90,37 @@ def test_a_failed_delivery_blocks_the_tracker_and_later_reports_are_not_kept() -
     for s in sends[2:]:
         s(None, "ok")
     assert [f[0] for f in d.settle()] == [2]
+    assert d.tracker.blocked is None  # (the producer may send it again)
+    d.fail(2)
     assert d.tracker.blocked == 2
     assert d.tracker.confirmed == 1
     assert d.tracker._ahead == set()
     assert d.tracker.mark() > 2  # every later mark is past the failed send
+
+
+def test_a_failed_send_sent_again_under_its_number_confirms_what_came_after_it() -> None:
+    d = deliveries()
+    sends = [next(d.numbers) for _ in range(4)]
+    sends[0](None, "ok")
+    sends[1]("refused with its batch", "record")
+    for s in sends[2:]:
+        s(None, "ok")
+    assert [f[0] for f in d.settle()] == [2]
+    assert d.tracker.confirmed == 1  # the later ones wait for it
+    d.report(2, None, 0)(None, "delivered alone")
+    assert d.settle() == []
+    assert d.tracker.confirmed == 4
+
+
+def test_the_headers_and_timestamp_of_a_send_come_back_with_its_failure() -> None:
+    """A failed report holds neither; the callback of such a send carries them."""
+    d = deliveries()
+    n = next(d.counter)  # (from the numbers' counter)
+    plain = next(d.numbers)
+    assert plain.__self__ == n + 1
+    d.report(n, {"h": b"1"}, 1234)("refused", "record")
+    assert d.settle() == [(1, "refused", "record", {"h": b"1"}, 1234)]
+    d.report(n, {"h": b"1"}, 1234)(None, "delivered alone")
+    plain(None, "record")
+    d.settle()
+    assert d.tracker.confirmed == 2

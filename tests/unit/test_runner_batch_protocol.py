@@ -64,6 +64,9 @@ class ListConsumer:
         with self.lock:
             self.resumed.extend(paused)
 
+    def rewind_uncommitted(self) -> None:
+        return None
+
     def backlog(self) -> int:
         return 0
 

@@ -34,7 +34,7 @@ from streamprocessor.stream.message import Message
 if TYPE_CHECKING:
     import logging
 
-    from streamprocessor.util.barrier import DeliveryTracker
+    from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
     from streamprocessor.util.interrupts import ShutdownCoordinator
 
 __all__ = ["Commit", "Nack", "Rewind", "Sink", "SinkLink", "Source", "SourceLink"]
@@ -182,6 +182,14 @@ class Source(Protocol):
         """
         ...
 
+    def rewind_all(self) -> tuple[Callable[[Message], bool], int] | None:
+        """Make every message fetched and not committed come again, from the first of each part.
+
+        The front dropped the acks not committed and its buffer first. Returns ``(again,
+        n)`` — which messages come again, and how many — or None: this source cannot.
+        """
+        ...
+
     def close(self, timeout: float) -> None:
         """Commit what was committed with ``commit`` for good and let go (bounded)."""
         ...
@@ -218,6 +226,13 @@ class Sink(Protocol):
 
     def flush(self, timeout: float | None) -> None:
         """Wait until every send is delivered; FlushTimeoutError saying what is left."""
+        ...
+
+    def on_refused(self, callback: Callable[[RefusedSend], None] | None) -> None:
+        """Hand sends refused alone in a delivery report to ``callback`` (None: fail).
+
+        A sink that delivers within ``send`` (or refuses there) never calls it.
+        """
         ...
 
     def close(self, timeout: float) -> None:

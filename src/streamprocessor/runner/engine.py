@@ -35,6 +35,7 @@ from streamprocessor.runner.handler import (
     outputs,
 )
 from streamprocessor.runner.lanes import Lane, partition_of
+from streamprocessor.runner.refusals import Refusals
 from streamprocessor.runner.settings import RunnerSettings
 from streamprocessor.runner.watchdog import StuckWatchdog, close_quietly, handler_limit
 from streamprocessor.stream import (
@@ -128,6 +129,8 @@ class Runner:
             self._dl_send = dl_producer.send
         if handler is None and self._default is None:
             raise HandlerOutputError("forwarding messages needs a default producer")
+        #: sends the broker refused alone, back to their inputs
+        self._refusals = Refusals(self, self.producers)
 
     # -- statistics -------------------------------------------------------------------
 
@@ -161,6 +164,7 @@ class Runner:
         if self.settings.gc_threshold is not None:
             gc.set_threshold(self.settings.gc_threshold, *thresholds[1:])
         self._coordinator.exit_hooks.append(self._give_back_in_hand)
+        self._refusals.start()
         try:
             if self.settings.concurrency == 1:
                 if self.handler is None:
@@ -169,8 +173,10 @@ class Runner:
                     self._serial(self.handler)
             else:
                 self._parallel()
+            self._refusals.finish()
         finally:
             self._done.set()
+            self._refusals.stop()
             self._coordinator.exit_hooks.remove(self._give_back_in_hand)
             gc.set_threshold(*thresholds)
             if frozen:
@@ -183,7 +189,11 @@ class Runner:
         consumer = self._source
         assert self._default is not None
         send = self._default.send
+        refusals = self._refusals
         for batch in consumer.batches():
+            if refusals.due:
+                refusals.take(batch, lane)
+                continue
             lane.batch = batch
             handled = 0
             try:
@@ -210,7 +220,11 @@ class Runner:
         consumer = self._source
         default = self._default
         send = default.send if default is not None else None
+        refusals = self._refusals
         for batch in consumer.batches():
+            if refusals.due:
+                refusals.take(batch, lane)
+                continue
             lane.batch = batch
             handled = out = 0  # (the first ``handled`` of the batch: acknowledged at its end)
             try:
@@ -274,8 +288,12 @@ class Runner:
         main = self._main
         lane_of = self._lane_of
         source = self._source
+        refusals = self._refusals
         try:
             for batch in source.batches():
+                if refusals.due:
+                    refusals.take(batch, main)
+                    continue
                 per_lane: dict[int, list[Message]] = {}
                 for pos, msg in enumerate(batch):
                     if source.halted:  # stopping: the rest stays unacknowledged
@@ -400,6 +418,9 @@ class Runner:
             chunk = q.get()
             if chunk is _STOP:
                 return
+            if chunk.__class__ is threading.Event:  # (done with what came before: say so)
+                chunk.set()
+                continue
             with lane.cond:
                 lane.waiting -= len(chunk)
                 lane.cond.notify()
@@ -428,16 +449,7 @@ class Runner:
                 break
             try:
                 lane.current = msg
-                if self.handler is None:
-                    assert self._default is not None
-                    try:
-                        self._default.send(msg)
-                    except InvalidMessageError as exc:
-                        raise _unforwardable(msg, exc) from exc
-                    lane.n_out += 1
-                    ok = True
-                else:
-                    ok = self._handle(msg, lane)
+                ok = self._handle_one(msg, lane)
                 lane.current = None
                 if not ok:
                     lane.left.append(msg)
@@ -484,6 +496,18 @@ class Runner:
         return [self.consumer, *self.producers.values()]
 
     # -- handling and policies --------------------------------------------------------
+
+    def _handle_one(self, msg: Message, lane: Lane) -> bool:
+        """Handle ``msg`` (without a handler: forward it); see ``_handle``."""
+        if self.handler is not None:
+            return self._handle(msg, lane)
+        assert self._default is not None
+        try:
+            self._default.send(msg)
+        except InvalidMessageError as exc:
+            raise _unforwardable(msg, exc) from exc
+        lane.n_out += 1
+        return True
 
     def _handle(self, msg: Message, lane: Lane) -> bool:
         """Handle ``msg`` and send its outputs, under the error policy (see ``_finish``)."""
@@ -670,6 +694,10 @@ class OneByOne:
 
     def resume(self, paused: Sequence[object]) -> None:
         """Nothing was paused."""
+
+    def rewind_uncommitted(self) -> tuple[Callable[[Message], bool], int] | None:
+        """Cannot."""
+        return None
 
     def backlog(self) -> int:
         """The consumer's backlog."""

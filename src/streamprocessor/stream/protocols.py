@@ -10,10 +10,10 @@ may be called from any thread; a consumer is iterated by one thread at a time.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, TypeGuard, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeGuard, runtime_checkable
 
 from streamprocessor.stream.message import Message
 from streamprocessor.stream.store import Store
@@ -21,7 +21,15 @@ from streamprocessor.stream.store import Store
 if TYPE_CHECKING:
     from streamprocessor.config.models import ConsumerConfig, ProducerConfig
 
-__all__ = ["BatchConsumer", "Consumer", "ErrorCloser", "Producer", "Store", "has_batches"]
+__all__ = [
+    "BatchConsumer",
+    "Consumer",
+    "ErrorCloser",
+    "Producer",
+    "ReportsRefusals",
+    "Store",
+    "has_batches",
+]
 
 
 @runtime_checkable
@@ -171,8 +179,31 @@ class BatchConsumer(Consumer, Protocol):
         """Fetch again from what ``pause`` returned (from any thread)."""
         ...
 
+    def rewind_uncommitted(self) -> tuple[Callable[[Message], bool], int] | None:
+        """Hand out again every message handed out and not committed yet, from the first.
 
-_BATCH_MEMBERS = ("batches", "ack_batch", "give_back", "pause", "resume")
+        Acknowledgements still waiting for the barrier are dropped. Returns ``(again, n)``
+        — ``again(msg)`` tells whether ``msg`` is one of the ``n`` messages that come
+        again — or None when this consumer cannot hand messages out again (a pipe).
+        """
+        ...
+
+
+@runtime_checkable
+class ReportsRefusals(Protocol):
+    """A producer that can say which of its sends the backend refused for good, later.
+
+    ``on_refused(callback)``: each send refused alone in a delivery report goes to
+    ``callback`` (a ``streamprocessor.util.barrier.RefusedSend``) instead of failing the
+    producer; None goes back to failing it.
+    """
+
+    def on_refused(self, callback: Callable[[Any], None] | None) -> None:
+        """Register (or, with None, remove) the callback of refused sends."""
+        ...
+
+
+_BATCH_MEMBERS = ("batches", "ack_batch", "give_back", "pause", "resume", "rewind_uncommitted")
 
 
 def has_batches(consumer: Consumer) -> TypeGuard[BatchConsumer]:

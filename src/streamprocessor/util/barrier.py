@@ -17,9 +17,12 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["BARRIER", "AckBarrier", "DeliveryTracker", "Marks", "PendingAcks"]
+if TYPE_CHECKING:
+    from streamprocessor.stream.message import Message
+
+__all__ = ["BARRIER", "AckBarrier", "DeliveryTracker", "Marks", "PendingAcks", "RefusedSend"]
 
 
 class DeliveryTracker:
@@ -93,6 +96,42 @@ class DeliveryTracker:
 
 
 Marks = tuple[tuple[DeliveryTracker, int], ...]
+
+
+class RefusedSend:
+    """A send the backend refused for good, sent alone: the message's fault, not the client's.
+
+    A producer hands it to the callback its owner registered (``on_refused``). Until
+    :meth:`release` the send counts as undelivered: no acknowledgement made after it is
+    committed, so the owner can still leave the input behind it unacknowledged.
+    """
+
+    __slots__ = ("_release", "error", "message", "number", "tracker")
+
+    def __init__(
+        self,
+        message: Message,
+        error: Exception,
+        tracker: DeliveryTracker,
+        number: int,
+        release: Callable[[], None],
+    ) -> None:
+        #: what was refused (``producer_topic`` is the topic it was sent to)
+        self.message = message
+        #: why, and what to do about it (an InvalidMessageError)
+        self.error = error
+        #: the tracker of the producer that sent it, and the send's number there: every
+        #: acknowledgement whose mark on ``tracker`` is at or above ``number`` waits for it
+        self.tracker = tracker
+        self.number = number
+        self._release = release
+
+    def release(self) -> None:
+        """Count the send as done: the acknowledgements waiting on it may be committed."""
+        self._release()
+
+    def __repr__(self) -> str:
+        return f"<RefusedSend {self.tracker.name} #{self.number}: {self.error}>"
 
 
 #: how many barriers have producers registered (a consumer whose barrier has none while

@@ -305,6 +305,20 @@ class ConsumerFront(ClientFront):
         """Fetch again from what :meth:`pause` returned (any thread)."""
         self._source.resume(paused)
 
+    def rewind_uncommitted(self) -> tuple[Callable[[Message], bool], int] | None:
+        """Hand out again every message handed out and not committed yet, from the first.
+
+        Acknowledgements still waiting for the barrier are dropped (what is committable
+        is committed first). Returns ``(again, n)`` — which messages come again, and how
+        many — or None when the source cannot (standard input, in memory).
+        """
+        if self._unusable:
+            self._check("rewind")
+        self.settle()
+        self._pending.drop_all()
+        del self._acked[:]
+        return self._source.rewind_all()
+
     # -- acks ---------------------------------------------------------------------------
 
     def ack(self, msg: Message) -> None:

@@ -19,6 +19,7 @@ from streamprocessor.stream.message import Message
 
 if TYPE_CHECKING:
     from streamprocessor.config.models import ProducerConfig
+    from streamprocessor.util.barrier import RefusedSend
 
 __all__ = ["ProducerFront"]
 
@@ -89,6 +90,15 @@ class ProducerFront(ClientFront):
         self._sink.flush(seconds(timeout))
         if self._unusable:
             self._check("flush")
+
+    def on_refused(self, callback: Callable[[RefusedSend], None] | None) -> None:
+        """Hand sends the backend refused alone, later, to ``callback`` (None: fail).
+
+        Only a sink whose deliveries are confirmed after ``send`` (Kafka) calls it; the
+        refused send holds back every acknowledgement made after it until its
+        ``release()``. Without a callback such a send fails the producer.
+        """
+        self._sink.on_refused(callback)
 
     def barrier_flush(self, timeout: float | None) -> None:
         """The flush a consumer's close runs before its final commit (never raises)."""

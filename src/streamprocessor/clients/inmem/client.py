@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -13,7 +13,7 @@ from streamprocessor.clients.validation import SentNames
 from streamprocessor.stores.inmem import InmemStore, Snapshot
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
-from streamprocessor.util.barrier import DeliveryTracker
+from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
 
 __all__ = ["InmemConsumer", "InmemProducer", "InmemSink", "InmemSource"]
 
@@ -158,6 +158,10 @@ class InmemSource:
         """Cannot pause: one stream."""
         return None
 
+    def rewind_all(self) -> tuple[Callable[[Message], bool], int] | None:
+        """Cannot: what was handed out is not kept."""
+        return None
+
     def resume(self, paused: Sequence[object]) -> None:
         """Nothing was paused."""
 
@@ -209,6 +213,9 @@ class InmemSink:
 
     def flush(self, timeout: float | None) -> None:
         """Nothing to do: every send is stored at once."""
+
+    def on_refused(self, callback: Callable[[RefusedSend], None] | None) -> None:
+        """Nothing to register: a send is refused in ``send`` or not at all."""
 
     def close(self, timeout: float) -> None:
         """Nothing to let go."""

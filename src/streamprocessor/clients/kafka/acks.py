@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
@@ -83,6 +84,31 @@ class AckMixin:
             )
         self._seek(state, off)
         return None
+
+    def rewind_all(self) -> tuple[Callable[[Message], bool], int]:
+        """Seek every partition back to its first message not committed (see the Source).
+
+        Every partition forgets its outstanding messages (also those buffered in the
+        front) and is fetched again from the first of them. Returns ``(again, n)``:
+        ``again(msg)`` says whether ``msg`` is one of the ``n`` messages that come again.
+        """
+        ranges: dict[PartitionState, tuple[int, int]] = {}
+        with self._parts.lock:
+            for state in self._parts.states.values():
+                if state.runs and not state.revoked:
+                    ranges[state] = (state.runs[0][0], state.runs[-1][1])
+            n = sum(state.outstanding for state in ranges)
+            for state, (first, _) in ranges.items():
+                state.truncate(first)
+            self._link.drop(lambda m: m._opaque in ranges)
+        for state, (first, _) in ranges.items():
+            self._seek(state, first)
+
+        def again(msg: Message) -> bool:
+            r = ranges.get(msg._opaque)
+            return r is not None and r[0] <= msg.offset < r[1]  # type: ignore[operator]
+
+        return again, n
 
     def _seek(self, state: PartitionState, off: int) -> None:
         if not self._guard.enter():

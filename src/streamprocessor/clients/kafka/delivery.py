@@ -7,7 +7,8 @@ next one from :attr:`Deliveries.numbers` (``map(MethodType, repeat(record), coun
 one step in C, so no lock is needed to number sends from several threads). librdkafka
 runs the callbacks inside ``poll``/``flush``; a callback only appends its number (or
 ``(number, error, record)`` on failure) to a deque. Right after each poll
-:meth:`Deliveries.settle` moves the whole deque into the tracker: when the numbers form
+:meth:`Deliveries.settle` moves the whole deque into the tracker (and hands the failures
+to the producer, which sends them again or fails them): when the numbers form
 one complete run after what was confirmed before — the normal case, whatever order the
 partitions reported in — that is a single ``confirm_upto``.
 
@@ -38,8 +39,8 @@ def recorder(done: deque[Any]) -> Callable[[int, Any, Any], None]:
 
     A callback is this function bound to the message's send number
     (``MethodType(record, number)``): librdkafka calls it with ``(err, msg)`` from
-    ``poll``/``flush``, and it appends the number — or ``(number, err, msg)`` on failure —
-    to ``done``.
+    ``poll``/``flush``, and it appends the number — or ``(number, err, msg, None, 0)`` on
+    failure — to ``done``.
     """
     append = done.append
 
@@ -47,7 +48,27 @@ def recorder(done: deque[Any]) -> Callable[[int, Any, Any], None]:
         if err is None:
             append(number)
         else:
-            append((number, err, msg))
+            append((number, err, msg, None, 0))
+
+    return record
+
+
+def carrier(done: deque[Any]) -> Callable[[tuple[int, Any, int], Any, Any], None]:
+    """As :func:`recorder`, for a send with headers or a timestamp.
+
+    A failed delivery report holds neither (librdkafka 2.16: ``headers()`` None,
+    ``timestamp()`` ``(0, -1)``), so the callback is bound to ``(number, headers,
+    milliseconds)`` and a failure appends ``(number, err, msg, headers, milliseconds)``.
+    ``headers`` is the message's own tags dict (a tag changed after the send is sent
+    changed if the message has to be sent again).
+    """
+    append = done.append
+
+    def record(fields: tuple[int, Any, int], err: Any, msg: Any) -> None:
+        if err is None:
+            append(fields[0])
+        else:
+            append((fields[0], err, msg, fields[1], fields[2]))
 
     return record
 
@@ -94,24 +115,45 @@ class Deliveries:
         #: held by whoever polls or flushes the librdkafka handle
         self.serve_lock = threading.Lock()
         self.done: deque[Any] = deque()
-        #: the delivery callbacks of the sends, numbered 1, 2, 3, … (the number is the
-        #: callback's ``__self__``): ``next(numbers)`` per send
-        self.numbers: Iterator[Any] = map(
-            MethodType, repeat(recorder(self.done)), count(1)
-        )
+        self._record = recorder(self.done)
+        #: what the callback of a send with headers or a timestamp is bound to, with them
+        self.carry = carrier(self.done)
+        #: the send numbers: a send with headers or a timestamp takes ``next(counter)``
+        self.counter = count(1)
+        #: the delivery callbacks of the other sends, numbered from the same counter (the
+        #: number is the callback's ``__self__``): ``next(numbers)`` per send
+        self.numbers: Iterator[Any] = map(MethodType, repeat(self._record), self.counter)
         self.tracker = NumberedTracker(name, flush, self.numbers, self.seq_lock, outstanding)
 
-    def settle(self) -> list[tuple[int, Any, Any]]:
-        """Confirm the delivered numbers; return the failures ``(number, error, record)``.
+    def report(self, number: int, headers: Any, ms: int) -> Any:
+        """The delivery callback of send ``number`` (with these headers and timestamp)."""
+        if headers or ms:
+            return MethodType(self.carry, (number, headers, ms))
+        return MethodType(self._record, number)
 
-        Call with :attr:`serve_lock` held (no callback may run meanwhile).
+    def confirm(self, number: int) -> None:
+        """Record send ``number`` as done (delivered, never sent, or dealt with)."""
+        with self.seq_lock:
+            self.tracker.confirm(number)
+
+    def fail(self, number: int) -> None:
+        """Record that send ``number`` will never be delivered."""
+        with self.seq_lock:
+            self.tracker.fail(number)  # (the acks waiting on it can never be committed)
+
+    def settle(self) -> list[tuple[int, Any, Any, Any, int]]:
+        """Confirm the delivered numbers; return the failures.
+
+        A failure is ``(number, error, record, headers, milliseconds)`` (the last two as
+        sent: the record lacks them); it stays unconfirmed: the caller sends it again or
+        calls :meth:`fail`. Call with :attr:`serve_lock` held (no callback may run meanwhile).
         """
         done = self.done
         if not done:
             return []
         items = list(done)
         done.clear()
-        failures: list[tuple[int, Any, Any]] = []
+        failures: list[tuple[int, Any, Any, Any, int]] = []
         try:
             lo = min(items)  # comparing a number with a failure tuple raises TypeError
             hi = max(items)
@@ -122,9 +164,6 @@ class Deliveries:
         if mixed:
             failures = [i for i in items if i.__class__ is tuple]
             items = [i for i in items if i.__class__ is not tuple]
-            with self.seq_lock:
-                for seq, _, _ in failures:
-                    tracker.fail(seq)  # (the acks waiting on it can never be committed)
             if not items:
                 return failures
             lo = min(items)

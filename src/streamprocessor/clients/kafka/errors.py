@@ -32,6 +32,7 @@ from streamprocessor.stream.errors import ClientError
 from streamprocessor.util.throttle import THROTTLE
 
 __all__ = [
+    "REFUSAL_CODES",
     "TERMINAL_CODES",
     "Severity",
     "classify",
@@ -98,13 +99,31 @@ _TRANSIENT_HINTS: dict[int, str] = {
 }
 
 
-#: hints for errors about one message (a failed delivery ends the producer anyway)
+#: hints for errors about one message
 _MESSAGE_HINTS: dict[int, str] = {
     _E.MSG_SIZE_TOO_LARGE: "the message is larger than the producer's message.max.bytes "
     "(librdkafka's default 1000000) or the topic's max.message.bytes (the broker's default "
     "1048588): send smaller messages, or raise both limits (*_KAFKA_LIBRDKAFKA_CONFIG="
     "message.max.bytes=N, and max.message.bytes on the topic)",
+    _E.INVALID_RECORD: "the broker refused the record: on a compacted topic "
+    "(cleanup.policy=compact) every message needs a key; give it one, or send it to a "
+    "topic that is not compacted",
+    _E.INVALID_TIMESTAMP: "the message's timestamp is out of the range the topic accepts "
+    "(message.timestamp.before.max.ms / message.timestamp.after.max.ms): send it with "
+    "another timestamp, or widen the range on the topic",
 }
+
+#: codes of a delivery report that refuse one batch for good, for something in it (a
+#: message too large, without a key on a compacted topic, a topic this producer may not
+#: write to): librdkafka fails every message of the batch with it and goes on; the
+#: producer sends them again one at a time to find the one refused alone
+REFUSAL_CODES: frozenset[int] = frozenset({
+    _E.MSG_SIZE_TOO_LARGE,
+    _E.RECORD_LIST_TOO_LARGE,
+    _E.INVALID_RECORD,
+    _E.INVALID_TIMESTAMP,
+    _E.TOPIC_AUTHORIZATION_FAILED,
+})
 
 
 def classify(err: Any, ignore: Collection[int] = ()) -> Severity:

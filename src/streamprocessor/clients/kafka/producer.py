@@ -15,6 +15,12 @@ How it works:
 - a message librdkafka refuses in ``produce`` (too large, an invalid topic name, a field
   it cannot take) is an :class:`~streamprocessor.stream.errors.InvalidMessageError`:
   nothing was sent and the producer goes on (the runner makes it the handler's failure);
+- a batch the broker refuses for good (a code of ``REFUSAL_CODES``: too large for the
+  topic, no key on a compacted topic, …) fails every message in it; they are sent again
+  in halves of what failed, alone in librdkafka's queue, so only the message at fault is
+  refused: a *refused send*, handed to the ``on_refused`` callback (it holds back the
+  acks made after it until released), or without one a failed delivery. The others
+  arrive after what was sent to their partition meanwhile;
 - a failed delivery is a :class:`~streamprocessor.stream.errors.DeliveryError`; the
   message stays unconfirmed, so no ack that came after it is ever committed.
 """
@@ -26,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from types import MethodType
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -34,6 +41,7 @@ from streamprocessor.clients.base import ProducerBase
 from streamprocessor.clients.front import IDLE_HOOKS, seconds
 from streamprocessor.clients.kafka.delivery import Deliveries
 from streamprocessor.clients.kafka.errors import (
+    REFUSAL_CODES,
     Severity,
     classify,
     describe,
@@ -46,7 +54,7 @@ from streamprocessor.clients.kafka.lifecycle import (
     run_bounded,
     wait_for_cluster,
 )
-from streamprocessor.clients.kafka.message import timestamp_ms
+from streamprocessor.clients.kafka.message import timestamp_ms, to_datetime
 from streamprocessor.clients.kafka.properties import (
     config_error,
     connect_timeout,
@@ -63,7 +71,7 @@ from streamprocessor.stream.errors import (
     InvalidMessageError,
 )
 from streamprocessor.stream.message import Message
-from streamprocessor.util.barrier import DeliveryTracker
+from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
 
 __all__ = ["KafkaProducer"]
 
@@ -77,11 +85,10 @@ _SLICE = 0.2  # seconds: flush waits in slices so signals are handled
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
-def _size(msg: Message) -> int:
+def _size(v: bytes | None, k: bytes | None, headers: Any) -> int:
     """About the bytes librdkafka counts against ``message.max.bytes``."""
-    v, k = msg.value, msg.key
     n = (len(v) if v else 0) + (len(k) if k else 0)
-    for name, value in msg.tags.items():
+    for name, value in headers:
         n += len(name.encode()) + (len(value) if value else 0)
     return n
 
@@ -117,6 +124,15 @@ class KafkaProducer(ProducerBase):
         self._variable = f"{env_prefix(config, 'producer')}_KAFKA_LIBRDKAFKA_CONFIG"
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._numbers = self._dr.numbers
+        self._counter = self._dr.counter
+        self._carry = self._dr.carry
+        #: failures of a refused batch, to send again alone: ``(number, error, record)``
+        self._again: list[tuple[int, Any, Any, Any, int]] = []
+        self._again_lock = threading.Lock()
+        #: held while they are sent again (see _isolate); ``send`` waits for it
+        self._isolating = threading.Lock()
+        self._isolator: int | None = None
+        self._refusals: Callable[[RefusedSend], None] | None = None
         #: closing, closed or failed: ``send`` takes the slow path and says why
         self._unusable = False
         self._last_poll = time.monotonic()
@@ -159,6 +175,7 @@ class KafkaProducer(ProducerBase):
         """
         if self._unusable:
             self._check_open("send")
+            self._wait_isolation()
         try:
             value = msg.value
             key = msg.key
@@ -176,52 +193,52 @@ class KafkaProducer(ProducerBase):
         ):  # (a bad timestamp: produce refuses it, see _refused)
             self._names.check(msg)  # (a tag name with a lone surrogate crashes confluent-kafka)
         topic = topic or self._topic
-        report = next(self._numbers)  # the send's number and delivery callback
+        seq = 0  # the send's number (0: none taken yet)
         try:
-            self._produce(
-                topic,
-                value,
-                key,
-                -1,
-                report,
-                None,
-                0 if ts is None else timestamp_ms(ts),
-                list(tags.items()) if tags else None,
-            )
+            if ts is None and not tags:
+                report = next(self._numbers)  # its number and delivery callback
+                seq = report.__self__
+                self._produce(topic, value, key, -1, report)
+            else:  # (their failed delivery report lacks them: its callback carries them)
+                ms = 0 if ts is None else timestamp_ms(ts)
+                # (the tags dict itself: a list built here and kept until the report would
+                # cost the garbage collector more than the send)
+                headers: Any = tags or None
+                seq = next(self._counter)
+                self._produce(
+                    topic, value, key, -1, MethodType(self._carry, (seq, headers, ms)), None,
+                    ms, headers,
+                )
         except BufferError:
-            self._produce_blocking(msg, topic, value, key, ts, tags, report)
+            self._produce_blocking(msg, topic, value, key, ts, tags, seq)
         except _REFUSED as exc:
-            self._void(report)
+            self._void(seq)
             raise self._refused(msg, topic, exc) from exc
-        if not report.__self__ % _POLL_EVERY:  # serve delivery reports now and then
+        if not seq % _POLL_EVERY:  # serve delivery reports now and then
             self._serve(0)
 
     def _produce_blocking(
-        self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, report: Any
+        self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, seq: int
     ) -> None:
         """Wait for room in the local queue (back-pressure), serving delivery reports."""
         while True:
             if not self._serve(0.05):
                 time.sleep(0.005)  # another thread serves the reports
             if self._failure is not None or self._closed:
-                self._void(report)
+                self._void(seq)
                 self._check_open("send")
+            ms = 0 if ts is None else timestamp_ms(ts)
+            headers: Any = tags or None
             try:
                 self._produce(
-                    topic,
-                    value,
-                    key,
-                    -1,
-                    report,
-                    None,
-                    0 if ts is None else timestamp_ms(ts),
-                    list(tags.items()) if tags else None,
+                    topic, value, key, -1, self._dr.report(seq, headers, ms), None, ms,
+                    headers,
                 )
                 return
             except BufferError:
                 continue
             except _REFUSED as exc:
-                self._void(report)
+                self._void(seq)
                 raise self._refused(msg, topic, exc) from exc
 
     def _refused(self, msg: Message, topic: str, exc: BaseException) -> ClientError:
@@ -239,8 +256,9 @@ class KafkaProducer(ProducerBase):
         if err.fatal():
             return ClientError(f"unable to produce message to {topic!r}: {describe(err)}")
         if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            size = _size(msg.value, msg.key, msg.tags.items())
             return InvalidMessageError(
-                f"cannot send a message of {_size(msg)} bytes to {topic!r}: {err.str()} "
+                f"cannot send a message of {size} bytes to {topic!r}: {err.str()} "
                 f"({err.name()}): larger than this producer's message.max.bytes of "
                 f"{self._max_bytes}: send smaller messages, or raise the limit with "
                 f"{self._variable}=message.max.bytes=N (and max.message.bytes on the "
@@ -248,10 +266,9 @@ class KafkaProducer(ProducerBase):
             )
         return InvalidMessageError(f"cannot send a message to {topic!r}: {describe(err)}")
 
-    def _void(self, report: Any) -> None:
+    def _void(self, seq: int) -> None:
         """Confirm a send that never reached librdkafka: there is nothing to wait for."""
-        with self._dr.seq_lock:
-            self._tracker.confirm(report.__self__)
+        self._dr.confirm(seq)
 
     # -- delivery reports ---------------------------------------------------------------
 
@@ -270,9 +287,18 @@ class KafkaProducer(ProducerBase):
             self._report_failures(failures)
         return True
 
-    def _report_failures(self, failures: list[tuple[int, Any, Any]]) -> None:
-        for _seq, err, msg in failures:
-            if err.code() in _PURGED and self._purging:
+    def _report_failures(self, failures: list[tuple[int, Any, Any, Any, int]]) -> None:
+        again = False
+        for failure in failures:
+            seq, err, msg, _, _ = failure
+            code = err.code()
+            if code in REFUSAL_CODES and not self._purging:
+                with self._again_lock:
+                    self._again.append(failure)
+                again = True
+                continue
+            self._dr.fail(seq)
+            if code in _PURGED and self._purging:
                 continue
             self.fail(
                 DeliveryError(
@@ -280,6 +306,133 @@ class KafkaProducer(ProducerBase):
                     f"(topic {msg.topic()!r}, key {msg.key()!r})"
                 )
             )
+        if again:
+            self._isolate()
+
+    # -- refused batches: each message again, alone -------------------------------------
+
+    def on_refused(self, callback: Callable[[RefusedSend], None] | None) -> None:
+        """Have ``callback`` take the sends the broker refuses alone (None: fail instead).
+
+        A refused send is the message's fault (too large for the topic, no key on a
+        compacted topic, a topic this producer may not write to): the producer goes on.
+        The callback runs on whichever thread serves delivery reports and must not block;
+        the acks made after the send wait until its :meth:`RefusedSend.release`. Without
+        a callback a refused send is a failed delivery (:class:`DeliveryError`).
+        """
+        self._refusals = callback
+
+    def _isolate(self) -> None:
+        """Send the messages of refused batches again, in ever smaller groups; one thread.
+
+        Meanwhile other threads' sends wait (``_unusable`` sends them the slow way), so
+        what is sent again is all librdkafka holds: a message refused while the others of
+        its group were delivered was refused alone.
+        """
+        while self._again and self._isolating.acquire(blocking=False):
+            self._isolator = threading.get_ident()
+            self._unusable = True
+            try:
+                while self._again:
+                    with self._again_lock:
+                        group = self._again[:]
+                        self._again.clear()
+                    self._send_again(group)
+            finally:
+                self._isolator = None
+                self._unusable = self._closing or self._closed or self._failure is not None
+                self._isolating.release()
+
+    def _wait_isolation(self) -> None:
+        if self._isolating.locked() and self._isolator != threading.get_ident():
+            with self._isolating:  # (released once the refused batch is sent again)
+                pass
+
+    def _send_again(self, group: list[tuple[int, Any, Any, Any, int]]) -> None:
+        """Send ``group`` again under their numbers; halve what fails until one is alone.
+
+        A group fails whole when librdkafka batches it whole (the broker checks the batch
+        against ``max.message.bytes`` too), so halving finds each message at fault in
+        about log2(len(group)) rounds, and delivers the others.
+        """
+        work = [group]
+        while work:
+            group = work.pop()
+            self._flush(None)  # what else is queued goes first (its failures queue up here)
+            with self._again_lock:
+                before = len(self._again)
+            sent = set()
+            for failure in group:
+                seq, err, rec, headers, ms = failure
+                try:
+                    self._produce_again(rec, self._dr.report(seq, headers, ms), ms, headers)
+                except _REFUSED as exc:  # (a topic not authorised is refused at once now)
+                    cause = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+                    self._refuse(seq, cause if isinstance(cause, KafkaError) else err, rec,
+                                 headers, ms)
+                else:
+                    sent.add(seq)
+            self._flush(None)
+            with self._again_lock:
+                came = self._again[before:]
+                failed = [f for f in came if f[0] in sent]
+                self._again[before:] = [f for f in came if f[0] not in sent]
+            if len(failed) == 1 and len(came) == 1:
+                self._refuse(*failed[0])
+            elif len(failed) == 1:  # a send that slipped in failed with it: once more
+                work.append(failed)
+            elif failed:
+                half = len(failed) // 2
+                work += [failed[half:], failed[:half]]  # (the first half first)
+
+    def _produce_again(self, rec: Any, report: Any, ms: int, headers: Any) -> None:
+        while True:
+            try:
+                self._produce(rec.topic(), rec.value(), rec.key(), rec.partition(), report,
+                              None, ms, headers)
+                return
+            except BufferError:  # (a large refused batch: make room)
+                self._flush(_SLICE)
+
+    def _refuse(self, seq: int, err: Any, rec: Any, headers: Any, ms: int) -> None:
+        """Report a send the broker refused alone: to the owner's callback, or as failed."""
+        text = self._refusal_text(err, rec, headers)
+        callback = self._refusals
+        if callback is None:
+            self._dr.fail(seq)
+            self.fail(DeliveryError(f"message delivery failure error: {text}"))
+            return
+        message = Message(
+            value=rec.value(), key=rec.key(), timestamp=to_datetime((1, ms)) if ms else None,
+            tags=dict(headers) if headers else None, producer_topic=rec.topic(),
+        )
+        try:
+            callback(
+                RefusedSend(message, InvalidMessageError(text), self._tracker, seq,
+                            lambda: self._dr.confirm(seq))
+            )
+        except Exception as exc:  # (never into the thread serving reports)
+            self._log.error("The callback for refused sends failed: %s", exc)
+
+    def _refusal_text(self, err: Any, rec: Any, headers: dict[str, Any] | None) -> str:
+        """Which message the broker refused, why, and what to do about it."""
+        key = rec.key()
+        size = _size(rec.value(), key, headers.items() if headers else ())
+        where = (
+            f"the broker refused a message of {size} bytes (topic {rec.topic()!r}, "
+            f"partition {rec.partition()}, key {key if key is None else key[:40]!r}), "
+            f"sent alone: {err.str()} ({err.name()})"
+        )
+        if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            return (
+                f"{where}: larger than the topic's max.message.bytes (or the broker's "
+                f"message.max.bytes), which is below this producer's message.max.bytes of "
+                f"{self._max_bytes}: send smaller messages, raise max.message.bytes on the "
+                f"topic, or set {self._variable}=message.max.bytes=N to the topic's limit "
+                "so that send refuses such messages at once"
+            )
+        hint = describe(err).partition(f"({err.name()})")[2]
+        return where + hint
 
     def _poll_loop(self) -> None:
         stop = self._stop
@@ -351,6 +504,10 @@ class KafkaProducer(ProducerBase):
             self._check_open("flush")
         t = seconds(timeout)
         left = self._flush(t)
+        if self._again or self._isolating.locked():
+            self._wait_isolation()  # (another thread sends a refused batch again)
+            self._isolate()
+            left = self._flush(t)
         if self._failure is not None:
             self._check_open("flush")
         if left:

@@ -29,7 +29,7 @@ import select
 import stat
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -351,6 +351,10 @@ class StandardstreamSource:
 
     def pause(self, msgs: Sequence[Message]) -> list[object] | None:
         """Cannot pause: one stream."""
+        return None
+
+    def rewind_all(self) -> tuple[Callable[[Message], bool], int] | None:
+        """Cannot: what was handed out is not kept."""
         return None
 
     def resume(self, paused: Sequence[object]) -> None:

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ from streamprocessor.clients.ports import SinkLink
 from streamprocessor.clients.validation import SentNames, refusal
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
-from streamprocessor.util.barrier import DeliveryTracker
+from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
 
 __all__ = ["FLUSH_INTERVAL", "FLUSH_SIZE", "StandardstreamProducer", "StandardstreamSink"]
 
@@ -204,6 +205,9 @@ class StandardstreamSink:
         if self._parts is None:  # failed: the front raises why
             self._link.raise_failure()
         raise refusal(msg)
+
+    def on_refused(self, callback: Callable[[RefusedSend], None] | None) -> None:
+        """Nothing to register: a failed write fails the producer."""
 
     def flush(self, timeout: float | None) -> None:
         """Write everything sent so far (writes block; ``timeout`` is not enforced)."""
