@@ -456,7 +456,7 @@ def test_with_manual_error_handling_a_failed_delivery_stops_commits_without_grow
             assert "MSG_SIZE_TOO_LARGE" in str(p.errors().get(TIMEOUT))
             c.backlog()  # (applies what can be applied)
             assert len(c._pending) <= 1
-            assert len(p._dr.tracker._ahead) == 0
+            assert len(p._sink._dr.tracker._ahead) == 0
     finally:
         p.close()
         c.close()

@@ -94,6 +94,10 @@ class SinkLink(_Link, Protocol):
         """Raise the pending fatal error now (the producer closes first), if there is one."""
         ...
 
+    def check(self, what: str) -> None:
+        """Raise why the producer cannot ``what`` (failed, closed); nothing if it can."""
+        ...
+
     def replace_send(self, send: Callable[[Message], None]) -> None:
         """Make ``producer.send`` another method of the sink (e.g. one that keeps order)."""
         ...

@@ -38,7 +38,6 @@ from streamprocessor.stream.protocols import ReportsRefusals
 from streamprocessor.util.barrier import RefusedSend
 
 if TYPE_CHECKING:
-    from streamprocessor.runner.engine import Runner
     from streamprocessor.runner.lanes import Lane
 
 __all__ = ["Refusals"]
@@ -47,7 +46,9 @@ __all__ = ["Refusals"]
 class Refusals:
     """The refused sends of a serial runner's producers, and the inputs handled again."""
 
-    def __init__(self, runner: Runner, producers: Mapping[str, Producer]) -> None:
+    def __init__(self, runner: Any, producers: Mapping[str, Producer]) -> None:
+        # (``runner`` is the Runner that owns this: typed loosely, to keep the import
+        # one way, engine → refusals)
         self._runner = runner
         #: refused sends not dealt with yet (appended from any thread)
         self._refused: deque[RefusedSend] = deque()

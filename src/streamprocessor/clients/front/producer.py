@@ -80,6 +80,11 @@ class ProducerFront(ClientFront):
         """Raise the pending fatal error now (closing the producer first), if there is one."""
         self._raise_pending()
 
+    def check(self, what: str) -> None:
+        """Raise why this producer cannot ``what`` (failed, closed); nothing if it can."""
+        if self._unusable:
+            self._check(what)
+
     def flush(self, timeout: float | timedelta | None = None) -> None:
         """Wait until every message sent is delivered (FlushTimeoutError past ``timeout``).
 

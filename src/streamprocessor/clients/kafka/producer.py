@@ -31,14 +31,12 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from types import MethodType
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from streamprocessor.clients.base import ProducerBase
-from streamprocessor.clients.front import IDLE_HOOKS, seconds
+from streamprocessor.clients.front import IDLE_HOOKS, ProducerFront
 from streamprocessor.clients.kafka.delivery import Deliveries
 from streamprocessor.clients.kafka.errors import (
     REFUSAL_CODES,
@@ -63,6 +61,7 @@ from streamprocessor.clients.kafka.properties import (
     redacted,
     topic_problem,
 )
+from streamprocessor.clients.ports import SinkLink
 from streamprocessor.clients.validation import SentNames, problem, refusal
 from streamprocessor.stream.errors import (
     ClientError,
@@ -73,7 +72,7 @@ from streamprocessor.stream.errors import (
 from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
 
-__all__ = ["KafkaProducer"]
+__all__ = ["KafkaProducer", "KafkaSink"]
 
 #: what ``produce`` (or building its arguments) raises for a message it cannot take
 _REFUSED = (KafkaException, TypeError, ValueError, OverflowError, AttributeError)
@@ -93,23 +92,22 @@ def _size(v: bytes | None, k: bytes | None, headers: Any) -> int:
     return n
 
 
-class KafkaProducer(ProducerBase):
-    """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
+class KafkaSink:
+    """Sends to Kafka asynchronously, every delivery checked (the port of KafkaProducer)."""
 
-    client_type = "kafka"
+    synchronous = False
 
-    def __init__(self, config: Any) -> None:
-        super().__init__(config)
-        try:
-            self._setup(config)
-        except BaseException:
-            self._barrier.unregister(self._tracker)
-            raise
-        self._register_interrupts()
-
-    def _new_tracker(self, name: str, flush: Callable[[float | None], Any]) -> DeliveryTracker:
-        self._dr = Deliveries(name, flush, self._outstanding)
-        return self._dr.tracker
+    def __init__(self, config: Any, link: SinkLink) -> None:
+        self._link = link
+        self._log = link.log
+        self._closing = False
+        self._closed = False
+        self._dr = Deliveries(
+            f"KafkaProducer({config.name or 'producer'})", link.barrier_flush, self._outstanding
+        )
+        self.tracker: DeliveryTracker | None = self._dr.tracker
+        self._tracker = self._dr.tracker
+        self._setup(config)
 
     def _outstanding(self) -> int:
         p = getattr(self, "_p", None)
@@ -133,8 +131,8 @@ class KafkaProducer(ProducerBase):
         self._isolating = threading.Lock()
         self._isolator: int | None = None
         self._refusals: Callable[[RefusedSend], None] | None = None
-        #: closing, closed or failed: ``send`` takes the slow path and says why
-        self._unusable = False
+        #: a refused batch is being sent again: ``send`` waits for it (see _isolate)
+        self._held = False
         self._last_poll = time.monotonic()
         self._purging = False
         self._startup: StartupErrors | None = StartupErrors(self._ignore)
@@ -173,8 +171,7 @@ class KafkaProducer(ProducerBase):
         Blocks while librdkafka's local queue is full. Raises the pending fatal error of
         this producer (e.g. a failed delivery) under default error handling.
         """
-        if self._unusable:
-            self._check_open("send")
+        if self._held:
             self._wait_isolation()
         try:
             value = msg.value
@@ -224,9 +221,9 @@ class KafkaProducer(ProducerBase):
         while True:
             if not self._serve(0.05):
                 time.sleep(0.005)  # another thread serves the reports
-            if self._failure is not None or self._closed:
+            if self._link.failed or self._closed:
                 self._void(seq)
-                self._check_open("send")
+                self._link.check("send")
             ms = 0 if ts is None else timestamp_ms(ts)
             headers: Any = tags or None
             try:
@@ -300,7 +297,7 @@ class KafkaProducer(ProducerBase):
             self._dr.fail(seq)
             if code in _PURGED and self._purging:
                 continue
-            self.fail(
+            self._link.fail(
                 DeliveryError(
                     f"message delivery failure error: {describe(err)} "
                     f"(topic {msg.topic()!r}, key {msg.key()!r})"
@@ -325,13 +322,13 @@ class KafkaProducer(ProducerBase):
     def _isolate(self) -> None:
         """Send the messages of refused batches again, in ever smaller groups; one thread.
 
-        Meanwhile other threads' sends wait (``_unusable`` sends them the slow way), so
+        Meanwhile other threads' sends wait (``_held`` sends them the slow way), so
         what is sent again is all librdkafka holds: a message refused while the others of
         its group were delivered was refused alone.
         """
         while self._again and self._isolating.acquire(blocking=False):
             self._isolator = threading.get_ident()
-            self._unusable = True
+            self._held = True
             try:
                 while self._again:
                     with self._again_lock:
@@ -340,7 +337,7 @@ class KafkaProducer(ProducerBase):
                     self._send_again(group)
             finally:
                 self._isolator = None
-                self._unusable = self._closing or self._closed or self._failure is not None
+                self._held = False
                 self._isolating.release()
 
     def _wait_isolation(self) -> None:
@@ -400,7 +397,7 @@ class KafkaProducer(ProducerBase):
         callback = self._refusals
         if callback is None:
             self._dr.fail(seq)
-            self.fail(DeliveryError(f"message delivery failure error: {text}"))
+            self._link.fail(DeliveryError(f"message delivery failure error: {text}"))
             return
         message = Message(
             value=rec.value(), key=rec.key(), timestamp=to_datetime((1, ms)) if ms else None,
@@ -449,10 +446,9 @@ class KafkaProducer(ProducerBase):
     def _idle(self) -> None:
         if not self._closed and not self._closing:
             self._serve(0)
-        if self._failure is not None and not self._failure_raised:
-            # A failed delivery must end the application's loop even when its input is
-            # idle and no further send comes: the consumer about to wait raises it.
-            self._raise_failure()
+        # A failed delivery must end the application's loop even when its input is idle
+        # and no further send comes: the consumer about to wait raises it.
+        self._link.raise_failure()
 
     # -- errors and statistics (callbacks: never raise) ---------------------------------
 
@@ -463,7 +459,7 @@ class KafkaProducer(ProducerBase):
                 return
             severity = classify(err, self._ignore)
             if severity is Severity.FATAL:
-                self.fail(ClientError(f"received error from Kafka: {describe(err)}"))
+                self._link.fail(ClientError(f"received error from Kafka: {describe(err)}"))
             else:
                 log_transient(self._log, "producer", err, severity)
         except BaseException:  # never into librdkafka
@@ -492,24 +488,21 @@ class KafkaProducer(ProducerBase):
             if left == 0 or (deadline is not None and time.monotonic() >= deadline):
                 return left
 
-    def flush(self, timeout: float | timedelta | None = None) -> None:
+    def flush(self, timeout: float | None) -> None:
         """Wait until every message sent is delivered.
 
-        ``timeout`` (seconds or a timedelta) bounds the wait; without one the wait ends
-        when librdkafka delivered or gave up on every message (``message.timeout.ms``).
-        Raises :class:`FlushTimeoutError` saying how many messages were not delivered in
-        time, and the pending delivery error under default error handling.
+        ``timeout`` (seconds) bounds the wait; without one the wait ends when librdkafka
+        delivered or gave up on every message (``message.timeout.ms``). Raises
+        :class:`FlushTimeoutError` saying how many messages were not delivered in time,
+        and the pending delivery error under default error handling.
         """
-        if self._closing or self._closed or self._failure is not None:
-            self._check_open("flush")
-        t = seconds(timeout)
+        t = timeout
         left = self._flush(t)
         if self._again or self._isolating.locked():
             self._wait_isolation()  # (another thread sends a refused batch again)
             self._isolate()
             left = self._flush(t)
-        if self._failure is not None:
-            self._check_open("flush")
+        self._link.raise_failure()
         if left:
             raise FlushTimeoutError(
                 f"{left} message(s) not delivered to Kafka within {t:g}s "
@@ -517,14 +510,11 @@ class KafkaProducer(ProducerBase):
                 left,
             )
 
-    def _on_failure(self) -> None:
-        self._unusable = True
-
-    def _close_impl(self) -> None:
-        self._unusable = True
+    def close(self, timeout: float) -> None:
+        """Flush within ``timeout``, drop what is left (FlushTimeoutError), close the handle."""
+        self._closing = True
         with contextlib.suppress(ValueError):
             IDLE_HOOKS.remove(self._idle)
-        timeout = self.shutdown_timeout
         left = self._flush(timeout)
         self._stop.set()
         self._poller.join(1.0)
@@ -543,9 +533,27 @@ class KafkaProducer(ProducerBase):
             self._log.error("The Kafka producer did not shut down within 2s; left behind")
         elif exc is not None:
             self._log.error("Closing the Kafka producer failed: %s", exc)
+        self._closed = True
         if left:
             raise FlushTimeoutError(
                 f"failed to flush all messages, {left} left: not delivered to Kafka within "
                 f"{timeout:g}s (raise options.shutdown_timeout if the brokers are slow)",
                 left,
             )
+
+    def unfinished(self) -> str:
+        """How many messages librdkafka still holds."""
+        n = self._dr.tracker.pending
+        return f"kafka producer has {n} undelivered message(s)" if n else ""
+
+    def save_before_exit(self) -> None:
+        """Nothing beyond what librdkafka delivers by itself meanwhile."""
+
+
+class KafkaProducer(ProducerFront):
+    """Producer to Kafka; ``send`` is asynchronous, ``flush``/``close`` wait (bounded)."""
+
+    client_type = "kafka"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config, lambda link: KafkaSink(config, link))
