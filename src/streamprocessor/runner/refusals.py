@@ -169,11 +169,11 @@ class Refusals:
         """Handle ``msg`` with every send flushed: a refusal is its output's."""
         runner = self._runner
         normal, default, dl_send = runner.producers, runner._default, runner._dl_send
-        runner.producers = dict(self._alone)  # type: ignore[arg-type]  # (send and flush)
-        runner._default = self._alone.get(DEFAULT_PRODUCER)  # type: ignore[assignment]
+        runner.producers = dict(self._alone)  # (send and flush)
+        runner._default = self._alone.get(DEFAULT_PRODUCER)
         runner._dl_send = self._dl_send
         try:
-            return runner._handle_one(msg, lane)
+            return bool(runner._handle_one(msg, lane))
         finally:
             runner.producers, runner._default, runner._dl_send = normal, default, dl_send
 
