@@ -73,26 +73,7 @@ class KafkaHarness(Harness):
         kt.wait_for_assignment(consumer, self.timeout)
 
 
-#: why the producer's fatal-error tests fail today (they pass once it is translated)
-RAW_FATAL = (
-    "a fatal librdkafka error (_GAPLESS_GUARANTEE) escapes flush() as a raw "
-    "confluent_kafka.KafkaException instead of a ClientError, and the producer stays open"
-)
-
-
 class TestKafkaConformance(ConformanceSuite):
     @pytest.fixture
     def harness(self, kafka_brokers: str, kafka_topic: Callable[..., str]) -> Harness:
         return KafkaHarness(kafka_brokers, kafka_topic(), kafka_topic)
-
-    @pytest.mark.xfail(strict=True, reason=RAW_FATAL)
-    def test_a_fatal_producer_error_closes_it_and_is_raised_at_the_next_call(
-        self, h: Harness
-    ) -> None:
-        super().test_a_fatal_producer_error_closes_it_and_is_raised_at_the_next_call(h)
-
-    @pytest.mark.xfail(strict=True, reason=RAW_FATAL)
-    def test_a_fatal_producer_error_with_manual_handling_arrives_on_errors(
-        self, h: Harness
-    ) -> None:
-        super().test_a_fatal_producer_error_with_manual_handling_arrives_on_errors(h)

@@ -45,6 +45,7 @@ from streamprocessor.clients.kafka.errors import (
     describe,
     kafka_error,
     log_transient,
+    translated,
 )
 from streamprocessor.clients.kafka.lifecycle import (
     StartupErrors,
@@ -210,7 +211,7 @@ class KafkaSink:
             self._produce_blocking(msg, topic, value, key, ts, tags, seq)
         except _REFUSED as exc:
             self._void(seq)
-            raise self._refused(msg, topic, exc) from exc
+            self._raise_refused(msg, topic, exc)
         if not seq % _POLL_EVERY:  # serve delivery reports now and then
             self._serve(0)
 
@@ -236,7 +237,19 @@ class KafkaSink:
                 continue
             except _REFUSED as exc:
                 self._void(seq)
-                raise self._refused(msg, topic, exc) from exc
+                self._raise_refused(msg, topic, exc)
+
+    def _raise_refused(self, msg: Message, topic: str, exc: BaseException) -> None:
+        """Raise why ``produce`` did not take ``msg``; a fatal error fails the producer.
+
+        With manual error handling the fatal error goes to ``errors()`` and is not raised.
+        """
+        error = self._refused(msg, topic, exc)
+        if isinstance(error, InvalidMessageError):
+            raise error from exc
+        error.__cause__ = exc
+        self._link.fail(error)
+        self._link.raise_failure()
 
     def _refused(self, msg: Message, topic: str, exc: BaseException) -> ClientError:
         """The error for a send librdkafka did not take (nothing of it was sent).
@@ -250,7 +263,7 @@ class KafkaSink:
             if problem(msg, topic_problem) is not None:  # a field of the wrong type
                 return refusal(msg, topic_problem)
             return InvalidMessageError(f"cannot send a message to {topic!r}: {exc}")
-        if err.fatal():
+        if err.fatal() or err.code() == KafkaError._FATAL:
             return ClientError(f"unable to produce message to {topic!r}: {describe(err)}")
         if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
             size = _size(msg.value, msg.key, msg.tags.items())
@@ -276,7 +289,10 @@ class KafkaSink:
             return False
         try:
             self._last_poll = time.monotonic()
-            self._p.poll(timeout)
+            try:
+                self._p.poll(timeout)
+            except KafkaException as exc:  # librdkafka's fatal error, raised from poll
+                self._handle_failed(exc)
             failures = self._dr.settle()
         finally:
             lock.release()
@@ -481,12 +497,22 @@ class KafkaSink:
                 step = max(min(_SLICE, deadline - time.monotonic()), 0.0)
             with self._dr.serve_lock:
                 self._last_poll = time.monotonic()
-                left = int(self._p.flush(step))
+                try:
+                    left = int(self._p.flush(step))
+                except KafkaException as exc:  # librdkafka's fatal error, raised from flush
+                    self._handle_failed(exc)
+                    left = len(self._p)
                 failures = self._dr.settle()
             if failures:
                 self._report_failures(failures)
-            if left == 0 or (deadline is not None and time.monotonic() >= deadline):
+            if left == 0 or self._link.failed or (
+                deadline is not None and time.monotonic() >= deadline
+            ):
                 return left
+
+    def _handle_failed(self, exc: KafkaException) -> None:
+        """Librdkafka raised its fatal error: the producer cannot go on (see the front)."""
+        self._link.fail(translated(exc, "the Kafka producer cannot go on"))
 
     def flush(self, timeout: float | None) -> None:
         """Wait until every message sent is delivered.
