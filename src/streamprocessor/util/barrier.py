@@ -32,24 +32,47 @@ class DeliveryTracker:
     :meth:`confirm` (out-of-order deliveries) or :meth:`confirm_upto` (everything up to a
     number, e.g. after a buffer write) when deliveries are confirmed. ``flush`` is the
     producer's flush, which the consumer calls on close before its final commit.
+
+    A producer that numbers its sends another way says how instead of calling
+    ``next_seq`` (so a send costs no counter update): ``count`` returns how many sends
+    were made (a buffer: values written + values in it), or ``mark(tracker)`` takes a
+    number that every earlier send is below (sends numbered from a shared sequence), and
+    ``pending`` says how many are not delivered.
     """
 
-    __slots__ = ("_ahead", "blocked", "confirmed", "flush", "name", "sent")
+    __slots__ = ("_ahead", "_count", "_mark", "_pending", "_sent", "blocked", "confirmed",
+                 "flush", "name")  # fmt: skip
 
-    def __init__(self, name: str, flush: Callable[[float | None], Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        flush: Callable[[float | None], Any],
+        *,
+        count: Callable[[], int] | None = None,
+        mark: Callable[[DeliveryTracker], int] | None = None,
+        pending: Callable[[], int] | None = None,
+    ) -> None:
         self.name = name
         self.flush = flush
-        self.sent = 0
+        self._sent = 0
+        self._count = count
+        self._mark = mark
+        self._pending = pending
         self.confirmed = 0
         self._ahead: set[int] = set()
         #: the first send whose delivery failed for good (None: none did): ``confirmed``
         #: never reaches it, so no mark at or after it is ever reached
         self.blocked: int | None = None
 
+    @property
+    def sent(self) -> int:
+        """How many sends were made (numbered) so far."""
+        return self._sent if self._count is None else self._count()
+
     def next_seq(self) -> int:
         """Number the next send (call under the producer's lock)."""
-        self.sent += 1
-        return self.sent
+        self._sent += 1
+        return self._sent
 
     def confirm(self, seq: int) -> None:
         """Record that send ``seq`` is delivered (any order; one thread at a time)."""
@@ -84,6 +107,8 @@ class DeliveryTracker:
     @property
     def pending(self) -> int:
         """How many sends are not confirmed yet."""
+        if self._pending is not None:
+            return self._pending()
         return self.sent - self.confirmed - len(self._ahead)
 
     def mark(self) -> int:
@@ -91,6 +116,8 @@ class DeliveryTracker:
 
         Every send made before this call has a number at or below it.
         """
+        if self._mark is not None:
+            return self._mark(self)
         sent = self.sent
         return sent if sent > self.confirmed else 0
 

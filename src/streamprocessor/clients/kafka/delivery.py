@@ -13,7 +13,7 @@ one complete run after what was confirmed before — the normal case, whatever o
 partitions reported in — that is a single ``confirm_upto``.
 
 Without a counter to read, the ack barrier's mark is a number taken from the same
-sequence (:meth:`NumberedTracker.mark`): every send made before has a lower one, and no
+sequence (:func:`taker`): every send made before has a lower one, and no
 message ever has it, so it is confirmed at once.
 
 All polling goes through :attr:`Deliveries.serve_lock`, so no callback runs while the
@@ -31,7 +31,7 @@ from typing import Any
 
 from streamprocessor.util.barrier import DeliveryTracker
 
-__all__ = ["Deliveries", "NumberedTracker", "recorder"]
+__all__ = ["Deliveries", "recorder", "taker"]
 
 
 def recorder(done: deque[Any]) -> Callable[[int, Any, Any], None]:
@@ -73,35 +73,20 @@ def carrier(done: deque[Any]) -> Callable[[tuple[int, Any, int], Any, Any], None
     return record
 
 
-class NumberedTracker(DeliveryTracker):
-    """The tracker of a producer whose sends take their numbers from an iterator."""
+def taker(numbers: Iterator[Any], lock: threading.Lock) -> Callable[[DeliveryTracker], int]:
+    """Return the ``mark`` of a tracker whose sends take their numbers from ``numbers``.
 
-    __slots__ = ("_lock", "_numbers", "_outstanding")
+    A mark is a number of its own: every earlier send has a lower one; no message has it,
+    so it is confirmed at once; 0 when every send is confirmed.
+    """
 
-    def __init__(
-        self,
-        name: str,
-        flush: Callable[[float | None], Any],
-        numbers: Iterator[Any],
-        lock: threading.Lock,
-        outstanding: Callable[[], int],
-    ) -> None:
-        super().__init__(name=name, flush=flush)
-        self._numbers = numbers
-        self._lock = lock
-        self._outstanding = outstanding
+    def mark(tracker: DeliveryTracker) -> int:
+        with lock:
+            n: int = next(numbers).__self__
+            tracker.confirm(n)
+            return n if tracker.confirmed < n else 0
 
-    def mark(self) -> int:
-        """Take a number: every earlier send has a lower one; 0 when all are confirmed."""
-        with self._lock:
-            n: int = next(self._numbers).__self__
-            self.confirm(n)  # no message has it
-            return n if self.confirmed < n else 0
-
-    @property
-    def pending(self) -> int:
-        """How many messages librdkafka still holds (queued or in flight)."""
-        return self._outstanding()
+    return mark
 
 
 class Deliveries:
@@ -123,7 +108,9 @@ class Deliveries:
         #: the delivery callbacks of the other sends, numbered from the same counter (the
         #: number is the callback's ``__self__``): ``next(numbers)`` per send
         self.numbers: Iterator[Any] = map(MethodType, repeat(self._record), self.counter)
-        self.tracker = NumberedTracker(name, flush, self.numbers, self.seq_lock, outstanding)
+        self.tracker = DeliveryTracker(
+            name, flush, mark=taker(self.numbers, self.seq_lock), pending=outstanding
+        )
 
     def report(self, number: int, headers: Any, ms: int) -> Any:
         """The delivery callback of send ``number`` (with these headers and timestamp)."""

@@ -66,33 +66,6 @@ def _encode(chunk: list[bytes]) -> bytes:
     return b"".join([v if v[-1:] == _NL else v + _NL for v in chunk])
 
 
-class _Tracker(DeliveryTracker):
-    """A delivery tracker whose send count is derived from the producer's buffer.
-
-    ``send`` then costs no counter update: sends numbered so far = values taken out of
-    the buffer + values in it. ``confirmed`` advances after each successful write.
-    """
-
-    __slots__ = ("_producer",)
-
-    def __init__(self, producer: StandardstreamSink, name: str) -> None:
-        self._producer = producer
-        super().__init__(name=name, flush=producer._barrier_flush)
-
-    @property
-    def sent(self) -> int:
-        """The number of values sent so far."""
-        return self._producer._sent_count()
-
-    @sent.setter
-    def sent(self, value: int) -> None:
-        pass  # derived; DeliveryTracker.__init__ sets 0
-
-    def next_seq(self) -> int:
-        """Return the number the latest send got (sends are counted by the buffer)."""
-        return self.sent
-
-
 class StandardstreamSink:
     """One line per message on a binary writer (None: the process's stdout).
 
@@ -126,8 +99,12 @@ class StandardstreamSink:
         #: what this producer writes to: lines of producers with the same output keep
         #: the order they were sent in
         self._output: object = 1 if self._stdout else writer
-        self.tracker: DeliveryTracker | None = _Tracker(
-            self, f"StandardstreamProducer({config.name or 'producer'})"
+        #: sends are counted by the buffer (values written + values in it): ``send``
+        #: costs no counter update; ``confirmed`` advances after each successful write
+        self.tracker: DeliveryTracker | None = DeliveryTracker(
+            f"StandardstreamProducer({config.name or 'producer'})",
+            self._barrier_flush,
+            count=self._sent_count,
         )
         IDLE_HOOKS.append(self._idle)
         with _ORDER_LOCK:
