@@ -110,6 +110,11 @@ class SinkLink(_Link, Protocol):
 class SourceLink(_Link, Protocol):
     """What a source may call on its front (from its own callbacks and threads)."""
 
+    @property
+    def owner(self) -> object:
+        """The consumer: a source may give its messages the link itself as ``_opaque``."""
+        ...
+
     def settle(self) -> None:
         """Commit the acknowledgements whose sends are delivered (calls ``commit``)."""
         ...

@@ -99,6 +99,11 @@ class ConsumerFront(ClientFront):
         self._commits = commits is not Commit.NEVER
         self._register_interrupts()
 
+    @property
+    def owner(self) -> ConsumerFront:
+        """This consumer: a source may make the front itself its messages' ``_opaque``."""
+        return self
+
     def _entered(self, state: State) -> None:
         if state >= State.STOPPING:
             self.halted = True  # no message is handed out after a stop
