@@ -101,7 +101,7 @@ class ConsumerFront(ClientFront):
 
     @property
     def owner(self) -> ConsumerFront:
-        """This consumer: a source may make the front itself its messages' ``_opaque``."""
+        """The consumer itself: a source may make the front its messages' ``_opaque``."""
         return self
 
     def _entered(self, state: State) -> None:
