@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from streamprocessor.stream.message import Message
 
@@ -135,6 +135,14 @@ class Source(Protocol):
     nack: Nack
     #: when acknowledged messages are handed to :meth:`commit`
     commits: Commit
+    #: what the front keeps of an acknowledged message until it hands it to :meth:`commit`
+    #: (a C-level getter such as ``operator.attrgetter("_entry")``: the messages can then
+    #: go; None: the messages themselves) — ``ack_width`` values: with more than one the
+    #: getter returns a tuple of them (``attrgetter("_opaque", "offset")``), and
+    #: ``commit`` gets them side by side in one flat list (nothing is allocated per ack
+    #: that lives until the commit)
+    ack_key: Callable[[Message], Any] | None
+    ack_width: int
     #: the one class of every message this source hands out (a class of its own, so the
     #: front recognises them by it), or None: they are recognised by ``_opaque.owner``
     message_type: type[Message] | None
@@ -147,8 +155,11 @@ class Source(Protocol):
         """
         ...
 
-    def commit(self, acked: list[Message]) -> None:
+    def commit(self, acked: list[Any]) -> None:
         """Make the positions of ``acked`` committed (their ack barrier is passed).
+
+        ``acked``: what ``ack_key`` kept of each acknowledged message, in ack order (flat:
+        ``ack_width`` values per message).
 
         Acks may come in any order; a position only ever covers an acknowledged prefix.
         Messages of a part no longer assigned are a logged no-op.

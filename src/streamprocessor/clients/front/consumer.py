@@ -31,6 +31,10 @@ __all__ = ["ConsumerFront"]
 
 #: messages iteration hands out per step of its generator (the rest are C iterator steps)
 _CHUNK = 64
+#: acknowledgements kept before iteration settles them between two chunks (else once per
+#: fetch): a settle takes one ack-barrier mark of each producer with sends in flight,
+#: which costs a Kafka producer a number of its sequence
+_SETTLE_AT = 1024
 #: seconds a fetch waits for input before the state is looked at again
 _WAIT = 0.2
 _OPAQUE: Callable[[Message], Any] = attrgetter("_opaque")
@@ -52,12 +56,15 @@ class ConsumerFront(ClientFront):
         "_dropped",
         "_each_ack",
         "_iterating",
+        "_keep",
+        "_key",
         "_own",
         "_pending",
         "_settle_lock",
         "_source",
         "_unreachable",
         "_unreachable_logged",
+        "_width",
         "halted",
     )
 
@@ -79,7 +86,7 @@ class ConsumerFront(ClientFront):
         #: of :meth:`batches`
         self.halted = False
         #: acknowledged, not settled yet (appended by ``ack``; settle takes a prefix)
-        self._acked: list[Message] = []
+        self._acked: list[Any] = []
         self._pending = PendingAcks()
         self._settle_lock = threading.Lock()
         self._iterating = 0
@@ -96,7 +103,19 @@ class ConsumerFront(ClientFront):
         self._own = self._source.message_type
         commits = self._source.commits
         self._each_ack = commits is Commit.EACH_ACK
+        #: what is kept of an acknowledged message until it is committed (None: itself),
+        #: as ``_width`` values side by side in ``_acked``
+        self._key = self._source.ack_key
+        self._width = self._source.ack_width if self._key is not None else 1
+        #: what ``ack`` does with it: keep it for the next settle, commit it now, or
+        #: nothing (a source that commits nothing)
         self._commits = commits is not Commit.NEVER
+        self._keep: Callable[[Any], None] | None = (
+            None if not self._commits
+            else self._commit_one if self._each_ack
+            else self._acked.append if self._width == 1
+            else self._acked.extend
+        )
         self._register_interrupts()
 
     @property
@@ -155,7 +174,7 @@ class ConsumerFront(ClientFront):
                         self._drop_buffered()
                     yield it
                     cur.clear()  # (all handed out, or put back)
-                    if acked:  # let go of the acknowledged ones too
+                    if len(acked) >= _SETTLE_AT:  # let go of the acknowledged ones too
                         self.settle()
                     continue
                 if ending or self._state is not State.OPEN:
@@ -282,10 +301,17 @@ class ConsumerFront(ClientFront):
             return
         if not self._commits:
             return
-        if self._each_ack:
-            self._commit_now(list(msgs))
+        key = self._key
+        if key is None:
+            keys = list(msgs)
+        elif self._width == 1:
+            keys = list(map(key, msgs))
         else:
-            self._acked += msgs
+            keys = [v for m in msgs for v in key(m)]
+        if self._each_ack:
+            self._commit_now(keys)
+        else:
+            self._acked += keys
 
     def give_back(self, msgs: Sequence[Message]) -> list[Message]:
         """Take back messages of a batch that were not handled (see ``BatchConsumer``).
@@ -333,21 +359,24 @@ class ConsumerFront(ClientFront):
         consumer did not hand out.
         """
         # (``_own`` is None once the consumer is unusable: then the second test decides)
-        if msg.__class__ is self._own or (
-            getattr(getattr(msg, "_opaque", None), "owner", None) is self
-            and not self._unusable
-        ):
-            if self._commits:
-                if self._each_ack:
-                    self._commit_now([msg])
-                else:
-                    self._acked.append(msg)
-            return
-        if self._unusable:
-            self._check("ack")
-        raise self._foreign("acknowledge")
+        if msg.__class__ is not self._own:
+            try:
+                mine = msg._opaque.owner is self and not self._unusable
+            except AttributeError:
+                mine = False
+            if not mine:
+                if self._unusable:
+                    self._check("ack")
+                raise self._foreign("acknowledge")
+        keep = self._keep
+        if keep is not None:
+            key = self._key
+            keep(msg if key is None else key(msg))
 
-    def _commit_now(self, msgs: list[Message]) -> None:
+    def _commit_one(self, key: Any) -> None:
+        self._commit_now(list(key) if self._width > 1 else [key])
+
+    def _commit_now(self, msgs: list[Any]) -> None:
         """Commit ``msgs`` at once unless sends are undelivered (a committing source)."""
         marks = self._barrier.marks()
         if marks or self._pending:
@@ -388,6 +417,7 @@ class ConsumerFront(ClientFront):
         acked = self._acked
         with self._settle_lock:
             n = len(acked)
+            n -= n % self._width  # (whole acks only: one is added with one extend)
             if n:
                 window = acked[:n]
                 del acked[:n]  # (acks appended meanwhile stay: only this takes them)
@@ -399,7 +429,7 @@ class ConsumerFront(ClientFront):
             if pending:
                 dead = pending.drain(self._commit_windows)
                 if dead:
-                    self._report_unreachable(sum(map(len, dead)))
+                    self._report_unreachable(sum(map(len, dead)) // self._width)
 
     def _commit_windows(self, windows: list[list[Message]]) -> None:
         commit = self._source.commit
@@ -427,7 +457,7 @@ class ConsumerFront(ClientFront):
         self._flush_trackers(self._pending.trackers(), timeout)
         self.settle()
         dropped = self._pending.drop_all()
-        n = sum(map(len, dropped))
+        n = sum(map(len, dropped)) // self._width
         if n:
             self._log.error(
                 "%d acknowledgement(s) not committed: the messages sent before them were "
@@ -501,7 +531,7 @@ class ConsumerFront(ClientFront):
 
     def unfinished(self) -> str:
         """Say what is not committed yet (for the shutdown timeout's message)."""
-        n = sum(map(len, self._pending.tokens())) + len(self._acked)
+        n = (sum(map(len, self._pending.tokens())) + len(self._acked)) // self._width
         mine = f"{self.client_type} consumer has {n} uncommitted ack(s)" if n else ""
         return "; ".join(x for x in (mine, self._source.unfinished()) if x)
 

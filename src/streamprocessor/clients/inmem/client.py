@@ -65,6 +65,8 @@ class InmemSource:
     """The store read once as a fixture, or listened to (see the package docstring)."""
 
     nack = Nack.REQUEUE
+    ack_key: Callable[[Message], Any] | None = _ENTRY  # (the store entry)
+    ack_width = 1
 
     def __init__(self, config: Any, link: SourceLink) -> None:
         store = _store_of(config, "consumer")
@@ -124,19 +126,18 @@ class InmemSource:
         self._after = got[-1][0]
         return self._messages(got)
 
-    def commit(self, acked: list[Message]) -> None:
+    def commit(self, acked: list[int]) -> None:
         """Listen mode: remove the entries from the store; consume-once: count them."""
         if self._once:
             flags = self._acked
             n = 0
-            for m in acked:
-                i = m._entry  # type: ignore[attr-defined]
+            for i in acked:
                 if not flags[i]:
                     flags[i] = 1
                     n += 1
             self._n_acked += n
         else:
-            self._store.remove_many(list(map(_ENTRY, acked)))
+            self._store.remove_many(acked)
 
     def rewind(self, msg: Message) -> Message | None:
         """A fresh copy of the entry, to hand out before the next message (None: gone)."""

@@ -30,8 +30,9 @@ from streamprocessor.util.throttle import THROTTLE
 
 __all__ = ["AckMixin"]
 
-_OPAQUE = attrgetter("_opaque")
-_OFFSET = attrgetter("offset")
+#: what the front keeps of an acknowledged message: its partition's state and its offset
+ACK_KEY = attrgetter("_opaque", "offset")
+
 
 
 class AckMixin:
@@ -44,10 +45,13 @@ class AckMixin:
     _c: Any
     _pause_lock: threading.Lock
 
-    def commit(self, acked: list[Message]) -> None:
-        """Move the positions of the partitions of ``acked`` over what they acknowledge."""
-        states = list(map(_OPAQUE, acked))
-        offsets = list(map(_OFFSET, acked))
+    def commit(self, acked: list[Any]) -> None:
+        """Move the positions of the partitions of ``acked`` over what they acknowledge.
+
+        ``acked`` is flat: state, offset, state, offset, … (see ``ACK_KEY``).
+        """
+        states: list[PartitionState] = acked[0::2]
+        offsets: list[int] = acked[1::2]
         groups: list[tuple[PartitionState, list[int]]]
         if states.count(states[0]) == len(states):  # one partition: the usual case
             groups = [(states[0], offsets)]

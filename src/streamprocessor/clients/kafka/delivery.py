@@ -158,7 +158,7 @@ class Deliveries:
         with self.seq_lock:
             # numbers the barrier took as marks are confirmed already (``_ahead``)
             ahead = tracker._ahead
-            marks = sum(1 for a in ahead if lo < a < hi) if 0 < len(ahead) < 64 else 0
+            marks = sum(1 for a in ahead if lo < a < hi) if 0 < len(ahead) < 4096 else 0
             if lo == tracker.confirmed + 1 and hi - lo + 1 == len(items) + marks:
                 tracker.confirm_upto(hi)  # each number is reported once: a complete run
             else:

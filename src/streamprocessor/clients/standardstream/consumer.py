@@ -90,6 +90,8 @@ class StandardstreamSource:
 
     nack = Nack.REQUEUE  # the message comes again as it is now, before the next line
     commits = Commit.NEVER  # standard input has no notion of an acknowledged position
+    ack_key: Callable[[Message], Any] | None = None
+    ack_width = 1
 
     def __init__(self, config: Any, link: SourceLink) -> None:
         self._config = config
