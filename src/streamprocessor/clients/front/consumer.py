@@ -286,6 +286,11 @@ class ConsumerFront(ClientFront):
             self._check("ack")
         if not msgs:
             return
+        if not self._commits:
+            # nothing is committed: the ends of the batch say whether it is ours
+            self.ack(msgs[0])
+            self.ack(msgs[-1])
+            return
         try:
             ops = list(map(_OPAQUE, msgs))
             mine = (
@@ -298,8 +303,6 @@ class ConsumerFront(ClientFront):
         if not mine:
             for msg in msgs:  # one by one, to say which one is not ours
                 self.ack(msg)
-            return
-        if not self._commits:
             return
         key = self._key
         if key is None:

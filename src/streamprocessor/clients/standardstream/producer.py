@@ -148,8 +148,8 @@ class StandardstreamSink:
         try:
             v = msg.value
             parts = self._parts
-            if type(v) is not bytes or (
-                type(msg) is Message
+            if v.__class__ is not bytes or (
+                msg.__class__ is Message
                 and (
                     ((ts := msg.timestamp) is not None and ts.__class__ is not datetime)
                     or msg.producer_topic
