@@ -1,6 +1,6 @@
 """Building a config: defaults, then options in order, then the environment, then checks.
 
-This is the original's precedence (SPEC §7.2): a variable in the environment overrides
+This is the original's precedence: a variable in the environment overrides
 an option given in code, unless ``options.disable_environment_config()`` is among them.
 """
 

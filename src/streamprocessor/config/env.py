@@ -33,7 +33,7 @@ __all__ = [
     "lookup",
 ]
 
-#: Present (with any value, even empty): producers write to stdout (SPEC §3.2).
+#: Present (with any value, even empty): producers write to stdout.
 DRY_RUN = "DRY_RUN"
 
 #: The variables also read under a bare legacy name (``CLIENT_TYPE`` aside); the table's

@@ -1,6 +1,6 @@
 """The Kafka sections of the consumer and producer configs, with their enums.
 
-Fields keep the Go names in snake_case and the Go defaults (SPEC §8.4). Beyond the
+Fields keep the Go names in snake_case and the Go defaults. Beyond the
 original: ``sasl`` and ``librdkafka_config`` (any other librdkafka property).
 Translating these fields into librdkafka properties is the Kafka client's business.
 """
@@ -104,7 +104,7 @@ ACK_CHOICES: Mapping[str, int] = {
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
 SASL_MECHANISM_CHOICES: Mapping[str, str] = {m.lower(): m for m in SASL_MECHANISMS}
 
-#: librdkafka codes treated as transient by default (SPEC §6.10), in the original's order.
+#: librdkafka codes treated as transient by default, in the original's order.
 CONSUMER_IGNORE_ERRORS: tuple[int, ...] = (
     -195, -187, -197, -196, -193, 5, 6, 7, 8, 9, 13, 19, 20, 25, -147,
 )  # fmt: skip

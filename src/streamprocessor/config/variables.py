@@ -3,7 +3,7 @@
 Parsing (:mod:`.parsing`), loading (:mod:`.env`), error messages and the generated
 ``--help`` all read this table. A variable's full name is its prefix and its suffix:
 ``CONSUMER_KAFKA_GROUP_ID``, or ``HELLO_WORLD_CONSUMER_KAFKA_GROUP_ID`` for a consumer
-named ``hello_world`` (the original's rule, SPEC §7.4). Rows with a ``fallback`` are also
+named ``hello_world`` (the original's rule). Rows with a ``fallback`` are also
 read under that bare legacy name when the prefixed one is absent.
 """
 

@@ -18,7 +18,7 @@ Every environment variable of every listed consumer and producer is printed with
 name (``CONSUMER_KAFKA_BROKERS``; ``INVALID_PRODUCER_KAFKA_TOPIC`` for a producer named
 ``invalid``), its type, its default as a user types it and a one-line description, all
 taken from :data:`streamprocessor.config.VARIABLES`, so the page cannot drift from what is
-really read. The layout follows the original's (SPEC §10.4) with its mistakes fixed: the
+really read. The layout follows the original's with its mistakes fixed: the
 real variable names and client types, the real prefixes of named clients, defaults and
 descriptions filled in, and no trailing spaces.
 """

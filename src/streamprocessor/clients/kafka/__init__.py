@@ -16,7 +16,8 @@ Datasheet:
 - delivery: at least once. The committed position advances only over the acknowledged
   prefix of the offsets actually delivered, so an out-of-order ack never skips an
   unacknowledged message; and only once every message sent before the ack, on any open
-  producer, is delivered (the ack barrier). ``nack`` seeks the partition back: the
+  producer of the consumer's ack barrier (the process-wide one unless
+  ``options.ack_barrier`` gives another), is delivered. ``nack`` seeks the partition back: the
   message and the later ones of its partition come again. An ack for a partition the
   consumer no longer owns is a logged no-op.
 - ordering: per partition (messages of one key go to one partition). With acks from all
@@ -31,7 +32,7 @@ Datasheet:
   trouble is logged. ``flush``/``close`` are bounded and say what was not delivered;
   a consumer's close is bounded (shutdown timeout) and logs what it could not commit.
 - environment: ``CONSUMER_CLIENT_TYPE=kafka`` / ``PRODUCER_CLIENT_TYPE=kafka`` and
-  ``<P>_KAFKA_*`` (SPEC §7.5: ``BROKERS``, ``TOPICS``/``TOPIC``, ``GROUP_ID``,
+  ``<P>_KAFKA_*`` (``BROKERS``, ``TOPICS``/``TOPIC``, ``GROUP_ID``,
   ``COMMIT_INTERVAL``, ``OFFSET_INITIAL``, ``OFFSET_DEFAULT``, ``SSL_*``, ``DEBUG``, …),
   plus ``<P>_KAFKA_SASL_MECHANISM``/``_USERNAME``/``_PASSWORD``,
   ``<P>_KAFKA_LIBRDKAFKA_CONFIG`` (``key=value,…`` passed to librdkafka) and

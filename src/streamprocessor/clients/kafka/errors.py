@@ -9,7 +9,7 @@ errors that must *not* stop a processor. An error ends a client (it is *fatal*) 
   failure, invalid configuration, a topic that does not exist (:data:`TERMINAL_CODES`).
 
 Everything else is logged and ridden out. The original's list of ignorable codes
-(``kafka.ignore_errors``, SPEC §6.10) stays available as an override: a code on it is
+(``kafka.ignore_errors``) stays available as an override: a code on it is
 never fatal (unless librdkafka itself calls the error fatal) and is logged at WARNING as
 the original did. An *empty* list (``options.kafka_handle_transient_errors()``) asks for
 the original's strict behaviour: every error librdkafka reports is fatal, so even a

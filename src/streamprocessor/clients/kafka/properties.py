@@ -1,4 +1,4 @@
-"""The Kafka config section → librdkafka properties (SPEC §8.3, updated for librdkafka 2.x).
+"""The Kafka config section → librdkafka properties (updated for librdkafka 2.x).
 
 IO-free: these functions only read the config and return a dict, so they are tested
 without a broker and shared by any later async twin. The mapping follows the original

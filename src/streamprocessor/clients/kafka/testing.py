@@ -1,6 +1,6 @@
 """Helpers for tests against a live Kafka broker, with topic creation and cleanup.
 
-The counterpart of the original's ``kafkaclient/testing.go`` (SPEC §6.11).
+The counterpart of the original's ``kafkaclient/testing.go``.
 
 Every wait is bounded; every helper uses its own short-lived raw client::
 
