@@ -26,7 +26,7 @@ Rules every port follows:
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from streamprocessor.stream.message import Message
@@ -135,14 +135,12 @@ class Source(Protocol):
     nack: Nack
     #: when acknowledged messages are handed to :meth:`commit`
     commits: Commit
-    #: what the front keeps of an acknowledged message until it hands it to :meth:`commit`
-    #: (a C-level getter such as ``operator.attrgetter("_entry")``: the messages can then
-    #: go; None: the messages themselves) — ``ack_width`` values: with more than one the
-    #: getter returns a tuple of them (``attrgetter("_opaque", "offset")``), and
-    #: ``commit`` gets them side by side in one flat list (nothing is allocated per ack
-    #: that lives until the commit)
+    #: what the front keeps of an acknowledged message until it hands it to
+    #: :meth:`commit`: None — its ``offset`` — or a C-level getter such as
+    #: ``operator.attrgetter("_entry")``. It is appended to the ``acks`` list of the
+    #: message's ``_opaque`` (a partition's state, a consumer's lease: see
+    #: :meth:`ack_holders`), so the message itself can go and nothing is allocated per ack
     ack_key: Callable[[Message], Any] | None
-    ack_width: int
     #: the one class of every message this source hands out (a class of its own, so the
     #: front recognises them by it), or None: they are recognised by ``_opaque.owner``
     message_type: type[Message] | None
@@ -155,11 +153,20 @@ class Source(Protocol):
         """
         ...
 
-    def commit(self, acked: list[Any]) -> None:
+    def ack_holders(self) -> Iterable[Any]:
+        """The ``_opaque`` objects whose ``acks`` lists the front takes when it settles.
+
+        Each has ``acks`` (a list; None once the source gave it up, e.g. a revoked
+        partition: an ack for it then goes to :meth:`commit` alone, which logs it) and
+        ``owner`` (the front). Nothing for a source that commits nothing.
+        """
+        ...
+
+    def commit(self, acked: list[tuple[Any, list[Any]]]) -> None:
         """Make the positions of ``acked`` committed (their ack barrier is passed).
 
-        ``acked``: what ``ack_key`` kept of each acknowledged message, in ack order (flat:
-        ``ack_width`` values per message).
+        ``acked``: ``(holder, keys)`` — what ``ack_key`` kept of each acknowledged
+        message, per holder, in ack order.
 
         Acks may come in any order; a position only ever covers an acknowledged prefix.
         Messages of a part no longer assigned are a logged no-op.

@@ -31,13 +31,12 @@ __all__ = ["ConsumerFront"]
 
 #: messages iteration hands out per step of its generator (the rest are C iterator steps)
 _CHUNK = 64
-#: acknowledgements kept before iteration settles them between two chunks (else once per
-#: fetch): a settle takes one ack-barrier mark of each producer with sends in flight,
-#: which costs a Kafka producer a number of its sequence
-_SETTLE_AT = 1024
 #: seconds a fetch waits for input before the state is looked at again
 _WAIT = 0.2
 _OPAQUE: Callable[[Message], Any] = attrgetter("_opaque")
+_OFFSET: Callable[[Message], Any] = attrgetter("offset")
+#: what ``ack`` does with an acknowledged message (``ConsumerFront._mode``)
+_LATER, _NOW, _NOTHING, _REFUSE = 1, 2, 0, -1
 
 
 class ConsumerFront(ClientFront):
@@ -48,7 +47,6 @@ class ConsumerFront(ClientFront):
     """
 
     __slots__ = (
-        "_acked",
         "_buffer",
         "_commits",
         "_cur",
@@ -56,15 +54,14 @@ class ConsumerFront(ClientFront):
         "_dropped",
         "_each_ack",
         "_iterating",
-        "_keep",
         "_key",
+        "_mode",
         "_own",
         "_pending",
         "_settle_lock",
         "_source",
         "_unreachable",
         "_unreachable_logged",
-        "_width",
         "halted",
     )
 
@@ -85,8 +82,6 @@ class ConsumerFront(ClientFront):
         #: no more messages are handed out (interrupt, close): read per message by callers
         #: of :meth:`batches`
         self.halted = False
-        #: acknowledged, not settled yet (appended by ``ack``; settle takes a prefix)
-        self._acked: list[Any] = []
         self._pending = PendingAcks()
         self._settle_lock = threading.Lock()
         self._iterating = 0
@@ -103,19 +98,13 @@ class ConsumerFront(ClientFront):
         self._own = self._source.message_type
         commits = self._source.commits
         self._each_ack = commits is Commit.EACH_ACK
-        #: what is kept of an acknowledged message until it is committed (None: itself),
-        #: as ``_width`` values side by side in ``_acked``
-        self._key = self._source.ack_key
-        self._width = self._source.ack_width if self._key is not None else 1
-        #: what ``ack`` does with it: keep it for the next settle, commit it now, or
-        #: nothing (a source that commits nothing)
+        #: what is kept of an acknowledged message until it is committed: appended to
+        #: the ``acks`` list of its ``_opaque`` (a partition's state, a consumer's lease)
+        self._key: Callable[[Message], Any] | None = self._source.ack_key
         self._commits = commits is not Commit.NEVER
-        self._keep: Callable[[Any], None] | None = (
-            None if not self._commits
-            else self._commit_one if self._each_ack
-            else self._acked.append if self._width == 1
-            else self._acked.extend
-        )
+        #: what ``ack`` does (one look): keep the key for the next settle, commit it now,
+        #: nothing — or refuse (the consumer is unusable)
+        self._mode = _NOW if self._each_ack else _LATER if self._commits else _NOTHING
         self._register_interrupts()
 
     @property
@@ -128,6 +117,7 @@ class ConsumerFront(ClientFront):
             self.halted = True  # no message is handed out after a stop
         if state >= State.FAILED:
             self._own = None  # (acks take the slow path, which says why)
+            self._mode = _REFUSE
         if state is State.FAILED:
             self._drop_buffered()
 
@@ -153,7 +143,6 @@ class ConsumerFront(ClientFront):
         messages taken from the buffer but not handed out yet.
         """
         buf = self._buffer
-        acked = self._acked
         self._unhand()  # (what an earlier iterator took and did not hand out)
         self._iterating += 1
         first = True
@@ -174,8 +163,6 @@ class ConsumerFront(ClientFront):
                         self._drop_buffered()
                     yield it
                     cur.clear()  # (all handed out, or put back)
-                    if len(acked) >= _SETTLE_AT:  # let go of the acknowledged ones too
-                        self.settle()
                     continue
                 if ending or self._state is not State.OPEN:
                     self._raise_pending()
@@ -246,7 +233,7 @@ class ConsumerFront(ClientFront):
 
     def _fill(self) -> bool:
         """Fetch into the buffer (waiting a bounded slice); False at the end of the stream."""
-        if self._acked or self._pending:
+        if self._commits:
             self.settle()
         source = self._source
         try:
@@ -291,30 +278,31 @@ class ConsumerFront(ClientFront):
             self.ack(msgs[0])
             self.ack(msgs[-1])
             return
+        key = self._key or _OFFSET
         try:
             ops = list(map(_OPAQUE, msgs))
-            mine = (
-                ops[0].owner is self
-                if ops.count(ops[0]) == len(ops)
-                else all(op.owner is self for op in set(ops))
-            )
+            if ops.count(ops[0]) == len(ops):  # one partition, one stream: the usual
+                op = ops[0]
+                groups = [(op, list(map(key, msgs)))] if op.owner is self else []
+            else:
+                by: dict[Any, list[Any]] = {}
+                for op, m in zip(ops, msgs, strict=True):
+                    by.setdefault(op, []).append(key(m))
+                groups = list(by.items()) if all(o.owner is self for o in by) else []
         except (AttributeError, TypeError):
-            mine = False
-        if not mine:
+            groups = []
+        if not groups:
             for msg in msgs:  # one by one, to say which one is not ours
                 self.ack(msg)
             return
-        key = self._key
-        if key is None:
-            keys = list(msgs)
-        elif self._width == 1:
-            keys = list(map(key, msgs))
-        else:
-            keys = [v for m in msgs for v in key(m)]
         if self._each_ack:
-            self._commit_now(keys)
-        else:
-            self._acked += keys
+            self._commit_now(groups)
+            return
+        for op, keys in groups:
+            try:
+                op.acks += keys
+            except (AttributeError, TypeError):  # (a part given up: the source logs it)
+                self._source.commit([(op, keys)])
 
     def give_back(self, msgs: Sequence[Message]) -> list[Message]:
         """Take back messages of a batch that were not handled (see ``BatchConsumer``).
@@ -350,7 +338,8 @@ class ConsumerFront(ClientFront):
             self._check("rewind")
         self.settle()
         self._pending.drop_all()
-        del self._acked[:]
+        for holder in self._source.ack_holders():
+            del holder.acks[:]
         return self._source.rewind_all()
 
     # -- acks ---------------------------------------------------------------------------
@@ -361,32 +350,48 @@ class ConsumerFront(ClientFront):
         Raises ClientClosedError on a closed consumer and ClientError for a message this
         consumer did not hand out.
         """
-        # (``_own`` is None once the consumer is unusable: then the second test decides)
-        if msg.__class__ is not self._own:
+        # (``_own`` is None and ``_mode`` _REFUSE once the consumer is unusable: then
+        # the slow path below says why)
+        if msg.__class__ is self._own:
+            op = msg._opaque
+        else:
             try:
-                mine = msg._opaque.owner is self and not self._unusable
+                op = msg._opaque
+                if op.owner is not self:
+                    op = None
             except AttributeError:
-                mine = False
-            if not mine:
-                if self._unusable:
-                    self._check("ack")
-                raise self._foreign("acknowledge")
-        keep = self._keep
-        if keep is not None:
-            key = self._key
-            keep(msg if key is None else key(msg))
+                op = None
+        if op is not None:
+            mode = self._mode
+            if mode == _LATER:
+                key = self._key
+                try:
+                    op.acks.append(msg.offset if key is None else key(msg))
+                    return
+                except AttributeError:  # a part given up (``acks`` None): the source logs it
+                    self._source.commit([(op, [self._key_of(msg)])])
+                    return
+            if mode == _NOTHING:
+                return
+            if mode == _NOW:
+                self._commit_now([(op, [self._key_of(msg)])])
+                return
+        if self._unusable:
+            self._check("ack")
+        raise self._foreign("acknowledge")
 
-    def _commit_one(self, key: Any) -> None:
-        self._commit_now(list(key) if self._width > 1 else [key])
+    def _key_of(self, msg: Message) -> Any:
+        key = self._key
+        return msg.offset if key is None else key(msg)
 
-    def _commit_now(self, msgs: list[Any]) -> None:
-        """Commit ``msgs`` at once unless sends are undelivered (a committing source)."""
+    def _commit_now(self, groups: list[tuple[Any, list[Any]]]) -> None:
+        """Commit ``groups`` at once unless sends are undelivered (a committing source)."""
         marks = self._barrier.marks()
         if marks or self._pending:
-            self._pending.add(marks, msgs)
+            self._pending.add(marks, groups)
             self.settle()
             return
-        self._source.commit(msgs)
+        self._source.commit(groups)
 
     def nack(self, msg: Message) -> None:
         """Refuse ``msg``: it is delivered again before later messages (see the source)."""
@@ -417,13 +422,15 @@ class ConsumerFront(ClientFront):
         before any of them was made before now.
         """
         pending = self._pending
-        acked = self._acked
         with self._settle_lock:
-            n = len(acked)
-            n -= n % self._width  # (whole acks only: one is added with one extend)
-            if n:
-                window = acked[:n]
-                del acked[:n]  # (acks appended meanwhile stay: only this takes them)
+            window = []
+            for holder in self._source.ack_holders():
+                acks = holder.acks
+                if acks:
+                    n = len(acks)
+                    window.append((holder, acks[:n]))
+                    del acks[:n]  # (acks appended meanwhile stay: only this takes them)
+            if window:
                 marks = self._barrier.marks()
                 if not marks and not pending:
                     self._source.commit(window)
@@ -432,9 +439,9 @@ class ConsumerFront(ClientFront):
             if pending:
                 dead = pending.drain(self._commit_windows)
                 if dead:
-                    self._report_unreachable(sum(map(len, dead)) // self._width)
+                    self._report_unreachable(_count(dead))
 
-    def _commit_windows(self, windows: list[list[Message]]) -> None:
+    def _commit_windows(self, windows: list[list[tuple[Any, list[Any]]]]) -> None:
         commit = self._source.commit
         for window in windows:
             commit(window)
@@ -460,7 +467,7 @@ class ConsumerFront(ClientFront):
         self._flush_trackers(self._pending.trackers(), timeout)
         self.settle()
         dropped = self._pending.drop_all()
-        n = sum(map(len, dropped)) // self._width
+        n = _count(dropped)
         if n:
             self._log.error(
                 "%d acknowledgement(s) not committed: the messages sent before them were "
@@ -534,7 +541,9 @@ class ConsumerFront(ClientFront):
 
     def unfinished(self) -> str:
         """Say what is not committed yet (for the shutdown timeout's message)."""
-        n = (sum(map(len, self._pending.tokens())) + len(self._acked)) // self._width
+        n = _count(self._pending.tokens()) + sum(
+            len(h.acks) for h in self._source.ack_holders() if h.acks
+        )
         mine = f"{self.client_type} consumer has {n} uncommitted ack(s)" if n else ""
         return "; ".join(x for x in (mine, self._source.unfinished()) if x)
 
@@ -555,3 +564,8 @@ class ConsumerFront(ClientFront):
         finally:
             self._return_dropped()
             source.close(max(deadline - time.monotonic(), 0.0))
+
+
+def _count(windows: list[Any]) -> int:
+    """How many acks the windows (lists of ``(holder, keys)``) hold."""
+    return sum(len(keys) for window in windows for _, keys in window)

@@ -32,12 +32,16 @@ def _store_of(config: Any, kind: str) -> InmemStore:
 
 
 class _Lease:
-    """The opaque value of the messages one consumer hands out: says which consumer."""
+    """The opaque value of the messages one consumer hands out: says which consumer.
 
-    __slots__ = ("owner",)
+    ``acks`` holds the store entries acknowledged and not committed yet (the front's).
+    """
+
+    __slots__ = ("acks", "owner")
 
     def __init__(self, owner: object) -> None:
         self.owner = owner
+        self.acks: list[int] = []
 
 
 class _Entry(Message):
@@ -66,7 +70,6 @@ class InmemSource:
 
     nack = Nack.REQUEUE
     ack_key: Callable[[Message], Any] | None = _ENTRY  # (the store entry)
-    ack_width = 1
 
     def __init__(self, config: Any, link: SourceLink) -> None:
         store = _store_of(config, "consumer")
@@ -76,8 +79,9 @@ class InmemSource:
         #: only counts acks (the fixture stays as it is), once per fetched batch
         self.commits = Commit.PER_BATCH if self._once else Commit.EACH_ACK
         #: the class of the messages handed out: its ``_opaque`` names the consumer
+        self._lease = _Lease(link)
         self._type: type[_Entry] = type(
-            "InmemMessage", (_Entry,), {"__slots__": (), "_opaque": _Lease(link)}
+            "InmemMessage", (_Entry,), {"__slots__": (), "_opaque": self._lease}
         )
         self.message_type: type[Message] | None = self._type
         # consume-once: the fixture read at start; entries are indexes into it
@@ -126,18 +130,23 @@ class InmemSource:
         self._after = got[-1][0]
         return self._messages(got)
 
-    def commit(self, acked: list[int]) -> None:
+    def ack_holders(self) -> list[_Lease]:
+        """The lease of this consumer's messages (its ``acks``)."""
+        return [self._lease]
+
+    def commit(self, acked: list[tuple[Any, list[int]]]) -> None:
         """Listen mode: remove the entries from the store; consume-once: count them."""
-        if self._once:
-            flags = self._acked
-            n = 0
-            for i in acked:
-                if not flags[i]:
-                    flags[i] = 1
-                    n += 1
-            self._n_acked += n
-        else:
-            self._store.remove_many(acked)
+        for _, entries in acked:
+            if self._once:
+                flags = self._acked
+                n = 0
+                for i in entries:
+                    if not flags[i]:
+                        flags[i] = 1
+                        n += 1
+                self._n_acked += n
+            else:
+                self._store.remove_many(entries)
 
     def rewind(self, msg: Message) -> Message | None:
         """A fresh copy of the entry, to hand out before the next message (None: gone)."""

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -30,8 +28,6 @@ from streamprocessor.util.throttle import THROTTLE
 
 __all__ = ["AckMixin"]
 
-#: what the front keeps of an acknowledged message: its partition's state and its offset
-ACK_KEY = attrgetter("_opaque", "offset")
 
 
 
@@ -45,22 +41,13 @@ class AckMixin:
     _c: Any
     _pause_lock: threading.Lock
 
-    def commit(self, acked: list[Any]) -> None:
-        """Move the positions of the partitions of ``acked`` over what they acknowledge.
+    def ack_holders(self) -> list[PartitionState]:
+        """The states of the assigned partitions (their ``acks`` lists)."""
+        return list(self._parts.states.values())
 
-        ``acked`` is flat: state, offset, state, offset, … (see ``ACK_KEY``).
-        """
-        states: list[PartitionState] = acked[0::2]
-        offsets: list[int] = acked[1::2]
-        groups: list[tuple[PartitionState, list[int]]]
-        if states.count(states[0]) == len(states):  # one partition: the usual case
-            groups = [(states[0], offsets)]
-        else:
-            by: defaultdict[PartitionState, list[int]] = defaultdict(list)
-            for state, off in zip(states, offsets, strict=True):
-                by[state].append(off)
-            groups = list(by.items())
-        self._parts.ack_groups(groups)
+    def commit(self, acked: list[tuple[PartitionState, list[int]]]) -> None:
+        """Move the positions of the partitions of ``acked`` over what they acknowledge."""
+        self._parts.ack_groups(acked)
 
     def rewind(self, msg: Message) -> Message | None:
         """Seek ``msg``'s partition back to it: it and every later message come again."""

@@ -101,6 +101,7 @@ class Assignment:
                 old = self.states.get(key)
                 if old is not None:
                     old.revoked = True  # acks that come for it are logged and ignored
+                    old.acks = None
                 state = PartitionState(self.owner, tp.topic, tp.partition)
                 state.msg_type = message_type(tp.topic, tp.partition)
                 self.states[key] = state
@@ -121,6 +122,7 @@ class Assignment:
         with self.lock:
             for s in states:
                 s.revoked = True  # acks that come for it are logged and ignored
+                s.acks = None
                 if self.states.get((s.topic, s.partition)) is s:
                     del self.states[(s.topic, s.partition)]
 

@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as _Record
 
 from streamprocessor.clients.front import ConsumerFront
-from streamprocessor.clients.kafka.acks import ACK_KEY, AckMixin
+from streamprocessor.clients.kafka.acks import AckMixin
 from streamprocessor.clients.kafka.assignment import Assignment, fmt, positions
 from streamprocessor.clients.kafka.errors import (
     Severity,
@@ -99,8 +99,7 @@ class KafkaSource(RebalanceMixin, AckMixin):
     nack = Nack.REWIND
     commits = Commit.PER_BATCH
     message_type: type[Message] | None = None  # (one class per partition)
-    ack_key: Callable[[Message], Any] | None = ACK_KEY
-    ack_width = 2
+    ack_key: Callable[[Message], Any] | None = None  # (the offset)
 
     def __init__(self, config: Any, link: SourceLink) -> None:
         self._link = link

@@ -28,6 +28,7 @@ class PartitionState:
 
     __slots__ = (
         "acked",
+        "acks",
         "last_take",
         "msg_type",
         "owner",
@@ -48,6 +49,9 @@ class PartitionState:
         self.runs: deque[list[int]] = deque()
         #: acknowledged offsets still behind an unacknowledged one
         self.acked: set[int] = set()
+        #: offsets acknowledged since the front last took them (it hands them to the
+        #: source in bulk); None once revoked
+        self.acks: list[int] | None = []
         #: the offset after the acknowledged prefix (what to commit); None: nothing acked
         self.position: int | None = None
         #: the position last handed to librdkafka's offset store

@@ -90,8 +90,7 @@ class StandardstreamSource:
 
     nack = Nack.REQUEUE  # the message comes again as it is now, before the next line
     commits = Commit.NEVER  # standard input has no notion of an acknowledged position
-    ack_key: Callable[[Message], Any] | None = None
-    ack_width = 1
+    ack_key: Callable[[Message], Any] | None = None  # (never used: NEVER)
 
     def __init__(self, config: Any, link: SourceLink) -> None:
         self._config = config
@@ -340,7 +339,11 @@ class StandardstreamSource:
 
     # -- what the front asks besides fetching -----------------------------------------
 
-    def commit(self, acked: list[Message]) -> None:
+    def ack_holders(self) -> list[Any]:
+        """None: standard input has nothing to commit."""
+        return []
+
+    def commit(self, acked: list[Any]) -> None:
         """Nothing: standard input has nothing to commit (``commits`` is NEVER)."""
 
     def rewind(self, msg: Message) -> Message | None:
