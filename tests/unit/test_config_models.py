@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from streamprocessor.config import (
+    ClientConfig,
     Compression,
     ConfigError,
     ConsumerConfig,
@@ -312,8 +313,23 @@ def test_redacted_dict_is_json_and_hides_every_secret() -> None:
     }
 
 
+def _all_sections(config: ClientConfig) -> ClientConfig:
+    for name in ("kafka", "standardstream", "inmem"):
+        getattr(config, name)  # built on first use
+    return config
+
+
+def test_redacted_dict_shows_only_the_sections_built() -> None:
+    config = new_consumer_config(environ={})
+    assert "kafka" not in redacted_dict(config)
+    config.kafka.group_id = "g"
+    data = redacted_dict(config)
+    assert data["kafka"]["group_id"] == "g"
+    assert "inmem" not in data
+
+
 def test_redacted_dict_shows_values_as_users_type_them() -> None:
-    data = redacted_dict(new_consumer_config())
+    data = redacted_dict(_all_sections(new_consumer_config()))
     assert data["shutdown_timeout"] == "10s"
     assert data["kafka"]["commit_interval"] == "5s"
     assert data["kafka"]["statistics_interval"] == "15m"
@@ -323,7 +339,7 @@ def test_redacted_dict_shows_values_as_users_type_them() -> None:
     assert data["standardstream"]["reader"] == "stdin"
     assert data["inmem"]["store"] == "<default InmemStore>"
     assert data["logger"].startswith("<logger 'streamprocessor'")
-    producer = redacted_dict(new_producer_config())
+    producer = redacted_dict(_all_sections(new_producer_config()))
     assert producer["standardstream"]["writer"] == "stdout"
     assert producer["kafka"]["max_queue_buffer_duration"] == "500ms"
     assert producer["kafka"]["compression_codec"] == "lz4"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 
+from streamprocessor.clients.kafka.config import CONSUMER_IGNORE_ERRORS
 from streamprocessor.clients.kafka.errors import Severity, classify, describe
-from streamprocessor.config.kafka import CONSUMER_IGNORE_ERRORS
 
 E = KafkaError
 DEFAULT = frozenset(CONSUMER_IGNORE_ERRORS)

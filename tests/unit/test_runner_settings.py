@@ -11,7 +11,13 @@ from datetime import timedelta
 import pytest
 
 from streamprocessor.runner.logs import JsonFormatter, TextFormatter
-from streamprocessor.runner.settings import SETTINGS, RunnerSettings, from_sources, settings_for
+from streamprocessor.runner.settings import (
+    SETTINGS,
+    RunnerSettings,
+    from_sources,
+    parse_setting,
+    settings_for,
+)
 from streamprocessor.runner.stats import StatsPrinter, format_stats
 from streamprocessor.stream import ConfigError
 
@@ -91,7 +97,7 @@ def test_every_setting_names_a_field_and_a_default_in_the_typed_form() -> None:
             continue
         assert hasattr(defaults, s.field), s.field
         if s.default_text not in ("", "auto"):
-            assert s.parse(s.default_text, s.env) == getattr(defaults, s.field) or (
+            assert parse_setting(s, s.default_text, s.env) == getattr(defaults, s.field) or (
                 s.field == "shutdown_timeout"
             )
 

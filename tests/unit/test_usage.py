@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from streamprocessor.cli.usage import display_width
 from streamprocessor.clients import client_types
 from streamprocessor.config import env_prefix, variables_for
 from streamprocessor.util import About, render_usage, usage
-from streamprocessor.util.usage import display_width
 
 
 def _rows(text: str) -> dict[str, str]:

@@ -6,25 +6,31 @@ an option given in code, unless ``options.disable_environment_config()`` is amon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import ValidationError
 
-from streamprocessor.config.env import load_env
+import streamprocessor.clients.registry as registry
+from streamprocessor.config.env import apply_variables, known_type
 from streamprocessor.config.models import (
     ConsumerConfig,
     ProducerConfig,
     describe_validation_error,
     validate_config,
 )
+from streamprocessor.config.variables import GLOBAL_VARIABLES
 from streamprocessor.stream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from streamprocessor.config.variables import ClientKind
 
 __all__ = [
     "ConsumerOption",
     "Option",
     "ProducerOption",
     "apply_options",
+    "build_config",
     "new_consumer_config",
     "new_producer_config",
 ]
@@ -64,12 +70,32 @@ def apply_options(config: _Config, *options: Callable[[_Config], object] | None)
     return config
 
 
-def _build(
-    config: _Config, options: tuple[Callable[[_Config], object] | None, ...], environ: Any
-) -> _Config:
-    config = apply_options(config, *options)
-    if config.allow_environment_based_configuration:
-        load_env(config, environ)
+def build_config(
+    kind: ClientKind,
+    options: Iterable[Callable[[Any], object] | None],
+    environ: Mapping[str, str] | None = None,
+    choose: Callable[[Any], str] | None = None,
+) -> Any:
+    """Build a ``kind`` config: defaults, ``options``, the environment, a last check.
+
+    ``choose(config)`` (the client factories pass one) returns the client type once the
+    options and the global variables are applied; only that type's variables are then
+    read. Without it the type is the config's (``*_CLIENT_TYPE`` included), and when that
+    is no known type every built-in type's variables are read.
+    """
+    config: ConsumerConfig | ProducerConfig
+    if kind == "consumer":
+        config = apply_options(ConsumerConfig(), *options)
+    else:
+        config = apply_options(ProducerConfig(), *options)
+    from_env = config.allow_environment_based_configuration
+    if from_env:
+        apply_variables(config, (v for v in GLOBAL_VARIABLES if v.applies_to(kind)), environ)
+    if choose is not None:
+        config.type = choose(config)
+    if from_env:
+        types = [config.type] if choose is not None else known_type(config)
+        apply_variables(config, registry.type_variables(kind, types), environ)
     return validate_config(config)
 
 
@@ -80,9 +106,12 @@ def new_consumer_config(
 
     The environment (``CONSUMER_*`` or ``<NAME>_CONSUMER_*``; ``environ`` replaces
     ``os.environ`` in tests) is skipped when ``allow_environment_based_configuration`` is
-    false. Raises :class:`ConfigError` naming the option or variable at fault.
+    false. The variables read are the global ones and those of the config's client type
+    (``CONSUMER_CLIENT_TYPE`` or set in code), or of every built-in type when it has
+    none. Raises :class:`ConfigError` naming the option or variable at fault.
     """
-    return _build(ConsumerConfig(), options, environ)
+    config: ConsumerConfig = build_config("consumer", options, environ)
+    return config
 
 
 def new_producer_config(
@@ -92,4 +121,5 @@ def new_producer_config(
 
     The same pipeline as :func:`new_consumer_config`, with ``PRODUCER_*`` variables.
     """
-    return _build(ProducerConfig(), options, environ)
+    config: ProducerConfig = build_config("producer", options, environ)
+    return config

@@ -3,32 +3,29 @@
 Every function takes an optional ``environ`` mapping (tests pass their own); ``None``
 means the process environment. Only variables that are present are applied; present but
 empty counts as set (an empty string, an empty list), as in the original.
-
-The config models, and with them pydantic, are imported when first needed: the client
-factory asks :func:`defaults_apply`, :func:`env_client_type` and :func:`dry_run` before
-it builds a config, and a standard-stream client with default settings never builds one.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+from streamprocessor.config.variables import GLOBAL_VARIABLES, env_prefix
 
 if TYPE_CHECKING:
-    from streamprocessor.config.kafka import KafkaDebug
-    from streamprocessor.config.models import ConsumerConfig, ProducerConfig
+    from streamprocessor.config.models import ClientConfig
     from streamprocessor.config.variables import ClientKind, Variable
 
 __all__ = [
     "DRY_RUN",
     "LEGACY_NAMES",
+    "apply_variables",
     "client_type_from_env",
     "client_type_source",
-    "defaults_apply",
     "dry_run",
-    "env_client_type",
     "kind_of",
+    "known_type",
     "load_env",
     "lookup",
 ]
@@ -40,18 +37,17 @@ DRY_RUN = "DRY_RUN"
 #: ``fallback`` column, checked by a test.
 LEGACY_NAMES = frozenset({"CA_PATH", "CERT_PATH", "CLIENT_ID", "CRL_PATH", "MAX_QUEUE_SIZE_KBYTES"})
 
-_Config = TypeVar("_Config", "ConsumerConfig", "ProducerConfig")
+_Config = TypeVar("_Config", bound="ClientConfig")
+_TYPE_ROW = next(v for v in GLOBAL_VARIABLES if v.field == "type")
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
-def kind_of(config: ConsumerConfig | ProducerConfig) -> ClientKind:
+def kind_of(config: ClientConfig) -> ClientKind:
     """Return ``"consumer"`` or ``"producer"`` for a config object."""
-    from streamprocessor.config.models import ConsumerConfig
-
-    return "consumer" if isinstance(config, ConsumerConfig) else "producer"
+    return config.kind
 
 
 def lookup(
@@ -68,7 +64,7 @@ def lookup(
     return None
 
 
-def _apply(config: ConsumerConfig | ProducerConfig, var: Variable, name: str, raw: str) -> None:
+def _apply(config: ClientConfig, var: Variable, name: str, raw: str) -> None:
     from pydantic import ValidationError
 
     from streamprocessor.config.models import pydantic_reason
@@ -79,11 +75,8 @@ def _apply(config: ConsumerConfig | ProducerConfig, var: Variable, name: str, ra
     owner: object = config
     for part in path:
         owner = getattr(owner, part)
-    if var.kind == "debug":  # adds flags, as the original's setter did
-        current: KafkaDebug = getattr(owner, attr)
-        value = current.flags() | value  # type: ignore[operator]
-    elif var.kind == "kv-dict":  # merged over the properties set in code
-        value = {**getattr(owner, attr), **value}  # type: ignore[dict-item]
+    if var.merge is not None:  # adds to what code set (debug flags, librdkafka properties)
+        value = var.merge(getattr(owner, attr), value)
     try:
         setattr(owner, attr, value)
     except ValidationError as exc:
@@ -91,33 +84,58 @@ def _apply(config: ConsumerConfig | ProducerConfig, var: Variable, name: str, ra
         raise invalid_value(var, name, raw, "; ".join(reasons)) from None
 
 
-def load_env(
+def apply_variables(
     config: _Config,
+    rows: Iterable[Variable],
     environ: Mapping[str, str] | None = None,
     *,
     prefix: str | None = None,
 ) -> _Config:
-    """Overlay the variables present in the environment onto ``config`` (in place).
-
-    The prefix is ``CONSUMER``/``PRODUCER`` or ``<NAME>_CONSUMER``/``<NAME>_PRODUCER``
-    from ``config.name``, unless given. Ignores ``allow_environment_based_configuration``
-    (the builders check it). Returns ``config``; raises :class:`ConfigError` at the first
-    invalid value, naming the variable.
-    """
-    from streamprocessor.config.variables import env_prefix, variables_for
-
+    """Overlay the ``rows`` present in the environment onto ``config`` (in place)."""
     env = _env(environ)
-    kind = kind_of(config)
-    pre = env_prefix(kind, config.name) if prefix is None else prefix
-    for var in variables_for(kind):
+    pre = env_prefix(config.kind, config.name) if prefix is None else prefix
+    for var in rows:
         found = lookup(var, pre, env)
         if found is not None:
             _apply(config, var, *found)
     return config
 
 
+def load_env(
+    config: _Config,
+    environ: Mapping[str, str] | None = None,
+    *,
+    prefix: str | None = None,
+    types: list[str] | None = None,
+) -> _Config:
+    """Overlay the variables present in the environment onto ``config`` (in place).
+
+    The prefix is ``CONSUMER``/``PRODUCER`` or ``<NAME>_CONSUMER``/``<NAME>_PRODUCER``
+    from ``config.name``, unless given. The global rows are read first; then the rows of
+    the client ``types`` — by default the config's type (``*_CLIENT_TYPE`` included)
+    when it is a known one, else every built-in type. Ignores
+    ``allow_environment_based_configuration`` (the builders check it). Returns
+    ``config``; raises :class:`ConfigError` at the first invalid value, naming it.
+    """
+    import streamprocessor.clients.registry as registry
+
+    kind = config.kind
+    apply_variables(config, (v for v in GLOBAL_VARIABLES if v.applies_to(kind)), environ,
+                    prefix=prefix)  # fmt: skip
+    rows = registry.type_variables(kind, types if types is not None else known_type(config))
+    return apply_variables(config, rows, environ, prefix=prefix)
+
+
+def known_type(config: ClientConfig) -> list[str] | None:
+    """Return ``[config.type]`` when it is a known client type, else None (every type)."""
+    import streamprocessor.clients.registry as registry
+
+    chosen = config.type.strip().lower()
+    return [chosen] if chosen and registry.find(chosen) is not None else None
+
+
 def client_type_from_env(
-    config: ConsumerConfig | ProducerConfig,
+    config: ClientConfig,
     kind: ClientKind | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> str:
@@ -131,7 +149,7 @@ def client_type_from_env(
 
 
 def client_type_source(
-    config: ConsumerConfig | ProducerConfig,
+    config: ClientConfig,
     kind: ClientKind | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
@@ -142,53 +160,15 @@ def client_type_source(
     a value that is not UTF-8 text.
     """
     from streamprocessor.config.parsing import parse_value
-    from streamprocessor.config.variables import env_prefix, variables_for
 
-    kind = kind or kind_of(config)
-    var = next(v for v in variables_for(kind) if v.field == "type")
-    found = lookup(var, env_prefix(kind, config.name), environ)
+    kind = kind or config.kind
+    found = lookup(_TYPE_ROW, env_prefix(kind, config.name), environ)
     if found is None:
         return config.type.strip().lower(), "the config's type (set in code)"
     name, raw = found
-    return str(parse_value(var, raw, name)).strip().lower(), name
+    return str(parse_value(_TYPE_ROW, raw, name)).strip().lower(), name
 
 
 def dry_run(environ: Mapping[str, str] | None = None) -> bool:
     """Tell whether ``DRY_RUN`` is present (any value, even empty)."""
     return DRY_RUN in _env(environ)
-
-
-def defaults_apply(
-    kind: Literal["consumer", "producer"],
-    options: Iterable[object],
-    environ: Mapping[str, str] | None = None,
-) -> bool:
-    """Tell whether ``options`` and the environment leave every setting at its default.
-
-    True when every option is ``None`` and no variable of the default ``kind`` client is
-    set, its client type excepted (the factory reads that one itself). Conservative:
-    any ``CONSUMER_…`` variable counts, known or not. Imports no pydantic.
-    """
-    if any(option is not None for option in options):
-        return False
-    prefix = "CONSUMER_" if kind == "consumer" else "PRODUCER_"
-    client_type = f"{prefix}CLIENT_TYPE"
-    for key in _env(environ):
-        if (key.startswith(prefix) and key != client_type) or key in LEGACY_NAMES:
-            return False
-    return True
-
-
-def env_client_type(
-    kind: Literal["consumer", "producer"], environ: Mapping[str, str] | None = None
-) -> str | None:
-    """Return ``<KIND>_CLIENT_TYPE`` (else ``CLIENT_TYPE``) as set, or None when neither is.
-
-    For the default (unnamed) client; the text as it is (:func:`client_type_from_env`
-    normalises it).
-    """
-    env = _env(environ)
-    for name in (f"{kind.upper()}_CLIENT_TYPE", "CLIENT_TYPE"):
-        if name in env:
-            return env[name]
-    return None

@@ -4,26 +4,24 @@ Each is an ``Annotated`` type whose validators accept what a Python user natural
 (a ``timedelta`` or a Go duration string, a case-insensitive enum name) and reject the
 rest with a message that says what is accepted. Values set from the environment are first
 parsed by :mod:`streamprocessor.config.parsing`; these validators then check them again.
+A client's own field types (file objects, librdkafka properties) are in its folder.
 """
 
 from __future__ import annotations
 
-import io
+import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Annotated, Any, BinaryIO, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
-    PlainSerializer,
-    PlainValidator,
     SecretStr,
     Strict,
 )
 
-from streamprocessor.config.defaults import DEFAULT_LOGGER_NAME, default_logger
 from streamprocessor.config.durations import DURATION_EXAMPLE, parse_duration
 
 __all__ = [
@@ -33,19 +31,23 @@ __all__ = [
     "Duration",
     "Int64",
     "PositiveInt",
-    "PropertyMap",
-    "Reader",
     "Secret",
     "StrictStr",
-    "Writer",
     "choice_validator",
     "default_logger",
-    "is_secret_property",
     "non_empty_items",
     "text_problem",
 ]
 
 T = TypeVar("T")
+
+#: The logger every client uses unless ``options.logger(...)`` says otherwise.
+DEFAULT_LOGGER_NAME = "streamprocessor"
+
+
+def default_logger() -> logging.Logger:
+    """Return the default logger, ``logging.getLogger("streamprocessor")``."""
+    return logging.getLogger(DEFAULT_LOGGER_NAME)
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -67,6 +69,8 @@ def _not_negative(value: timedelta) -> timedelta:
 
 #: A non-negative duration: a ``timedelta`` or a Go duration string such as ``"5s"``.
 Duration = Annotated[timedelta, BeforeValidator(_duration_input), AfterValidator(_not_negative)]
+
+
 def text_problem(text: str) -> str:
     """Say why ``text`` cannot be handed to librdkafka (a C library), or return ``""``.
 
@@ -136,70 +140,3 @@ def non_empty_items(values: list[str]) -> list[str]:
         if not v.strip():
             raise ValueError(f"an empty name is not allowed (entry {i + 1})")
     return values
-
-
-def _is_text(value: object) -> bool:
-    return isinstance(value, io.TextIOBase) or (
-        hasattr(value, "encoding") and hasattr(value, "buffer")
-    )
-
-
-def _reader(value: object) -> object:
-    if value is None:
-        return None
-    if _is_text(value):
-        raise ValueError("a text stream cannot be read as bytes; pass its .buffer")
-    if not callable(getattr(value, "read", None)):
-        raise ValueError(f"expected a binary file object with read(), not {type(value).__name__}")
-    return value
-
-
-def _writer(value: object) -> object:
-    if value is None:
-        return None
-    if _is_text(value):
-        raise ValueError("a text stream cannot take bytes; pass its .buffer")
-    if not callable(getattr(value, "write", None)):
-        raise ValueError(f"expected a binary file object with write(), not {type(value).__name__}")
-    return value
-
-
-def _same(value: object) -> object:
-    return value
-
-
-# Serialised as the object itself: pydantic would otherwise iterate a file object.
-_AS_IS = PlainSerializer(_same, return_type=Any)
-#: A binary reader (``sys.stdin.buffer``, ``open(path, "rb")``, ``io.BytesIO``) or None.
-Reader = Annotated[BinaryIO | None, PlainValidator(_reader), _AS_IS]
-#: A binary writer (``sys.stdout.buffer``, ``open(path, "wb")``, ``io.BytesIO``) or None.
-Writer = Annotated[BinaryIO | None, PlainValidator(_writer), _AS_IS]
-
-_SECRET_MARKS = ("password", "secret", "sasl.oauthbearer.config")
-
-
-def is_secret_property(key: str) -> bool:
-    """Tell whether a librdkafka property holds a secret (its value is never shown)."""
-    k = key.lower()
-    return any(mark in k for mark in _SECRET_MARKS)
-
-
-def _property_map(value: object) -> object:
-    if not isinstance(value, Mapping):
-        return value
-    out: dict[object, object] = {}
-    for k, v in value.items():
-        if not isinstance(k, str) or not k.strip():
-            raise ValueError(f"property names must be non-empty strings, not {k!r}")
-        if text_problem(k):
-            raise ValueError(f"property name at index {len(out)}: {text_problem(k)}")
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        elif isinstance(v, int | float):
-            v = str(v)
-        out[k.strip()] = v
-    return out
-
-
-#: librdkafka properties passed through as they are; numbers and bools become strings.
-PropertyMap = Annotated[dict[str, StrictStr], BeforeValidator(_property_map)]

@@ -1,4 +1,12 @@
-"""``ConsumerConfig`` and ``ProducerConfig``: global settings plus one section per client.
+"""``ConsumerConfig`` and ``ProducerConfig``: global settings plus one section per client type.
+
+The global fields are the same for every client. The sections are composed from the
+registered client types (:mod:`streamprocessor.clients.registry`): ``config.kafka`` is
+the Kafka type's section, built the first time it is read or set, so a config holds only
+the sections somebody used — a standard-stream run never builds (nor imports) Kafka's.
+A type from another package has its section under its own name, reachable once its type
+is known (chosen, or one of its options applied), typed through
+:meth:`ConsumerConfig.section`.
 
 Every model validates on assignment, so ``config.kafka.commit_interval = "1s"`` stores a
 ``timedelta`` and ``config.kafka.offset_initial = "nonsense"`` raises at once. Secrets
@@ -7,80 +15,63 @@ Every model validates on assignment, so ``config.kafka.commit_interval = "1s"`` 
 
 from __future__ import annotations
 
+import builtins
 import logging
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from streamprocessor.config.defaults import MAX_LINE_SIZE, SHUTDOWN_TIMEOUT
-from streamprocessor.config.fields import (
-    Bool,
-    Duration,
-    PositiveInt,
-    Reader,
-    StrictStr,
-    Writer,
-    default_logger,
-)
-from streamprocessor.config.kafka import KafkaConsumerConfig, KafkaProducerConfig
-from streamprocessor.stores import default_store
+import streamprocessor.clients.registry as registry
+from streamprocessor.config.fields import Bool, Duration, StrictStr, default_logger
+from streamprocessor.config.section import Section
 from streamprocessor.stream.errors import ConfigError
-from streamprocessor.stream.store import Store
 from streamprocessor.util.barrier import AckBarrier
 from streamprocessor.util.interrupts import ShutdownCoordinator
 
+if TYPE_CHECKING:
+    from streamprocessor.clients.inmem.config import InmemConsumerConfig, InmemProducerConfig
+    from streamprocessor.clients.kafka.config import KafkaConsumerConfig, KafkaProducerConfig
+    from streamprocessor.clients.standardstream.config import (
+        StandardstreamConsumerConfig,
+        StandardstreamProducerConfig,
+    )
+    from streamprocessor.config.variables import ClientKind
+
 __all__ = [
+    "SHUTDOWN_TIMEOUT",
+    "ClientConfig",
     "ConsumerConfig",
-    "InmemConsumerConfig",
-    "InmemProducerConfig",
     "ProducerConfig",
-    "StandardstreamConsumerConfig",
-    "StandardstreamProducerConfig",
     "describe_validation_error",
     "pydantic_reason",
+    "section_model",
     "validate_config",
 ]
 
 _C = TypeVar("_C", bound=BaseModel)
+_S = TypeVar("_S", bound=Section)
+
+#: ``shutdown_timeout``'s default
+SHUTDOWN_TIMEOUT = timedelta(seconds=10)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(
-        validate_assignment=True, arbitrary_types_allowed=True, extra="forbid"
-    )
+def section_model(kind: ClientKind, name: str) -> type[Section] | None:
+    """Return the model of ``kind`` configs' section ``name``, or None if there is none."""
+    # Only built-in types and those already loaded: an attribute lookup never scans the
+    # installed packages' entry points.
+    spec = registry.loaded().get(name)
+    if spec is None and name in registry.BUILT_IN:
+        spec = registry.find(name)
+    return spec.section(kind) if spec is not None else None
 
 
-class InmemConsumerConfig(_Section):
-    """The in-memory consumer section: the store to read and whether to read it once.
+class ClientConfig(Section):
+    """The global part every client config has; its sections are the client types'."""
 
-    ``consume_once`` (default) reads the messages present at start and ends, leaving the
-    store untouched; ``False`` listens for new messages and removes acknowledged ones.
-    """
+    kind: ClassVar[ClientKind]
 
-    store: Store = Field(default_factory=default_store)
-    consume_once: Bool = True
-
-
-class InmemProducerConfig(_Section):
-    """The in-memory producer section: the store written to."""
-
-    store: Store = Field(default_factory=default_store)
-
-
-class StandardstreamConsumerConfig(_Section):
-    """The standard-stream consumer section: a binary reader (None: stdin), line limit."""
-
-    reader: Reader = None
-    max_line_size: PositiveInt = MAX_LINE_SIZE
-
-
-class StandardstreamProducerConfig(_Section):
-    """The standard-stream producer section: a binary writer (None: stdout)."""
-
-    writer: Writer = None
-
-
-class _Global(_Section):
     name: StrictStr = ""
     type: StrictStr = ""
     allow_environment_based_configuration: Bool = True
@@ -93,36 +84,149 @@ class _Global(_Section):
     #: the interrupt coordinator the client registers with (None: the process-wide one)
     interrupt_coordinator: ShutdownCoordinator | None = None
 
+    _sections: dict[str, Section] = PrivateAttr(default_factory=dict)
 
-class ConsumerConfig(_Global):
+    def __init__(self, **data: Any) -> None:
+        sections = {
+            k: data.pop(k)
+            for k in list(data)
+            if k not in type(self).model_fields and section_model(self.kind, k) is not None
+        }
+        super().__init__(**data)
+        for key, value in sections.items():
+            setattr(self, key, value)
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            if not name.startswith("_"):
+                model = section_model(self.kind, name)
+                if model is not None:
+                    sections = self._sections
+                    found = sections.get(name)
+                    if found is None:
+                        found = sections.setdefault(name, model())
+                    return found
+            return super().__getattr__(name)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if not name.startswith("_") and name not in type(self).model_fields:
+                model = section_model(self.kind, name)
+                if model is not None:
+                    if not isinstance(value, model):
+                        value = model.model_validate(value)
+                    self._sections[name] = value
+                    return
+            super().__setattr__(name, value)
+
+    def sections(self) -> dict[str, Section]:
+        """Return the sections built so far: type name → section."""
+        return dict(self._sections)
+
+    def section(self, model: builtins.type[_S]) -> _S:
+        """Return the section of type ``model`` (built if needed), typed for mypy.
+
+        ``config.section(KafkaConsumerConfig)`` is ``config.kafka``; a client type of
+        another package reads its section this way.
+        """
+        for name, spec in registry.loaded().items():
+            if spec.section(self.kind) is model:
+                found = getattr(self, name)
+                assert isinstance(found, model)
+                return found
+        raise ConfigError(
+            f"{model.__name__} is not the {self.kind} section of a client type known here"
+        )
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Copy the config; a shallow copy shares the sections, never the set of them."""
+        copied = super().model_copy(update=update, deep=deep)
+        if not deep:
+            copied._sections = dict(self._sections)
+        return copied
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield from super().__repr_args__()
+        yield from self._sections.items()
+
+    def printable(self) -> dict[str, Any]:
+        """Return the global fields and the built sections as JSON-able data, no secret."""
+        out = super().printable()
+        out.update((name, section.printable()) for name, section in self._sections.items())
+        return out
+
+
+class ConsumerConfig(ClientConfig):
     """A consumer's whole configuration (Go ``streamconfig.Consumer``).
 
     Global fields: ``name`` (changes the environment prefix to ``<NAME>_CONSUMER``),
     ``type`` (the client type, ``CONSUMER_CLIENT_TYPE``), ``allow_environment_based_
     configuration``, ``handle_errors``, ``handle_interrupt``, ``logger``,
-    ``shutdown_timeout``, ``ack_barrier`` and ``interrupt_coordinator``. Sections:
-    ``inmem``, ``standardstream``, ``kafka``.
+    ``shutdown_timeout``, ``ack_barrier`` and ``interrupt_coordinator``. Sections: one
+    per client type (``inmem``, ``standardstream``, ``kafka``, …).
     """
 
-    inmem: InmemConsumerConfig = Field(default_factory=InmemConsumerConfig)
-    standardstream: StandardstreamConsumerConfig = Field(
-        default_factory=StandardstreamConsumerConfig
-    )
-    kafka: KafkaConsumerConfig = Field(default_factory=KafkaConsumerConfig)
+    kind: ClassVar[ClientKind] = "consumer"
+
+    if TYPE_CHECKING:
+
+        @property
+        def inmem(self) -> InmemConsumerConfig:
+            """The in-memory section."""
+
+        @inmem.setter
+        def inmem(self, value: InmemConsumerConfig | Mapping[str, Any]) -> None: ...
+
+        @property
+        def standardstream(self) -> StandardstreamConsumerConfig:
+            """The standard-stream section."""
+
+        @standardstream.setter
+        def standardstream(
+            self, value: StandardstreamConsumerConfig | Mapping[str, Any]
+        ) -> None: ...
+
+        @property
+        def kafka(self) -> KafkaConsumerConfig:
+            """The Kafka section."""
+
+        @kafka.setter
+        def kafka(self, value: KafkaConsumerConfig | Mapping[str, Any]) -> None: ...
 
 
-class ProducerConfig(_Global):
+class ProducerConfig(ClientConfig):
     """A producer's whole configuration (Go ``streamconfig.Producer``).
 
     The same global fields as :class:`ConsumerConfig` (prefix ``<NAME>_PRODUCER``) and
-    the producer sections ``inmem``, ``standardstream`` and ``kafka``.
+    one producer section per client type.
     """
 
-    inmem: InmemProducerConfig = Field(default_factory=InmemProducerConfig)
-    standardstream: StandardstreamProducerConfig = Field(
-        default_factory=StandardstreamProducerConfig
-    )
-    kafka: KafkaProducerConfig = Field(default_factory=KafkaProducerConfig)
+    kind: ClassVar[ClientKind] = "producer"
+
+    if TYPE_CHECKING:
+
+        @property
+        def inmem(self) -> InmemProducerConfig:
+            """The in-memory section."""
+
+        @inmem.setter
+        def inmem(self, value: InmemProducerConfig | Mapping[str, Any]) -> None: ...
+
+        @property
+        def standardstream(self) -> StandardstreamProducerConfig:
+            """The standard-stream section."""
+
+        @standardstream.setter
+        def standardstream(
+            self, value: StandardstreamProducerConfig | Mapping[str, Any]
+        ) -> None: ...
+
+        @property
+        def kafka(self) -> KafkaProducerConfig:
+            """The Kafka section."""
+
+        @kafka.setter
+        def kafka(self, value: KafkaProducerConfig | Mapping[str, Any]) -> None: ...
 
 
 _BOUNDS = {
@@ -141,13 +245,16 @@ def pydantic_reason(err: Any) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """Summarise a pydantic error as ``field.path: message; ...`` without input values."""
+def describe_validation_error(exc: ValidationError, path: str = "") -> str:
+    """Summarise a pydantic error as ``field.path: message; ...`` without input values.
+
+    ``path`` goes before every field path (a section's name).
+    """
     parts = []
     for err in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) for p in (path, *err["loc"]) if p != "")
         msg = pydantic_reason(err)
-        parts.append(f"{path}: {msg}" if path else msg)
+        parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 
 
@@ -163,10 +270,24 @@ def _as_input(model: BaseModel) -> dict[str, Any]:
 def validate_config(config: _C) -> _C:
     """Validate a whole config again (options may have changed lists in place).
 
-    Returns a new, fully validated config of the same type; raises ``ConfigError``
-    naming each invalid field.
+    Returns a new, fully validated config of the same type, its sections too; raises
+    ``ConfigError`` naming each invalid field.
     """
+    problems = []
     try:
-        return type(config).model_validate(_as_input(config))
+        checked = type(config).model_validate(_as_input(config))
     except ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {describe_validation_error(exc)}") from exc
+        problems.append(describe_validation_error(exc))
+    if isinstance(config, ClientConfig):
+        sections = {}
+        for name, section in config.sections().items():
+            try:
+                sections[name] = type(section).model_validate(_as_input(section))
+            except ValidationError as exc:
+                problems.append(describe_validation_error(exc, name))
+        if not problems:
+            assert isinstance(checked, ClientConfig)
+            checked._sections = sections
+    if problems:
+        raise ConfigError(f"invalid configuration: {'; '.join(problems)}")
+    return checked

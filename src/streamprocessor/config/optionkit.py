@@ -10,18 +10,26 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ValidationError
 
 from streamprocessor.config.build import Option
-from streamprocessor.config.models import ConsumerConfig, ProducerConfig, pydantic_reason
+from streamprocessor.config.models import (
+    ConsumerConfig,
+    ProducerConfig,
+    pydantic_reason,
+    section_model,
+)
 from streamprocessor.stream.errors import ConfigError
 
-__all__ = ["Side", "check", "checked", "fixed", "invalid", "make", "setter"]
+__all__ = ["Duration", "Side", "check", "checked", "fixed", "invalid", "make", "setter"]
 
 #: Which configs an option changes.
 Side = Literal["consumer", "producer", "both"]
+#: What a duration option takes: a ``timedelta`` or a Go duration string (``"5s"``).
+Duration: TypeAlias = timedelta | str
 _TYPES: dict[Side, tuple[type[BaseModel], ...]] = {
     "consumer": (ConsumerConfig,),
     "producer": (ProducerConfig,),
@@ -60,6 +68,10 @@ def invalid(option: str, shown: str, why: str) -> ConfigError:
 
 def _owner_model(side: Side, path: list[str]) -> type[BaseModel]:
     model: type[BaseModel] = ProducerConfig if side == "producer" else ConsumerConfig
+    if path:  # a client type's section first: ``kafka`` of ``kafka.topics``
+        section = section_model("producer" if side == "producer" else "consumer", path[0])
+        assert section is not None, f"no {side} section {path[0]!r}"
+        model, path = section, path[1:]
     for part in path:
         annotation = model.model_fields[part].annotation
         assert isinstance(annotation, type) and issubclass(annotation, BaseModel)

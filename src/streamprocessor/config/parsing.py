@@ -8,6 +8,7 @@ Scalars other than strings have surrounding whitespace removed; strings are kept
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any
@@ -16,12 +17,12 @@ from pydantic import BeforeValidator, Strict, TypeAdapter, ValidationError
 
 from streamprocessor.config.durations import ns_to_timedelta, scan_duration
 from streamprocessor.config.fields import Secret, text_problem
-from streamprocessor.config.kafka import parse_debug_flags
-from streamprocessor.config.variables import Variable
+from streamprocessor.config.variables import NAME_FORM, Variable
 from streamprocessor.stream.errors import ConfigError
 
 __all__ = [
     "invalid_value",
+    "name_problem",
     "parse_go_bool",
     "parse_go_int",
     "parse_kv",
@@ -137,6 +138,29 @@ def _at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def name_problem(name: str) -> str:
+    """Say why ``name`` cannot name a client (its variables' prefix), or return ``""``."""
+    return "" if _NAME.fullmatch(name) else f"{name!r} is not {NAME_FORM}"
+
+
+def _name(text: object) -> object:
+    if isinstance(text, str) and name_problem(text):
+        raise ValueError(name_problem(text))
+    return text
+
+
+def _names(text: object) -> object:
+    if not isinstance(text, str):
+        return text
+    names = split_list(text)
+    for name in names:
+        _name(name)
+    return names
+
+
 _Int = Annotated[int, Strict(), BeforeValidator(parse_go_int)]
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "str": TypeAdapter(str),
@@ -149,7 +173,8 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "duration": TypeAdapter(Annotated[timedelta, BeforeValidator(_strip(_duration))]),
     "str-list": TypeAdapter(Annotated[list[str], BeforeValidator(split_list)]),
     "int-list": TypeAdapter(Annotated[list[_Int], BeforeValidator(split_list)]),
-    "debug": TypeAdapter(Annotated[frozenset[str], BeforeValidator(parse_debug_flags)]),
+    "name": TypeAdapter(Annotated[str, BeforeValidator(_name)]),
+    "names": TypeAdapter(Annotated[list[str], BeforeValidator(_names)]),
     "kv-dict": TypeAdapter(Annotated[dict[str, str], BeforeValidator(parse_kv)]),
 }
 # Kinds for which a set-but-empty variable cannot mean anything.
@@ -166,13 +191,25 @@ def _choice(choices: Mapping[str, object]) -> Callable[[object], object]:
     return validate
 
 
+def _custom(parse: Callable[[str], object]) -> Callable[[object], object]:
+    def validate(value: object) -> object:
+        return parse(value) if isinstance(value, str) else value
+
+    return validate
+
+
 def _adapter(var: Variable) -> TypeAdapter[Any]:
-    if var.kind != "enum":
+    if var.kind not in ("enum", "custom"):
         return _ADAPTERS[var.kind]
     key = (var.suffix, var.field)
     adapter = _ENUM_ADAPTERS.get(key)
     if adapter is None:
-        adapter = TypeAdapter(Annotated[Any, BeforeValidator(_choice(var.choices or {}))])
+        if var.kind == "enum":
+            check = _choice(var.choices or {})
+        else:
+            assert var.parser is not None, f"the custom row {var.suffix} has no parser"
+            check = _custom(var.parser)
+        adapter = TypeAdapter(Annotated[Any, BeforeValidator(check)])
         _ENUM_ADAPTERS[key] = adapter
     return adapter
 

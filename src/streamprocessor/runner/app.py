@@ -14,17 +14,11 @@ runner themselves::
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamprocessor import options
-from streamprocessor.clients import (
-    check_config,
-    consumer_type,
-    new_consumer,
-    new_producer,
-    producer_type,
-)
-from streamprocessor.config import dry_run, new_consumer_config, new_producer_config, redacted_dict
+from streamprocessor.clients import check_config, client_config, client_for
+from streamprocessor.config import dry_run, redacted_dict
 from streamprocessor.options import Option
 from streamprocessor.runner.deadletters import DeadLetterWriter, json_logs
 from streamprocessor.runner.engine import Runner
@@ -32,6 +26,9 @@ from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler, check_hand
 from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
 from streamprocessor.runner.stats import StatsPrinter
 from streamprocessor.stream import Consumer, Producer
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ClientConfig
 
 __all__ = ["dead_letter_writer", "effective_config", "open_clients", "producer_names", "run"]
 
@@ -54,6 +51,29 @@ def _client_options(settings: RunnerSettings, extra: tuple[Option, ...]) -> tupl
     return (options.shutdown_timeout(settings.shutdown_timeout), *extra)
 
 
+def _configs(
+    command: str, settings: RunnerSettings, client_options: tuple[Option, ...]
+) -> dict[str, ClientConfig]:
+    """Build and check every client's config, as the factory would: role → config.
+
+    ``consumer`` and ``producer`` (the default producer), then each extra producer by
+    name. What a run refuses with :class:`ConfigError` is refused here, before any client
+    opens: none connects in vain.
+    """
+    opts = _client_options(settings, client_options)
+    configs = {"consumer": _checked(client_config("consumer", opts))}
+    names = [DEFAULT_PRODUCER] + (producer_names(settings) if command == "run" else [])
+    for name in names:
+        named = (options.name(name),) if name != DEFAULT_PRODUCER else ()
+        configs[name] = _checked(client_config("producer", (*opts, *named)))
+    return configs
+
+
+def _checked(config: ClientConfig) -> ClientConfig:
+    check_config(config.kind, config.type, config)
+    return config
+
+
 def open_clients(
     stack: ExitStack, settings: RunnerSettings, *client_options: Option
 ) -> tuple[Consumer, dict[str, Producer]]:
@@ -64,14 +84,14 @@ def open_clients(
     opens (:class:`ConfigError`). Under ``DRY_RUN`` dead letters go to stderr (see
     :func:`dead_letter_writer`), not to a producer of their own.
     """
-    effective_config("run", settings, *client_options)  # every config refused before a client
-    opts = _client_options(settings, client_options)  # opens: none connects in vain
-    consumer = stack.enter_context(new_consumer(*opts))
-    producers: dict[str, Producer] = {DEFAULT_PRODUCER: stack.enter_context(new_producer(*opts))}
-    for name in producer_names(settings):
-        if name not in settings.producers and dead_letter_writer(settings) is not None:
-            continue
-        producers[name] = stack.enter_context(new_producer(*opts, options.name(name)))
+    configs = _configs("run", settings, client_options)
+    writer = dead_letter_writer(settings)
+    consumer: Consumer = stack.enter_context(client_for(configs.pop("consumer")))
+    producers: dict[str, Producer] = {}
+    for name, config in configs.items():
+        if name not in (DEFAULT_PRODUCER, *settings.producers) and writer is not None:
+            continue  # dead letters go to stderr
+        producers[name] = stack.enter_context(client_for(config))
     return consumer, producers
 
 
@@ -115,12 +135,11 @@ def run(
     return runner
 
 
-def _section(config: Any, kind: Any, type_name: str) -> dict[str, Any]:
-    config.type = type_name
-    check_config(kind, type_name, config)  # refused here exactly as at the run's start
+def _section(config: ClientConfig) -> dict[str, Any]:
+    getattr(config, config.type)  # the chosen type's section, built if no option set it
     data = redacted_dict(config)
     # show the section of the chosen client type only
-    return {k: v for k, v in data.items() if not isinstance(v, dict) or k == type_name}
+    return {k: v for k, v in data.items() if not isinstance(v, dict) or k == config.type}
 
 
 def effective_config(
@@ -132,7 +151,6 @@ def effective_config(
     and every config is checked as the factory and the clients would at a run's start:
     what a run refuses with :class:`ConfigError` is refused here with the same message.
     """
-    opts = _client_options(settings, client_options)
     runner = {
         s.field: render_value(getattr(settings, s.field))
         for s in SETTINGS
@@ -142,13 +160,10 @@ def effective_config(
         runner["handler_timeout"] = "auto"
     if runner.get("shutdown_timeout") is None and "shutdown_timeout" in runner:
         runner["shutdown_timeout"] = "(each client's own)"
-    cconf = new_consumer_config(*opts)
-    consumer = _section(cconf, "consumer", consumer_type(cconf))
-    out: dict[str, Any] = {"runner": runner, "consumer": consumer}
-    names = [""] + (producer_names(settings) if command == "run" else [])
-    producers: dict[str, Any] = {}
-    for name in names:
-        pconf = new_producer_config(*opts, *((options.name(name),) if name else ()))
-        producers[name or DEFAULT_PRODUCER] = _section(pconf, "producer", producer_type(pconf))
-    out["producers"] = producers
-    return out
+    configs = _configs(command, settings, client_options)
+    consumer = _section(configs.pop("consumer"))
+    return {
+        "runner": runner,
+        "consumer": consumer,
+        "producers": {name: _section(config) for name, config in configs.items()},
+    }

@@ -1,23 +1,24 @@
-"""The runner's settings: one table drives the command-line flags, the environment and --help.
+"""The runner's settings: its rows of the variable table drive its flags, variables and --help.
 
-Every setting has a flag (``--concurrency``) and a variable (``STREAMPROCESSOR_CONCURRENCY``);
-a flag wins over the variable, the variable over the default. Two settings are variables
+The rows are :class:`~streamprocessor.config.variables.Variable` rows that apply to the
+``runner`` (prefix ``STREAMPROCESSOR``), parsed by the same parsers as every client
+variable. Every setting has a flag (``--concurrency``) and a variable
+(``STREAMPROCESSOR_CONCURRENCY``); a flag wins over the variable, the variable over the
+default. Two settings are variables
 only: ``STREAMPROCESSOR_LOG_LEVEL`` and ``STREAMPROCESSOR_LOG_FORMAT``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
 from streamprocessor.config.durations import format_duration
-from streamprocessor.config.parsing import invalid_value, parse_value
-from streamprocessor.config.variables import Variable
+from streamprocessor.config.parsing import invalid_value, name_problem, parse_value
+from streamprocessor.config.variables import Variable, VariableKind, env_prefix
 from streamprocessor.stream import ConfigError
 
 __all__ = [
@@ -28,27 +29,16 @@ __all__ = [
     "SETTINGS",
     "RunnerSettings",
     "Setting",
+    "parse_setting",
     "settings_for",
 ]
 
-ENV_PREFIX = "STREAMPROCESSOR_"
+#: the runner's variables start with this
+ENV_PREFIX = env_prefix("runner") + "_"
 POLICIES = ("stop", "skip", "dead-letter")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
 Policy = Literal["stop", "skip", "dead-letter"]
-Kind = Literal["count", "positive-int", "duration", "enum", "bool", "str", "names"]
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
-#: the accepted form of a producer name, as messages say it
-NAME_FORM = "a producer name of letters, digits, _ and -, such as dead_letter"
-
-
-def name_problem(name: str) -> str:
-    """Say why ``name`` cannot name a producer (its variables' prefix), or return ``""``."""
-    if _NAME.fullmatch(name):
-        return ""
-    return f"{name!r} is not {NAME_FORM}"
-
-
 @dataclass(frozen=True)
 class RunnerSettings:
     """How the runner treats messages, errors, time and statistics.
@@ -125,74 +115,39 @@ class RunnerSettings:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One runner setting: its flag, its variable, its type, default and description."""
-
-    field: str
-    """The :class:`RunnerSettings` field, or ``log_level`` / ``log_format``."""
-    kind: Kind
-    default_text: str
-    """The default as a user types it."""
-    description: str
-    commands: tuple[str, ...] = ("run",)
-    """The commands that take it (``run``, ``pipe``)."""
-    flag: str | None = None
-    """The command-line flag; None: the variable only."""
-    choices: tuple[str, ...] = ()
-    metavar: str = ""
-
-    @property
-    def env(self) -> str:
-        """The environment variable, e.g. ``STREAMPROCESSOR_RETRY_BACKOFF``."""
-        return ENV_PREFIX + self.field.upper()
-
-    @property
-    def type_text(self) -> str:
-        """The type as --help shows it."""
-        if self.kind == "enum":
-            return "one of " + ", ".join(self.choices)
-        return {
-            "count": "integer (0 or more)",
-            "positive-int": "integer (1 or more)",
-            "duration": "duration",
-            "bool": "true or false",
-            "str": "string",
-            "names": "comma-separated list",
-        }[self.kind]
-
-    @functools.cached_property
-    def _variable(self) -> Variable:
-        # The client table's row for this setting: the same parsers and messages.
-        kind = {"names": "str-list"}.get(self.kind, self.kind)
-        choices = {c: c for c in self.choices} or None
-        return Variable(self.field.upper(), self.field, "both", kind,  # type: ignore[arg-type]
-                        self.default_text, self.description, choices=choices)
-
-    def parse(self, text: str, source: str) -> Any:
-        """Parse ``text`` given in ``source`` (a flag or a variable); ConfigError if invalid.
-
-        The parsers of the client variables (:mod:`streamprocessor.config.parsing`):
-        ``010`` is refused, Go booleans, a set-but-empty number is an error; a producer
-        name must be one (:data:`NAME_FORM`).
-        """
-        if self.default_text == "auto" and text.strip().lower() == "auto":
-            return None
-        value = parse_value(self._variable, text, source)
-        if self.kind == "names" or self.field == "dead_letter_producer":
-            names = [str(n) for n in value] if isinstance(value, list) else [str(value)]
-            for name in names:
-                if name_problem(name):
-                    raise invalid_value(self._variable, source, text, name_problem(name))
-            return tuple(names) if self.kind == "names" else value
-        return value
+#: A runner setting is a row of the one variable table, read by the runner.
+Setting = Variable
 
 
-_S = Setting
+def parse_setting(row: Variable, text: str, source: str) -> Any:
+    """Parse ``text`` of runner row ``row`` given in ``source`` (its flag or its variable).
+
+    The parsers of every variable (:mod:`streamprocessor.config.parsing`): ``010`` is
+    refused, Go booleans, a set-but-empty number is an error, a producer name must be one.
+    ``auto`` is the automatic value (None) of a row whose default is ``auto``.
+    """
+    if row.default_text == "auto" and text.strip().lower() == "auto":
+        return None
+    value = parse_value(row, text, source)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _choices(values: tuple[str, ...]) -> dict[str, object]:
+    return {v: v for v in values}
+
+
+def _S(field: str, kind: VariableKind, default: str, description: str,
+       commands: tuple[str, ...] = ("run",), flag: str | None = None,
+       choices: tuple[str, ...] = (), metavar: str = "") -> Variable:  # fmt: skip
+    return Variable(field.upper(), field, "runner", kind, default, description,
+                    choices=_choices(choices) if choices else None, flag=flag,
+                    commands=commands, metavar=metavar)  # fmt: skip
+
+
 _BOTH = ("run", "pipe")
 
-#: Every runner setting, in the order --help lists them.
-SETTINGS: tuple[Setting, ...] = (
+#: The runner's rows of the variable table (``STREAMPROCESSOR_*``), in --help order.
+SETTINGS: tuple[Variable, ...] = (
     _S("producers", "names", "", "Extra producers the handler routes to with to(NAME, msg); "
        "each is configured by NAME_PRODUCER_* variables.", flag="--producer", metavar="NAME"),
     _S("concurrency", "positive-int", "1", "Handler workers; order is kept per key (Kafka: per "
@@ -206,7 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
        "further retry.", flag="--retry-backoff", metavar="DURATION"),
     _S("retry_backoff_max", "duration", "10s", "Longest wait between two retries.",
        flag="--retry-backoff-max", metavar="DURATION"),
-    _S("dead_letter_producer", "str", "dead_letter", "Producer of dead letters, configured "
+    _S("dead_letter_producer", "name", "dead_letter", "Producer of dead letters, configured "
        "by NAME_PRODUCER_* (producer: the default producer).", flag="--dead-letter-producer",
        metavar="NAME"),
     _S("dead_letter_topic", "str", "", "Topic of dead letters (empty: the dead-letter "
@@ -257,12 +212,12 @@ def from_sources(
                 value = ()
                 for one in given if many else [given]:  # each --producer is one name
                     if not one.strip():
-                        raise invalid_value(s._variable, str(s.flag), one, "no name given")
-                    value += s.parse(one, str(s.flag))
+                        raise invalid_value(s, str(s.flag), one, "no name given")
+                    value += parse_setting(s, one, str(s.flag))
             else:
-                value = s.parse(str(given), s.flag or s.env)
+                value = parse_setting(s, str(given), s.flag or s.env)
         elif s.env in environ:
-            value = s.parse(environ[s.env], s.env)
+            value = parse_setting(s, environ[s.env], s.env)
         else:
             continue
         if s.field in logging_choices:

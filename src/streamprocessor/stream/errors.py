@@ -5,6 +5,7 @@
     StreamProcessorError
      ├── ConfigError (also ValueError)         bad option, bad environment value
      ├── UnknownClientError (also ConfigError) no or unknown client type
+ ├── MissingDependencyError (also ConfigError) the chosen client's library is missing
      ├── OpaqueAlreadySet                      set_message_opaque called twice
      ├── ClientClosedError                     ack/nack/send/flush on a closed client
      ├── ClientError                           a client failed (wraps the backend cause)
@@ -36,6 +37,10 @@ class ConfigError(StreamProcessorError, ValueError):
 
 class UnknownClientError(ConfigError):
     """No client type could be determined, or the given one is unknown."""
+
+
+class MissingDependencyError(ConfigError):
+    """The chosen client type needs a library that is not installed (the error says which)."""
 
 
 class OpaqueAlreadySet(StreamProcessorError):

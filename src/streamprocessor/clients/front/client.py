@@ -9,9 +9,8 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
-from streamprocessor.config.defaults import DefaultConfig
 from streamprocessor.stream.errors import (
     ClientClosedError,
     ManualErrorsDisabledError,
@@ -21,6 +20,9 @@ from streamprocessor.stream.mocks import Channel
 from streamprocessor.util.barrier import BARRIER, AckBarrier
 from streamprocessor.util.interrupts import COORDINATOR, ShutdownCoordinator
 
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ClientConfig
+
 __all__ = [
     "IDLE_HOOKS",
     "ClientFront",
@@ -29,8 +31,6 @@ __all__ = [
     "run_idle_hooks",
     "seconds",
 ]
-
-_MATERIALIZE = threading.Lock()  # one thread builds a client's real config
 
 #: Called by every consumer just before it would block waiting for input (stdin has no
 #: complete line ready, Kafka returned nothing): buffered producers flush here, so output
@@ -79,7 +79,11 @@ class ErrorChannel(Channel):
         return super().__iter__()
 
 
-class ClientFront:
+#: the config type of a client: ``ConsumerConfig`` or ``ProducerConfig``
+ConfigT = TypeVar("ConfigT", bound="ClientConfig")
+
+
+class ClientFront(Generic[ConfigT]):
     """The lifecycle every client has: one :class:`State`, errors, interrupts, close.
 
     ``_state`` changes only in :meth:`_enter` (which also sets ``_unusable``, the one flag
@@ -105,8 +109,7 @@ class ClientFront:
     #: the registry name of the client type (``inmem``, ``kafka``, …)
     client_type = ""
 
-    def __init__(self, config: Any) -> None:
-        # a DefaultConfig (the standard-stream clients' quick start) until ``config`` is read
+    def __init__(self, config: ConfigT) -> None:
         self._config = config
         self._log: logging.Logger = config.logger
         self._state = State.OPEN
@@ -134,18 +137,12 @@ class ClientFront:
         """Hook of the consumer and producer fronts: what changes with the state."""
 
     @property
-    def config(self) -> Any:
-        """The client's ``ConsumerConfig`` or ``ProducerConfig`` (built on first use)."""
-        config = self._config
-        if isinstance(config, DefaultConfig):
-            with _MATERIALIZE:
-                config = self._config
-                if isinstance(config, DefaultConfig):
-                    config = self._config = config.materialize()
-        return config
+    def config(self) -> ConfigT:
+        """The client's ``ConsumerConfig`` or ``ProducerConfig``."""
+        return self._config
 
     @config.setter
-    def config(self, config: Any) -> None:
+    def config(self, config: ConfigT) -> None:
         self._config = config
 
     @property

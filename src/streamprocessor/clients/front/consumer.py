@@ -39,7 +39,7 @@ _OFFSET: Callable[[Message], Any] = attrgetter("offset")
 _LATER, _NOW, _NOTHING, _REFUSE = 1, 2, 0, -1
 
 
-class ConsumerFront(ClientFront):
+class ConsumerFront(ClientFront["ConsumerConfig"]):
     """A consumer: the contract of ``stream.protocols.BatchConsumer`` over a source.
 
     ``make_source(front)`` builds the source; the front is its
@@ -67,15 +67,7 @@ class ConsumerFront(ClientFront):
 
     kind = "consumer"
 
-    if TYPE_CHECKING:  # what users see; ClientFront.config builds it on first use
-
-        @property
-        def config(self) -> ConsumerConfig:
-            """The client's ``ConsumerConfig``."""
-        @config.setter
-        def config(self, config: ConsumerConfig) -> None: ...
-
-    def __init__(self, config: Any, make_source: Callable[[SourceLink], Source]) -> None:
+    def __init__(self, config: ConsumerConfig, make_source: Callable[[SourceLink], Source]) -> None:
         super().__init__(config)
         #: taken from the source, not handed out yet (a list: taken from in chunks)
         self._buffer: list[Message] = []

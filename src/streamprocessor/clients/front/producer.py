@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from streamprocessor.clients.front.client import ClientFront, State, seconds
 from streamprocessor.clients.ports import Sink, SinkLink
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["ProducerFront"]
 
 
-class ProducerFront(ClientFront):
+class ProducerFront(ClientFront["ProducerConfig"]):
     """A producer: the contract of ``stream.protocols.Producer`` over a sink.
 
     ``make_sink(front)`` builds the sink; the front is its
@@ -40,16 +40,7 @@ class ProducerFront(ClientFront):
 
     kind = "producer"
 
-    if TYPE_CHECKING:  # what users see; ClientFront.config builds it on first use
-
-        @property
-        def config(self) -> ProducerConfig:
-            """The client's ``ProducerConfig``."""
-        @config.setter
-        def config(self, config: ProducerConfig) -> None: ...
-
-
-    def __init__(self, config: Any, make_sink: Callable[[SinkLink], Sink]) -> None:
+    def __init__(self, config: ProducerConfig, make_sink: Callable[[SinkLink], Sink]) -> None:
         super().__init__(config)
         self._sink: Sink = make_sink(self)
         if not hasattr(self, "send"):  # (the sink may have replaced it while being made)

@@ -16,18 +16,50 @@ Datasheet:
 
 from __future__ import annotations
 
-from streamprocessor.clients.inmem.client import InmemConsumer, InmemProducer
-from streamprocessor.config import new_consumer_config, new_producer_config
-from streamprocessor.options import ConsumerOption, ProducerOption
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["InmemConsumer", "InmemProducer", "new_consumer", "new_producer"]
+from streamprocessor.clients import new_client
+
+if TYPE_CHECKING:
+    from streamprocessor.clients.inmem.client import InmemConsumer, InmemProducer
+    from streamprocessor.clients.inmem.config import InmemConsumerConfig, InmemProducerConfig
+    from streamprocessor.config.build import ConsumerOption, ProducerOption
+
+__all__ = [
+    "InmemConsumer",
+    "InmemConsumerConfig",
+    "InmemProducer",
+    "InmemProducerConfig",
+    "new_consumer",
+    "new_producer",
+]
 
 
 def new_consumer(*options: ConsumerOption | None) -> InmemConsumer:
     """Return an in-memory consumer configured by ``options`` and the environment."""
-    return InmemConsumer(new_consumer_config(*options))
+    consumer: InmemConsumer = new_client("consumer", options, "inmem")
+    return consumer
 
 
 def new_producer(*options: ProducerOption | None) -> InmemProducer:
     """Return an in-memory producer configured by ``options`` and the environment."""
-    return InmemProducer(new_producer_config(*options))
+    producer: InmemProducer = new_client("producer", options, "inmem")
+    return producer
+
+
+#: the names this package defines in its modules, imported on first use
+_WHERE = {
+    "InmemConsumer": "client",
+    "InmemConsumerConfig": "config",
+    "InmemProducer": "client",
+    "InmemProducerConfig": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -44,24 +44,54 @@ Test helpers for a live broker are in :mod:`streamprocessor.clients.kafka.testin
 
 from __future__ import annotations
 
-from streamprocessor.clients.kafka.consumer import KafkaConsumer
-from streamprocessor.clients.kafka.message import KafkaMessage
-from streamprocessor.clients.kafka.producer import KafkaProducer
-from streamprocessor.config import new_consumer_config, new_producer_config
-from streamprocessor.options import ConsumerOption, ProducerOption
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["KafkaConsumer", "KafkaMessage", "KafkaProducer", "new_consumer", "new_producer"]
+from streamprocessor.clients import new_client
+
+if TYPE_CHECKING:
+    from streamprocessor.clients.kafka.config import KafkaConsumerConfig, KafkaProducerConfig
+    from streamprocessor.clients.kafka.consumer import KafkaConsumer
+    from streamprocessor.clients.kafka.message import KafkaMessage
+    from streamprocessor.clients.kafka.producer import KafkaProducer
+    from streamprocessor.config.build import ConsumerOption, ProducerOption
+
+__all__ = [
+    "KafkaConsumer",
+    "KafkaConsumerConfig",
+    "KafkaMessage",
+    "KafkaProducer",
+    "KafkaProducerConfig",
+    "new_consumer",
+    "new_producer",
+]
 
 
 def new_consumer(*options: ConsumerOption | None) -> KafkaConsumer:
     """Return a Kafka consumer configured by ``options`` and the environment."""
-    config = new_consumer_config(*options)
-    config.type = "kafka"
-    return KafkaConsumer(config)
+    consumer: KafkaConsumer = new_client("consumer", options, "kafka")
+    return consumer
 
 
 def new_producer(*options: ProducerOption | None) -> KafkaProducer:
     """Return a Kafka producer configured by ``options`` and the environment."""
-    config = new_producer_config(*options)
-    config.type = "kafka"
-    return KafkaProducer(config)
+    producer: KafkaProducer = new_client("producer", options, "kafka")
+    return producer
+
+
+#: the names this package defines in its modules, imported on first use
+_WHERE = {
+    "KafkaConsumer": "consumer",
+    "KafkaConsumerConfig": "config",
+    "KafkaMessage": "message",
+    "KafkaProducer": "producer",
+    "KafkaProducerConfig": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

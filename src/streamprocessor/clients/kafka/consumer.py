@@ -54,8 +54,8 @@ from streamprocessor.clients.kafka.properties import (
     config_error,
     connect_timeout,
     consumer_properties,
-    env_prefix,
     redacted,
+    variable,
 )
 from streamprocessor.clients.kafka.rebalance import RebalanceMixin
 from streamprocessor.clients.ports import Commit, Nack, SourceLink
@@ -145,7 +145,7 @@ class KafkaSource(RebalanceMixin, AckMixin):
                 self._startup,
                 connect_timeout(config),
                 props["bootstrap.servers"],
-                f"{env_prefix(config, 'consumer')}_KAFKA_BROKERS",
+                variable(config, "KAFKA_BROKERS"),
             )
             self._startup = None
             self._c.subscribe(

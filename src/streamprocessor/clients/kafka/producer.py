@@ -57,10 +57,10 @@ from streamprocessor.clients.kafka.message import timestamp_ms, to_datetime
 from streamprocessor.clients.kafka.properties import (
     config_error,
     connect_timeout,
-    env_prefix,
     producer_properties,
     redacted,
     topic_problem,
+    variable,
 )
 from streamprocessor.clients.ports import SinkLink
 from streamprocessor.clients.validation import SentNames, problem, refusal
@@ -120,7 +120,7 @@ class KafkaSink:
         self._topic: str = k.topic
         self._names = SentNames(topic_problem, values=False)
         self._max_bytes = int(props.get("message.max.bytes", 1_000_000))
-        self._variable = f"{env_prefix(config, 'producer')}_KAFKA_LIBRDKAFKA_CONFIG"
+        self._variable = variable(config, "KAFKA_LIBRDKAFKA_CONFIG")
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._numbers = self._dr.numbers
         self._counter = self._dr.counter
@@ -150,7 +150,7 @@ class KafkaSink:
                 self._startup,
                 connect_timeout(config),
                 props["bootstrap.servers"],
-                f"{env_prefix(config, 'producer')}_KAFKA_BROKERS",
+                variable(config, "KAFKA_BROKERS"),
             )
         except BaseException:
             self._p.purge()

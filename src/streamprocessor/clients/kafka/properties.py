@@ -34,16 +34,18 @@ from datetime import timedelta
 from typing import Any
 
 from streamprocessor.clients.kafka.errors import kafka_error
+from streamprocessor.config.variables import env_prefix
 from streamprocessor.stream.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "check_config",
     "config_error",
     "connect_timeout",
     "consumer_properties",
-    "env_prefix",
     "producer_properties",
     "redacted",
+    "variable",
 ]
 
 #: how long a new client waits for the cluster when ``kafka.connect_timeout`` is unset
@@ -116,15 +118,19 @@ _FIELDS: dict[str, str] = {
 }
 
 
-def env_prefix(config: Any, kind: str) -> str:
-    """Return the variable prefix of a client: ``CONSUMER`` or ``<NAME>_CONSUMER``."""
-    name = getattr(config, "name", "") or ""
-    return (f"{name}_{kind}" if name else kind).upper()
+def variable(config: Any, suffix: str) -> str:
+    """Return the full name of the variable ``suffix`` (``KAFKA_BROKERS``) of ``config``."""
+    return f"{env_prefix(config.kind, config.name)}_{suffix}"
 
 
 def _variable(config: Any, kind: str, field: str) -> str:
     suffix = "CLIENT_ID" if field == "id" else field.replace(".", "_").upper()
-    return f"{env_prefix(config, kind)}_KAFKA_{suffix}"
+    return variable(config, f"KAFKA_{suffix}")
+
+
+def check_config(kind: str, config: Any) -> None:
+    """Refuse a config a Kafka client would refuse at start (:class:`ConfigError`), no I/O."""
+    (consumer_properties if kind == "consumer" else producer_properties)(config)
 
 
 def _ms(value: timedelta | None) -> int:

@@ -64,32 +64,54 @@ Datasheet:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from streamprocessor.clients.standardstream.consumer import StandardstreamConsumer
-from streamprocessor.clients.standardstream.producer import StandardstreamProducer
-from streamprocessor.config.defaults import DefaultConfig
-from streamprocessor.config.env import defaults_apply, env_client_type
+from streamprocessor.clients import new_client
 
 if TYPE_CHECKING:
+    from streamprocessor.clients.standardstream.config import (
+        StandardstreamConsumerConfig,
+        StandardstreamProducerConfig,
+    )
+    from streamprocessor.clients.standardstream.consumer import StandardstreamConsumer
+    from streamprocessor.clients.standardstream.producer import StandardstreamProducer
     from streamprocessor.config.build import ConsumerOption, ProducerOption
 
-__all__ = ["StandardstreamConsumer", "StandardstreamProducer", "new_consumer", "new_producer"]
+__all__ = [
+    "StandardstreamConsumer",
+    "StandardstreamConsumerConfig",
+    "StandardstreamProducer",
+    "StandardstreamProducerConfig",
+    "new_consumer",
+    "new_producer",
+]
 
 
 def new_consumer(*options: ConsumerOption | None) -> StandardstreamConsumer:
     """Return a consumer of stdin (or the reader option) configured by ``options``."""
-    if defaults_apply("consumer", options):  # no pydantic needed (see config.defaults)
-        return StandardstreamConsumer(DefaultConfig("consumer", env_client_type("consumer") or ""))
-    from streamprocessor.config.build import new_consumer_config
-
-    return StandardstreamConsumer(new_consumer_config(*options))
+    consumer: StandardstreamConsumer = new_client("consumer", options, "standardstream")
+    return consumer
 
 
 def new_producer(*options: ProducerOption | None) -> StandardstreamProducer:
     """Return a producer to stdout (or the writer option) configured by ``options``."""
-    if defaults_apply("producer", options):
-        return StandardstreamProducer(DefaultConfig("producer", env_client_type("producer") or ""))
-    from streamprocessor.config.build import new_producer_config
+    producer: StandardstreamProducer = new_client("producer", options, "standardstream")
+    return producer
 
-    return StandardstreamProducer(new_producer_config(*options))
+
+#: the names this package defines in its modules, imported on first use
+_WHERE = {
+    "StandardstreamConsumer": "consumer",
+    "StandardstreamConsumerConfig": "config",
+    "StandardstreamProducer": "producer",
+    "StandardstreamProducerConfig": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

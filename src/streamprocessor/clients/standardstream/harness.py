@@ -1,4 +1,4 @@
-"""The conformance suite on the standardstream client: over a file, a BytesIO and a pipe.
+"""The standardstream client's conformance harnesses: a file, a BytesIO and a pipe.
 
 The producer writes lines to the harness's "topic" and a consumer reads them back:
 
@@ -21,15 +21,19 @@ import contextlib
 import errno
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from streamprocessor import options
 from streamprocessor.clients import standardstream
 from streamprocessor.stream import Consumer
-from streamprocessor.testing.conformance import ConformanceSuite, Features, Harness
+from streamprocessor.testing.conformance import Features, Harness
+
+if TYPE_CHECKING:
+    import pytest
+
+__all__ = ["HARNESSES", "BytesIOHarness", "FileHarness", "PipeHarness", "break_file"]
 
 FINITE = Features(
     fields=frozenset({"value"}),
@@ -156,19 +160,14 @@ class PipeHarness(Harness):
         _KEEP_OPEN.extend((self.writer, self.reader))
 
 
-class TestStandardstreamFileConformance(ConformanceSuite):
-    @pytest.fixture
-    def harness(self, tmp_path: Path) -> Harness:
-        return FileHarness(tmp_path / "topic.txt")
+def _file(request: pytest.FixtureRequest) -> Harness:
+    tmp: Path = request.getfixturevalue("tmp_path")
+    return FileHarness(tmp / "topic.txt")
 
 
-class TestStandardstreamBytesIOConformance(ConformanceSuite):
-    @pytest.fixture
-    def harness(self) -> Harness:
-        return BytesIOHarness()
-
-
-class TestStandardstreamPipeConformance(ConformanceSuite):
-    @pytest.fixture
-    def harness(self) -> Harness:
-        return PipeHarness()
+#: the harnesses the conformance suite runs this client type with: variant → factory
+HARNESSES: dict[str, Callable[[pytest.FixtureRequest], Harness]] = {
+    "file": _file,
+    "bytesio": lambda request: BytesIOHarness(),
+    "pipe": lambda request: PipeHarness(),
+}

@@ -13,9 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     Strict,
@@ -28,13 +26,13 @@ from streamprocessor.config.fields import (
     Count,
     Duration,
     Int64,
-    PropertyMap,
     Secret,
     StrictStr,
     choice_validator,
-    is_secret_property,
     non_empty_items,
+    text_problem,
 )
+from streamprocessor.config.section import REDACTED, Section
 
 __all__ = [
     "ACK_CHOICES",
@@ -51,15 +49,14 @@ __all__ = [
     "KafkaDebug",
     "KafkaProducerConfig",
     "Offset",
+    "PropertyMap",
     "Protocol",
     "SASLConfig",
     "SSLConfig",
+    "is_secret_property",
     "parse_debug_flags",
     "redact_properties",
 ]
-
-REDACTED = "********"
-
 
 class Offset(StrEnum):
     """Where a consumer group without a committed offset starts (``auto.offset.reset``)."""
@@ -142,13 +139,37 @@ def parse_debug_flags(value: str | Iterable[str]) -> frozenset[str]:
     return frozenset({"all"}) if "all" in flags else frozenset(flags)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(
-        validate_assignment=True, arbitrary_types_allowed=True, extra="forbid"
-    )
+_SECRET_MARKS = ("password", "secret", "sasl.oauthbearer.config")
 
 
-class KafkaDebug(_Section):
+def is_secret_property(key: str) -> bool:
+    """Tell whether a librdkafka property holds a secret (its value is never shown)."""
+    k = key.lower()
+    return any(mark in k for mark in _SECRET_MARKS)
+
+
+def _property_map(value: object) -> object:
+    if not isinstance(value, Mapping):
+        return value
+    out: dict[object, object] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k.strip():
+            raise ValueError(f"property names must be non-empty strings, not {k!r}")
+        if text_problem(k):
+            raise ValueError(f"property name at index {len(out)}: {text_problem(k)}")
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, int | float):
+            v = str(v)
+        out[k.strip()] = v
+    return out
+
+
+#: librdkafka properties passed through as they are; numbers and bools become strings.
+PropertyMap = Annotated[dict[str, StrictStr], BeforeValidator(_property_map)]
+
+
+class KafkaDebug(Section):
     """librdkafka debug contexts (Go ``kafkaconfig.Debug``): ``all`` or any of 14 flags.
 
     Assign a string (``"cgrp,fetch"``, ``"all"``) or a set of names to a config's
@@ -193,7 +214,7 @@ class KafkaDebug(_Section):
         return ",".join(n for n in DEBUG_FLAGS if getattr(self, n))
 
 
-class SSLConfig(_Section):
+class SSLConfig(Section):
     """TLS files and passwords (Go ``kafkaconfig.SSL``); the passwords are secrets."""
 
     ca_path: StrictStr = ""
@@ -211,7 +232,7 @@ def _mechanism(value: object) -> object:
     return choice_validator(SASL_MECHANISM_CHOICES, "SASL mechanism")(value)
 
 
-class SASLConfig(_Section):
+class SASLConfig(Section):
     """SASL authentication (not in the original); ``mechanism`` is stored upper-case."""
 
     mechanism: Annotated[StrictStr, BeforeValidator(_mechanism)] = ""
@@ -238,7 +259,7 @@ def _duration(text: str) -> Any:
     return Field(default_factory=lambda: parse_duration(text))
 
 
-class _KafkaCommon(_Section):
+class _KafkaCommon(Section):
     brokers: _Names = Field(default_factory=list)
     #: how long a new client waits for the brokers before failing (0: do not wait)
     connect_timeout: Duration = _duration("30s")
@@ -260,6 +281,14 @@ class _KafkaCommon(_Section):
             if key == "librdkafka_config":
                 value = redact_properties(value)
             yield key, value
+
+    def printable_value(self, key: str, value: Any) -> Any:
+        """Show the debug flags as librdkafka's string and hide secret properties."""
+        if isinstance(value, KafkaDebug):
+            return value.to_librdkafka()
+        if key == "librdkafka_config":
+            return redact_properties(value)
+        return super().printable_value(key, value)
 
 
 class KafkaConsumerConfig(_KafkaCommon):

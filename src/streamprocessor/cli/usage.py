@@ -3,7 +3,7 @@
 ::
 
     import sys
-    from streamprocessor.util import About, usage
+    from streamprocessor.util import About, usage  # (defined here, in cli.usage)
 
     ABOUT = About(
         name="uppercase",
@@ -17,7 +17,8 @@
 Every environment variable of every listed consumer and producer is printed with its real
 name (``CONSUMER_KAFKA_BROKERS``; ``INVALID_PRODUCER_KAFKA_TOPIC`` for a producer named
 ``invalid``), its type, its default as a user types it and a one-line description, all
-taken from :data:`streamprocessor.config.VARIABLES`, so the page cannot drift from what is
+taken from the variable table (the global rows and every client type's,
+:func:`streamprocessor.clients.registry.variables_for`), so the page cannot drift from what is
 really read. The layout follows the original's with its mistakes fixed: the
 real variable names and client types, the real prefixes of named clients, defaults and
 descriptions filled in, and no trailing spaces.
@@ -34,9 +35,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from streamprocessor.config.variables import ClientKind
+    from streamprocessor.config.variables import ClientKind, Variable
 
-__all__ = ["About", "Row", "Section", "client_section", "render_usage", "usage"]
+__all__ = [
+    "About",
+    "Row",
+    "Section",
+    "client_section",
+    "render_usage",
+    "usage",
+    "variable_row",
+]
 
 
 @dataclass(frozen=True)
@@ -104,17 +113,30 @@ def _display(entry: str, kind: ClientKind) -> tuple[str, str]:
     return entry, f"{entry.replace('_', ' ').upper()} {kind.upper()}"
 
 
+def variable_row(var: Variable, prefix: str) -> Row:
+    """Return the table row of variable ``var`` read under ``prefix``."""
+    desc = var.description
+    type_text = var.type_text
+    if var.kind == "enum":  # the values go to the description: keeps the table narrow
+        type_text = "one of (below)"
+        desc += f" One of: {', '.join(var.values)} (any case)."
+    if var.fallback:
+        desc += f" Also read from {var.fallback} when unset."
+    if var.flag:
+        desc += f" Flag: {var.flag}."
+    return Row(var.env_name(prefix), type_text, var.default_text, desc)
+
+
 def client_section(entry: str, kind: ClientKind) -> Section:
     """Return the section of a consumer or producer entry (``consumer``, ``producer2``, …)."""
-    # not at import: the variable table imports pydantic, which clients on stdin never need
-    from streamprocessor.config.variables import env_prefix, variables_for
+    from streamprocessor.clients.registry import names, variables_for
+    from streamprocessor.config.variables import env_prefix
 
     name, title = _display(entry, kind)
     prefix = env_prefix(kind, name)
     who = f"the default {kind}" if not name else f"the {kind} named {name}"
-    from streamprocessor.clients import client_types  # not at import: clients import util
-
-    types = ", ".join(client_types())
+    type_names = names()
+    types = ", ".join(type_names)
     paragraphs = [
         f"{who[0].upper()}{who[1:]} is chosen with {prefix}_CLIENT_TYPE (or CLIENT_TYPE), "
         f"one of {types}."
@@ -130,16 +152,7 @@ def client_section(entry: str, kind: ClientKind) -> Section:
             "without either, the processor stops with an error saying so."
         )
     paragraphs.append(f"Its variables all start with {prefix}_:")
-    rows = []
-    for var in variables_for(kind):
-        desc = var.description
-        type_text = var.type_text
-        if var.kind == "enum":  # the values go to the description: keeps the table narrow
-            type_text = "one of (below)"
-            desc += f" One of: {', '.join(var.values)} (any case)."
-        if var.fallback:
-            desc += f" Also read from {var.fallback} when unset."
-        rows.append(Row(var.env_name(prefix), type_text, var.default_text, desc))
+    rows = [variable_row(var, prefix) for var in variables_for(kind, type_names)]
     return Section(title, f"how to configure {who}.", paragraphs, rows)
 
 

@@ -1,4 +1,4 @@
-"""The conformance suite on the Kafka client, against a real broker.
+"""The Kafka client's conformance harness, against a real broker (the ``kafka_brokers`` fixture).
 
 A nack rewinds the partition. Fatal errors are real librdkafka paths: a breakable
 consumer also subscribes to a second, empty topic, which :meth:`KafkaHarness.provoke_fatal`
@@ -11,17 +11,18 @@ broker refuses the batch and librdkafka raises its fatal ``_GAPLESS_GUARANTEE``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from streamprocessor import options
 from streamprocessor.clients import kafka
 from streamprocessor.clients.kafka import testing as kt
 from streamprocessor.stream import Consumer, Message
-from streamprocessor.testing.conformance import ConformanceSuite, Features, Harness
+from streamprocessor.testing.conformance import Features, Harness
 
-pytestmark = pytest.mark.kafka
+if TYPE_CHECKING:
+    import pytest
+
+__all__ = ["HARNESSES", "KafkaHarness"]
 
 
 class KafkaHarness(Harness):
@@ -73,7 +74,11 @@ class KafkaHarness(Harness):
         kt.wait_for_assignment(consumer, self.timeout)
 
 
-class TestKafkaConformance(ConformanceSuite):
-    @pytest.fixture
-    def harness(self, kafka_brokers: str, kafka_topic: Callable[..., str]) -> Harness:
-        return KafkaHarness(kafka_brokers, kafka_topic(), kafka_topic)
+def _kafka(request: pytest.FixtureRequest) -> Harness:
+    brokers: str = request.getfixturevalue("kafka_brokers")
+    new_topic: Callable[..., str] = request.getfixturevalue("kafka_topic")
+    return KafkaHarness(brokers, new_topic(), new_topic)
+
+
+#: the harnesses the conformance suite runs this client type with: variant → factory
+HARNESSES: dict[str, Callable[[pytest.FixtureRequest], Harness]] = {"broker": _kafka}

@@ -22,7 +22,7 @@ import signal
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from streamprocessor import __version__
 from streamprocessor.runner import (
@@ -40,7 +40,9 @@ from streamprocessor.runner.handler import Handler
 from streamprocessor.runner.logs import JsonFormatter, configure_logging, log_format
 from streamprocessor.runner.settings import from_sources
 from streamprocessor.stream import ConfigError, StreamProcessorError
-from streamprocessor.util.usage import About, Row, Section, render_usage
+
+if TYPE_CHECKING:
+    from streamprocessor.cli.usage import Section
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -134,15 +136,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
 
 def _runner_section(command: str) -> Section:
-    rows = []
-    for s in settings_for(command):
-        desc = s.description
-        if s.kind == "enum":
-            desc += f" One of: {', '.join(s.choices)}."
-        if s.flag:
-            desc += f" Flag: {s.flag}."
-        rows.append(Row(s.env, "one of (below)" if s.kind == "enum" else s.type_text,
-                        s.default_text, desc))
+    from streamprocessor.cli.usage import Section, variable_row  # only for --help
+    from streamprocessor.config.variables import env_prefix
+
+    rows = [variable_row(s, env_prefix("runner")) for s in settings_for(command)]
     return Section(
         "STREAMPROCESSOR",
         "how to configure the runner itself (a flag wins over its variable).",
@@ -154,6 +151,8 @@ def _runner_section(command: str) -> Section:
 def help_text(command: str, parser: argparse.ArgumentParser, settings: RunnerSettings) -> str:
     """Return the ``--help`` page of ``command``: its flags, then every variable."""
     extra = producer_names(settings) if command == "run" else []
+    from streamprocessor.cli.usage import About, render_usage
+
     about = About(
         name=f"streamprocessor {command}",
         usage=parser.format_help(),
