@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamprocessor.clients.front import ConsumerFront, ProducerFront
 from streamprocessor.clients.ports import Commit, Nack, SinkLink, SourceLink
@@ -15,13 +15,16 @@ from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
 
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ConsumerConfig, ProducerConfig
+
 __all__ = ["InmemConsumer", "InmemProducer", "InmemSink", "InmemSource"]
 
 _BATCH = 512
 _ENTRY = attrgetter("_entry")
 
 
-def _store_of(config: Any, kind: str) -> InmemStore:
+def _store_of(config: ConsumerConfig | ProducerConfig, kind: str) -> InmemStore:
     store = config.inmem.store
     if not isinstance(store, InmemStore):
         raise ClientError(
@@ -71,7 +74,7 @@ class InmemSource:
     nack = Nack.REQUEUE
     ack_key: Callable[[Message], Any] | None = _ENTRY  # (the store entry)
 
-    def __init__(self, config: Any, link: SourceLink) -> None:
+    def __init__(self, config: ConsumerConfig, link: SourceLink) -> None:
         store = _store_of(config, "consumer")
         self._store = store
         self._once = bool(config.inmem.consume_once)
@@ -204,7 +207,7 @@ class InmemSink:
     synchronous = True
     tracker: DeliveryTracker | None = None
 
-    def __init__(self, config: Any, link: SinkLink) -> None:
+    def __init__(self, config: ProducerConfig, link: SinkLink) -> None:
         self._store = _store_of(config, "producer")
         self._names = SentNames()
 
@@ -243,7 +246,7 @@ class InmemConsumer(ConsumerFront):
 
     client_type = "inmem"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config, lambda link: InmemSource(config, link))
 
 
@@ -252,5 +255,5 @@ class InmemProducer(ProducerFront):
 
     client_type = "inmem"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ProducerConfig) -> None:
         super().__init__(config, lambda link: InmemSink(config, link))

@@ -24,7 +24,7 @@ import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as _Record
@@ -62,6 +62,9 @@ from streamprocessor.clients.ports import Commit, Nack, SourceLink
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.throttle import THROTTLE
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ConsumerConfig
 
 __all__ = ["KafkaConsumer", "KafkaSource"]
 
@@ -101,7 +104,7 @@ class KafkaSource(RebalanceMixin, AckMixin):
     message_type: type[Message] | None = None  # (one class per partition)
     ack_key: Callable[[Message], Any] | None = None  # (the offset)
 
-    def __init__(self, config: Any, link: SourceLink) -> None:
+    def __init__(self, config: ConsumerConfig, link: SourceLink) -> None:
         self._link = link
         self._log = link.log
         self._config = config
@@ -511,5 +514,5 @@ class KafkaConsumer(ConsumerFront):
 
     client_type = "kafka"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config, lambda link: KafkaSource(config, link))

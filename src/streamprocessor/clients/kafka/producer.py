@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import MethodType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -73,6 +73,9 @@ from streamprocessor.stream.errors import (
 from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
 
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ProducerConfig
+
 __all__ = ["KafkaProducer", "KafkaSink"]
 
 #: what ``produce`` (or building its arguments) raises for a message it cannot take
@@ -98,7 +101,7 @@ class KafkaSink:
 
     synchronous = False
 
-    def __init__(self, config: Any, link: SinkLink) -> None:
+    def __init__(self, config: ProducerConfig, link: SinkLink) -> None:
         self._link = link
         self._log = link.log
         self._closing = False
@@ -114,7 +117,7 @@ class KafkaSink:
         p = getattr(self, "_p", None)
         return len(p) if p is not None else 0
 
-    def _setup(self, config: Any) -> None:
+    def _setup(self, config: ProducerConfig) -> None:
         k = config.kafka
         props = producer_properties(config)
         self._topic: str = k.topic
@@ -581,5 +584,5 @@ class KafkaProducer(ProducerFront):
 
     client_type = "kafka"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ProducerConfig) -> None:
         super().__init__(config, lambda link: KafkaSink(config, link))

@@ -31,11 +31,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamprocessor.clients.kafka.errors import kafka_error
 from streamprocessor.config.variables import env_prefix
 from streamprocessor.stream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ClientConfig, ConsumerConfig, ProducerConfig
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -118,19 +121,24 @@ _FIELDS: dict[str, str] = {
 }
 
 
-def variable(config: Any, suffix: str) -> str:
+def variable(config: ClientConfig, suffix: str) -> str:
     """Return the full name of the variable ``suffix`` (``KAFKA_BROKERS``) of ``config``."""
     return f"{env_prefix(config.kind, config.name)}_{suffix}"
 
 
-def _variable(config: Any, kind: str, field: str) -> str:
+def _variable(config: ClientConfig, kind: str, field: str) -> str:
     suffix = "CLIENT_ID" if field == "id" else field.replace(".", "_").upper()
     return variable(config, f"KAFKA_{suffix}")
 
 
-def check_config(kind: str, config: Any) -> None:
+def check_config(kind: str, config: ClientConfig) -> None:
     """Refuse a config a Kafka client would refuse at start (:class:`ConfigError`), no I/O."""
-    (consumer_properties if kind == "consumer" else producer_properties)(config)
+    from streamprocessor.config.models import ConsumerConfig, ProducerConfig
+
+    if isinstance(config, ConsumerConfig):
+        consumer_properties(config)
+    elif isinstance(config, ProducerConfig):
+        producer_properties(config)
 
 
 def _ms(value: timedelta | None) -> int:
@@ -153,7 +161,7 @@ def _secret(value: Any) -> str:
     return str(get() if get is not None else value)
 
 
-def _common(config: Any, kind: str, props: dict[str, Any]) -> None:
+def _common(config: ConsumerConfig | ProducerConfig, kind: str, props: dict[str, Any]) -> None:
     k = config.kafka
     brokers = list(k.brokers or [])
     if not brokers:
@@ -209,7 +217,10 @@ def _common(config: Any, kind: str, props: dict[str, Any]) -> None:
 
 
 def _passthrough(
-    config: Any, kind: str, props: dict[str, Any], reserved: Mapping[str, str]
+    config: ConsumerConfig | ProducerConfig,
+    kind: str,
+    props: dict[str, Any],
+    reserved: Mapping[str, str],
 ) -> dict[str, str]:
     extra: dict[str, str] = dict(getattr(config.kafka, "librdkafka_config", None) or {})
     variable = _variable(config, kind, "librdkafka_config")
@@ -228,7 +239,7 @@ def _passthrough(
     return extra
 
 
-def consumer_properties(config: Any) -> dict[str, Any]:
+def consumer_properties(config: ConsumerConfig) -> dict[str, Any]:
     """Return the librdkafka properties of a Kafka consumer; raise ConfigError if invalid."""
     k = config.kafka
     props: dict[str, Any] = {}
@@ -285,7 +296,7 @@ def topic_problem(topic: str) -> str | None:
     )
 
 
-def producer_properties(config: Any) -> dict[str, Any]:
+def producer_properties(config: ProducerConfig) -> dict[str, Any]:
     """Return the librdkafka properties of a Kafka producer; raise ConfigError if invalid."""
     k = config.kafka
     props: dict[str, Any] = {}
@@ -337,7 +348,7 @@ def producer_properties(config: Any) -> dict[str, Any]:
     return props
 
 
-def connect_timeout(config: Any) -> float:
+def connect_timeout(config: ConsumerConfig | ProducerConfig) -> float:
     """Return the seconds a new client waits for the cluster before failing (0: no wait)."""
     value = getattr(config.kafka, "connect_timeout", None)
     if value is None:
@@ -356,7 +367,9 @@ def redacted(props: Mapping[str, Any]) -> dict[str, Any]:
 _PROPERTY = re.compile(r'property[: ]*"?([a-z0-9_.]+)"?', re.IGNORECASE)
 
 
-def config_error(exc: BaseException, config: Any, kind: str) -> ConfigError:
+def config_error(
+    exc: BaseException, config: ConsumerConfig | ProducerConfig, kind: str
+) -> ConfigError:
     """Turn librdkafka's refusal of a configuration into a ConfigError naming the setting."""
     err = kafka_error(exc)
     text = err.str() if err is not None else str(exc)

@@ -31,7 +31,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from streamprocessor.clients.front import ConsumerFront, run_idle_hooks
 from streamprocessor.clients.ports import Commit, Nack, SourceLink
@@ -44,6 +44,9 @@ from streamprocessor.clients.standardstream.lines import (
 )
 from streamprocessor.stream.errors import ClientError, LineTooLongError
 from streamprocessor.stream.message import Message
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ConsumerConfig
 
 __all__ = [
     "BLOCK_SIZE",
@@ -92,13 +95,13 @@ class StandardstreamSource:
     commits = Commit.NEVER  # standard input has no notion of an acknowledged position
     ack_key: Callable[[Message], Any] | None = None  # (never used: NEVER)
 
-    def __init__(self, config: Any, link: SourceLink) -> None:
+    def __init__(self, config: ConsumerConfig, link: SourceLink) -> None:
         self._config = config
         self._link = link
         self._log = link.log
         section = config.standardstream
         self._max: int = section.max_line_size
-        self._reader: Any = section.reader
+        self._reader: Any = cast(Any, section.reader)  # (None: stdin, the fd 0)
         self._fd = usable_fd(self._reader)
         # poll only what can block: pipes, sockets, terminals (not regular files)
         self._poll: Any = None
@@ -508,7 +511,7 @@ class StandardstreamConsumer(ConsumerFront):
 
     client_type = "standardstream"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config, lambda link: StandardstreamSource(config, link))
 
     def __repr__(self) -> str:

@@ -9,9 +9,12 @@ import io
 import os
 import stat
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamprocessor.stream.message import Message
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ClientConfig
 
 __all__ = [
     "FreshTags",
@@ -26,7 +29,7 @@ __all__ = [
 _CR = b"\r"
 
 
-def max_line_size_variable(config: Any) -> str:
+def max_line_size_variable(config: ClientConfig) -> str:
     """Return the environment variable that sets this consumer's maximum line size."""
     prefix = f"{config.name}_CONSUMER" if config.name else "CONSUMER"
     return f"{prefix.upper()}_STANDARDSTREAM_MAX_LINE_SIZE"

@@ -29,7 +29,7 @@ import time
 import weakref
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamprocessor.clients.front import IDLE_HOOKS, ProducerFront
 from streamprocessor.clients.ports import SinkLink
@@ -37,6 +37,9 @@ from streamprocessor.clients.validation import SentNames, refusal
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message
 from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
+
+if TYPE_CHECKING:
+    from streamprocessor.config.models import ProducerConfig
 
 __all__ = ["FLUSH_INTERVAL", "FLUSH_SIZE", "StandardstreamProducer", "StandardstreamSink"]
 
@@ -76,7 +79,7 @@ class StandardstreamSink:
 
     synchronous = False
 
-    def __init__(self, config: Any, link: SinkLink) -> None:
+    def __init__(self, config: ProducerConfig, link: SinkLink) -> None:
         self._link = link
         self._log = link.log
         self._names = SentNames()
@@ -352,7 +355,7 @@ class StandardstreamProducer(ProducerFront):
 
     client_type = "standardstream"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: ProducerConfig) -> None:
         super().__init__(config, lambda link: StandardstreamSink(config, link))
 
     def __repr__(self) -> str:
