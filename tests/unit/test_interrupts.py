@@ -221,3 +221,30 @@ def test_second_sigint_exits_1_at_once():
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 1
     assert b"Second interrupt" in err
+
+
+def test_reset_cancels_the_shutdown_deadline_of_the_interrupt_it_forgets():
+    code = textwrap.dedent(
+        """
+        import os, signal, threading, time
+        from streamprocessor import options
+        from streamprocessor.clients import inmem
+        from streamprocessor.stores import InmemStore
+        from streamprocessor.util.interrupts import COORDINATOR
+        c = inmem.new_consumer(options.inmem_store(InmemStore()), options.inmem_listen(),
+                               options.shutdown_timeout("500ms"))
+        loop = threading.Thread(target=lambda: list(c))
+        loop.start()
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)   # c stays open: the watchdog is armed
+        while COORDINATOR.interrupted is None:
+            time.sleep(0.01)
+        loop.join()
+        COORDINATOR.reset()
+        time.sleep(1.5)                        # past the deadline
+        print("still running", flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == b"still running\n"

@@ -136,10 +136,16 @@ class ShutdownCoordinator:
             return self._rfd
 
     def reset(self) -> None:
-        """Forget a past interrupt (tests and long-lived programs that open clients again)."""
+        """Forget a past interrupt (tests and long-lived programs that open clients again).
+
+        Its shutdown deadline goes with it: the watchdog it started is cancelled.
+        """
         with self._lock:
             self.interrupted = None
             self.output_gone = False
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
             if self._rfd >= 0:
                 os.set_blocking(self._rfd, False)
                 try:
