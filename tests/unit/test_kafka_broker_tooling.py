@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from streamprocessor.testing.kafka_broker import _pid_alive
+from streamprocessor.testing.kafka_broker.cli import _pid_alive
 
 
 def test_an_exited_child_not_yet_reaped_counts_as_gone() -> None:
