@@ -71,7 +71,7 @@ def test_handlers_that_take_one_message_load(module: str, name: str) -> None:
 
 
 class _NoSignature:
-    __signature__ = "none to be had"  # inspect.signature raises TypeError
+    __signature__ = "none to be had"  # inspect.signature raises (TypeError; 3.12+: ValueError)
 
     def __call__(self, msg: Message) -> Message:
         return msg
@@ -79,10 +79,10 @@ class _NoSignature:
 
 def test_a_callable_without_a_signature_is_accepted() -> None:
     handler = _NoSignature()
-    with pytest.raises(TypeError):
+    with pytest.raises((TypeError, ValueError)):
         inspect.signature(handler)
     assert check_handler(handler) is handler
-    assert check_handler(map) is map  # a builtin without one
+    assert check_handler(iter) is iter  # a builtin without one (3.13 gave map one)
 
 
 def test_the_command_exits_2_for_an_async_handler(module: str,

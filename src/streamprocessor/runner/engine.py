@@ -61,6 +61,9 @@ _PAUSE_BACKLOG = 1.0
 #: ... and resumed when down to this much: the first fetch after a resume may take up to
 #: librdkafka's ``fetch.wait.max.ms`` (500 ms by default), so the worker keeps busy meanwhile
 _RESUME_BACKLOG = 0.5
+#: Python 3.12 starts with its static types' base tuples (immortal) frozen: frozen by no
+#: program, they do not keep a run from freezing (its unfreeze puts them back with the rest)
+_INTERPRETER_FROZEN = gc.get_freeze_count() if sys.version_info[:2] == (3, 12) else 0
 
 
 def _output_error(result: Message, refused: InvalidMessageError) -> Exception:
@@ -157,7 +160,7 @@ class Runner:
         limit = handler_limit(self.consumer, self.handler is not None, self.settings)
         if limit:
             StuckWatchdog(self.lanes, limit, self._done, self._clients, self._exit).start()
-        frozen = self.settings.freeze_gc and gc.get_freeze_count() == 0
+        frozen = self.settings.freeze_gc and gc.get_freeze_count() in (0, _INTERPRETER_FROZEN)
         if frozen:
             gc.freeze()
         thresholds = gc.get_threshold()
