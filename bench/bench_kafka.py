@@ -47,7 +47,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from streamprocessor import Message, options
 from streamprocessor.clients import kafka
 from streamprocessor.clients.kafka import testing as kt
-from streamprocessor.clients.kafka.properties import consumer_properties, producer_properties
+from streamprocessor.clients.kafka._properties import consumer_properties, producer_properties
 from streamprocessor.config import new_consumer_config, new_producer_config
 
 SIZE = 100

@@ -80,7 +80,7 @@ def lib_options(brokers: str, src: str, dst: str, group: str, **props: str) -> t
 def raw_properties(brokers: str, src: str, dst: str, group: str,
                    **props: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the librdkafka properties the library would use, for the raw loop."""
-    from streamprocessor.clients.kafka.properties import consumer_properties, producer_properties
+    from streamprocessor.clients.kafka._properties import consumer_properties, producer_properties
     from streamprocessor.config import new_consumer_config, new_producer_config
 
     c, p = lib_options(brokers, src, dst, group, **props)

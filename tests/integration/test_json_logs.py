@@ -65,7 +65,7 @@ def test_stats_lines_are_json() -> None:
 def test_warnings_and_uncaught_exceptions_are_json(tmp_path: Path) -> None:
     code = (
         "import threading, warnings\n"
-        "from streamprocessor.runner.logs import configure_logging\n"
+        "from streamprocessor.runner._logs import configure_logging\n"
         "configure_logging('info', 'json')\n"
         "warnings.warn('old api')\n"
         "t = threading.Thread(target=lambda: 1 / 0); t.start(); t.join()\n"

@@ -21,7 +21,8 @@ from confluent_kafka import Producer
 from streamprocessor import options
 from streamprocessor.clients import kafka
 from streamprocessor.clients.kafka import testing as kt
-from streamprocessor.runner import Runner, RunnerSettings, engine
+from streamprocessor.runner import Runner, RunnerSettings
+from streamprocessor.runner import _engine as engine
 from streamprocessor.stream.message import Message
 
 TIMEOUT = 60.0

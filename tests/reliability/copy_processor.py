@@ -18,7 +18,7 @@ import os
 import time
 
 from streamprocessor import Message
-from streamprocessor.runner.engine import partition_of
+from streamprocessor.runner._engine import partition_of
 
 _NAME = os.environ.get("RELIABILITY_NAME", "").encode()
 _RATE = float(os.environ.get("RELIABILITY_RATE", "0") or 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from streamprocessor.clients.kafka.delivery import Deliveries
+from streamprocessor.clients.kafka._delivery import Deliveries
 from streamprocessor.util.barrier import AckBarrier
 
 

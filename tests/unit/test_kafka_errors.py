@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 
+from streamprocessor.clients.kafka._errors import Severity, classify, describe
 from streamprocessor.clients.kafka.config import CONSUMER_IGNORE_ERRORS
-from streamprocessor.clients.kafka.errors import Severity, classify, describe
 
 E = KafkaError
 DEFAULT = frozenset(CONSUMER_IGNORE_ERRORS)
@@ -66,7 +66,7 @@ def test_confluent_kafka_exceptions_become_errors_of_our_tree() -> None:
     """The one boundary: unwrap the librdkafka error, word it, raise ours from it."""
     from confluent_kafka import KafkaException
 
-    from streamprocessor.clients.kafka.errors import error_text, kafka_error, translated
+    from streamprocessor.clients.kafka._errors import error_text, kafka_error, translated
     from streamprocessor.stream import ClientError, StreamProcessorError
 
     exc = KafkaException(E(E._ALL_BROKERS_DOWN))

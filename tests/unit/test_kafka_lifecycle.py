@@ -14,7 +14,7 @@ import pytest
 
 from streamprocessor import options
 from streamprocessor.clients import kafka
-from streamprocessor.clients.kafka.lifecycle import (
+from streamprocessor.clients.kafka._lifecycle import (
     ConsumeGate,
     HandleGuard,
     LibrdkafkaLog,

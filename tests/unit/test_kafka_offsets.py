@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamprocessor.clients.kafka.offsets import PartitionState
+from streamprocessor.clients.kafka._offsets import PartitionState
 
 
 def state(*offsets: int) -> PartitionState:

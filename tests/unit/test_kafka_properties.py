@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from streamprocessor import options
-from streamprocessor.clients.kafka.properties import (
+from streamprocessor.clients.kafka._properties import (
     config_error,
     connect_timeout,
     consumer_properties,

@@ -323,7 +323,7 @@ def test_a_stuck_handler_ends_the_process_with_status_1(
 
 
 def test_handler_timeout_is_automatic_for_kafka_only() -> None:
-    from streamprocessor.runner.watchdog import handler_limit
+    from streamprocessor.runner._watchdog import handler_limit
 
     s = RunnerSettings()
     with inmem.new_consumer(options.inmem_store(InmemStore()),
@@ -338,7 +338,7 @@ def test_handler_timeout_is_automatic_for_kafka_only() -> None:
 
 
 def test_partition_of_reads_the_partition_of_the_consumers_opaque() -> None:
-    from streamprocessor.runner.engine import partition_of
+    from streamprocessor.runner._engine import partition_of
     from streamprocessor.stream import set_message_opaque
 
     class State:

@@ -153,7 +153,7 @@ def test_the_dry_run_dead_letter_line_names_the_reason_and_the_source() -> None:
     import io
     import json
 
-    from streamprocessor.runner.deadletters import DeadLetterWriter
+    from streamprocessor.runner._deadletters import DeadLetterWriter
     from streamprocessor.runner.handler import dead_letter
 
     msg = Message(value=b"v", consumer_topic="in", offset=7, partition=1)

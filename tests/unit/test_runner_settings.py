@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from streamprocessor.runner.logs import JsonFormatter, TextFormatter
+from streamprocessor.runner._logs import JsonFormatter, TextFormatter
+from streamprocessor.runner._stats import StatsPrinter, format_stats
 from streamprocessor.runner.settings import (
     SETTINGS,
     RunnerSettings,
@@ -18,7 +19,6 @@ from streamprocessor.runner.settings import (
     parse_setting,
     settings_for,
 )
-from streamprocessor.runner.stats import StatsPrinter, format_stats
 from streamprocessor.stream import ConfigError
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError
 
-from streamprocessor.clients.kafka.assignment import Assignment
-from streamprocessor.clients.kafka.errors import Severity, log_transient
-from streamprocessor.clients.kafka.offsets import PartitionState
+from streamprocessor.clients.kafka._assignment import Assignment
+from streamprocessor.clients.kafka._errors import Severity, log_transient
+from streamprocessor.clients.kafka._offsets import PartitionState
 from streamprocessor.util.throttle import THROTTLE, LogThrottle
 
 
@@ -74,7 +74,7 @@ def _fresh_throttle() -> None:
 def test_long_partition_lists_are_summarised_per_topic() -> None:
     from confluent_kafka import TopicPartition
 
-    from streamprocessor.clients.kafka.assignment import fmt
+    from streamprocessor.clients.kafka._assignment import fmt
 
     many = [TopicPartition("orders", p) for p in range(1000) if p != 500]
     many.append(TopicPartition("audit", 3))

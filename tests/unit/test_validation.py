@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streamprocessor import InvalidMessageError, Message
-from streamprocessor.clients.kafka.properties import topic_problem
+from streamprocessor.clients.kafka._properties import topic_problem
 from streamprocessor.clients.validation import SentNames, problem, refusal
 from streamprocessor.testing.conformance import UNSENDABLE
 

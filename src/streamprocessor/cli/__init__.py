@@ -36,8 +36,8 @@ from streamprocessor.runner import (
     run,
     settings_for,
 )
+from streamprocessor.runner._logs import JsonFormatter, configure_logging, log_format
 from streamprocessor.runner.handler import Handler
-from streamprocessor.runner.logs import JsonFormatter, configure_logging, log_format
 from streamprocessor.runner.settings import from_sources
 from streamprocessor.stream import ConfigError, StreamProcessorError
 

@@ -13,8 +13,8 @@ Modules: ``handler`` (loading and routing), ``settings`` (the settings table), `
 (the loop and its workers), ``app`` (building the clients), ``stats``, ``logs``.
 """
 
+from streamprocessor.runner._engine import Runner
 from streamprocessor.runner.app import effective_config, open_clients, producer_names, run
-from streamprocessor.runner.engine import Runner
 from streamprocessor.runner.handler import (
     DEAD_LETTER_TAGS,
     DEFAULT_PRODUCER,

@@ -20,11 +20,11 @@ from streamprocessor import options
 from streamprocessor.clients import check_config, client_config, client_for
 from streamprocessor.config import dry_run, redacted_dict
 from streamprocessor.options import Option
-from streamprocessor.runner.deadletters import DeadLetterWriter, json_logs
-from streamprocessor.runner.engine import Runner
+from streamprocessor.runner._deadletters import DeadLetterWriter, json_logs
+from streamprocessor.runner._engine import Runner
+from streamprocessor.runner._stats import StatsPrinter
 from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler, check_handler
 from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
-from streamprocessor.runner.stats import StatsPrinter
 from streamprocessor.stream import Consumer, Producer
 
 if TYPE_CHECKING:

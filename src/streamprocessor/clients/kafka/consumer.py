@@ -30,9 +30,9 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import Message as _Record
 
 from streamprocessor.clients.front import ConsumerFront
-from streamprocessor.clients.kafka.acks import AckMixin
-from streamprocessor.clients.kafka.assignment import Assignment, fmt, positions
-from streamprocessor.clients.kafka.errors import (
+from streamprocessor.clients.kafka._acks import AckMixin
+from streamprocessor.clients.kafka._assignment import Assignment, fmt, positions
+from streamprocessor.clients.kafka._errors import (
     Severity,
     classify,
     describe,
@@ -41,7 +41,7 @@ from streamprocessor.clients.kafka.errors import (
     log_transient,
     translated,
 )
-from streamprocessor.clients.kafka.lifecycle import (
+from streamprocessor.clients.kafka._lifecycle import (
     ConsumeGate,
     HandleGuard,
     StartupErrors,
@@ -49,15 +49,15 @@ from streamprocessor.clients.kafka.lifecycle import (
     run_bounded,
     wait_for_cluster,
 )
-from streamprocessor.clients.kafka.offsets import PartitionState
-from streamprocessor.clients.kafka.properties import (
+from streamprocessor.clients.kafka._offsets import PartitionState
+from streamprocessor.clients.kafka._properties import (
     config_error,
     connect_timeout,
     consumer_properties,
     redacted,
     variable,
 )
-from streamprocessor.clients.kafka.rebalance import RebalanceMixin
+from streamprocessor.clients.kafka._rebalance import RebalanceMixin
 from streamprocessor.clients.ports import Commit, Nack, SourceLink
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message

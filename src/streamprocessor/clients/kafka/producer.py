@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from streamprocessor.clients.front import IDLE_HOOKS, ProducerFront
-from streamprocessor.clients.kafka.delivery import Deliveries
-from streamprocessor.clients.kafka.errors import (
+from streamprocessor.clients.kafka._delivery import Deliveries
+from streamprocessor.clients.kafka._errors import (
     REFUSAL_CODES,
     Severity,
     classify,
@@ -47,14 +47,13 @@ from streamprocessor.clients.kafka.errors import (
     log_transient,
     translated,
 )
-from streamprocessor.clients.kafka.lifecycle import (
+from streamprocessor.clients.kafka._lifecycle import (
     StartupErrors,
     client_conf,
     run_bounded,
     wait_for_cluster,
 )
-from streamprocessor.clients.kafka.message import timestamp_ms, to_datetime
-from streamprocessor.clients.kafka.properties import (
+from streamprocessor.clients.kafka._properties import (
     config_error,
     connect_timeout,
     producer_properties,
@@ -62,6 +61,7 @@ from streamprocessor.clients.kafka.properties import (
     topic_problem,
     variable,
 )
+from streamprocessor.clients.kafka.message import timestamp_ms, to_datetime
 from streamprocessor.clients.ports import SinkLink
 from streamprocessor.clients.validation import SentNames, problem, refusal
 from streamprocessor.stream.errors import (

@@ -137,5 +137,5 @@ SPEC = ClientSpec(
     install="pip install 'confluent-kafka>=2.13,<2.17' (a dependency of streamprocessor)",
     harness="streamprocessor.clients.kafka.harness:HARNESSES",
     test_marks=("kafka",),
-    check="streamprocessor.clients.kafka.properties:check_config",
+    check="streamprocessor.clients.kafka._properties:check_config",
 )

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from streamprocessor.clients.front import ConsumerFront, run_idle_hooks
 from streamprocessor.clients.ports import Commit, Nack, SourceLink
-from streamprocessor.clients.standardstream.lines import (
+from streamprocessor.clients.standardstream._lines import (
     Lease,
     LineMessage,
     max_line_size_variable,

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from streamprocessor.clients.kafka.errors import kafka_error
+from streamprocessor.clients.kafka._errors import kafka_error
 from streamprocessor.config.variables import env_prefix
 from streamprocessor.stream.errors import ConfigError
 

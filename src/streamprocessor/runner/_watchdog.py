@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from streamprocessor.runner._lanes import Lane
 from streamprocessor.runner.handler import describe
-from streamprocessor.runner.lanes import Lane
 from streamprocessor.runner.settings import RunnerSettings
 from streamprocessor.stream import Message
 

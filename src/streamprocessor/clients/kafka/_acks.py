@@ -17,10 +17,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from streamprocessor.clients.kafka.assignment import Assignment
-from streamprocessor.clients.kafka.errors import kafka_error, translated
-from streamprocessor.clients.kafka.lifecycle import ConsumeGate, HandleGuard
-from streamprocessor.clients.kafka.offsets import PartitionState
+from streamprocessor.clients.kafka._assignment import Assignment
+from streamprocessor.clients.kafka._errors import kafka_error, translated
+from streamprocessor.clients.kafka._lifecycle import ConsumeGate, HandleGuard
+from streamprocessor.clients.kafka._offsets import PartitionState
 from streamprocessor.clients.ports import SourceLink
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.stream.message import Message

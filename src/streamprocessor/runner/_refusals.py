@@ -38,7 +38,7 @@ from streamprocessor.stream.protocols import ReportsRefusals
 from streamprocessor.util.barrier import RefusedSend
 
 if TYPE_CHECKING:
-    from streamprocessor.runner.lanes import Lane
+    from streamprocessor.runner._lanes import Lane
 
 __all__ = ["Refusals"]
 

@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Any
 
-from streamprocessor.runner.logs import JsonFormatter
+from streamprocessor.runner._logs import JsonFormatter
 from streamprocessor.stream import Message
 
 __all__ = ["DeadLetterWriter", "json_logs"]

@@ -23,6 +23,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from streamprocessor.runner._lanes import Lane, partition_of
+from streamprocessor.runner._onebyone import OneByOne
+from streamprocessor.runner._refusals import Refusals
+from streamprocessor.runner._watchdog import StuckWatchdog, close_quietly, handler_limit
 from streamprocessor.runner.handler import (
     DEFAULT_PRODUCER,
     Handler,
@@ -33,11 +37,7 @@ from streamprocessor.runner.handler import (
     output_error,
     outputs,
 )
-from streamprocessor.runner.lanes import Lane, partition_of
-from streamprocessor.runner.onebyone import OneByOne
-from streamprocessor.runner.refusals import Refusals
 from streamprocessor.runner.settings import RunnerSettings
-from streamprocessor.runner.watchdog import StuckWatchdog, close_quietly, handler_limit
 from streamprocessor.stream import (
     BatchConsumer,
     Consumer,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from streamprocessor.runner.logs import json_logs
+from streamprocessor.runner._logs import json_logs
 
 __all__ = ["StatsPrinter", "format_stats"]
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
-from streamprocessor.clients.kafka.assignment import QUERY_TIMEOUT, Assignment, fmt, positions
-from streamprocessor.clients.kafka.errors import translated
+from streamprocessor.clients.kafka._assignment import QUERY_TIMEOUT, Assignment, fmt, positions
+from streamprocessor.clients.kafka._errors import translated
 from streamprocessor.clients.ports import SourceLink
 from streamprocessor.stream.errors import ClientError
 

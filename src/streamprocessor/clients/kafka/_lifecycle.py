@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import KafkaException
 
-from streamprocessor.clients.kafka.errors import TERMINAL_CODES, describe, kafka_error, translated
+from streamprocessor.clients.kafka._errors import TERMINAL_CODES, describe, kafka_error, translated
 from streamprocessor.stream.errors import ClientError
 from streamprocessor.util.throttle import DEFAULT_INTERVAL, LogThrottle
 

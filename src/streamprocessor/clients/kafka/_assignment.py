@@ -16,9 +16,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from streamprocessor.clients.kafka.errors import describe, error_text, kafka_error
+from streamprocessor.clients.kafka._errors import describe, error_text, kafka_error
+from streamprocessor.clients.kafka._offsets import PartitionState
 from streamprocessor.clients.kafka.message import message_type
-from streamprocessor.clients.kafka.offsets import PartitionState
 from streamprocessor.util.throttle import THROTTLE
 
 __all__ = ["QUERY_TIMEOUT", "Assignment", "fmt", "ignore_revoked"]
