@@ -21,7 +21,7 @@
           └── JarFetchError, BrokerStartError, CertificateError
 
 Backend exceptions never escape raw: a client raises one of these ``from`` the cause
-(Kafka's are translated in ``clients.kafka.errors``).
+(Kafka's are translated in ``clients.kafka._errors``).
 """
 
 from __future__ import annotations
