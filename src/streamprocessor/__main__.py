@@ -1,5 +1,5 @@
 """``python -m streamprocessor``: the same as the ``streamprocessor`` command."""
 
-from streamprocessor.cli import main
+from streamprocessor.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())

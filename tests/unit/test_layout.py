@@ -143,7 +143,7 @@ PUBLIC: dict[str, set[str]] = {
         'AckBarrier', 'BARRIER', 'DeliveryTracker', 'Marks', 'PendingAcks', 'RefusedSend',
     },
     'streamprocessor.cli': {
-        'EXIT_FAILURE', 'EXIT_OK', 'EXIT_USAGE', 'main',
+        'EXIT_FAILURE', 'EXIT_OK', 'EXIT_USAGE', 'console', 'main',
     },
     'streamprocessor.cli.usage': {
         'About', 'Row', 'Section', 'client_section', 'render_usage', 'usage', 'variable_row',

@@ -16,7 +16,7 @@ that timed out (or a second Ctrl-C), 2 a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import json
+import gc
 import logging
 import signal
 import sys
@@ -25,26 +25,36 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from streamprocessor import __version__
-from streamprocessor.runner import (
-    DEFAULT_PRODUCER,
-    HandlerFailedError,
-    Runner,
-    RunnerSettings,
-    effective_config,
-    load_handler,
-    producer_names,
-    run,
-    settings_for,
-)
-from streamprocessor.runner._logs import JsonFormatter, configure_logging, log_format
-from streamprocessor.runner.handler import Handler
-from streamprocessor.runner.settings import from_sources
-from streamprocessor.stream import ConfigError, StreamProcessorError
+
+# Loading the runner, the config models and pydantic allocates ~100 000 objects that all
+# stay alive: a garbage collection while they load finds nothing and cost ~4 % of a
+# stdin run's start-up. (The runner sets its own thresholds for the run itself.)
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from streamprocessor.runner import (
+        DEFAULT_PRODUCER,
+        HandlerFailedError,
+        Runner,
+        RunnerSettings,
+        effective_config,
+        load_handler,
+        producer_names,
+        run,
+        settings_for,
+    )
+    from streamprocessor.runner._logs import JsonFormatter, configure_logging, log_format
+    from streamprocessor.runner.handler import Handler
+    from streamprocessor.runner.settings import from_sources
+    from streamprocessor.stream import ConfigError, StreamProcessorError
+finally:
+    if _collecting:
+        gc.enable()
 
 if TYPE_CHECKING:
     from streamprocessor.cli.usage import Section
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "console", "main"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -214,6 +224,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(handler, settings)
 
 
+def console() -> int:
+    """The ``streamprocessor`` command (and ``python -m streamprocessor``): :func:`main`.
+
+    Then the process ends: its last garbage collection would walk every module, config
+    and client object still alive, a tenth of a short run's time. Frozen first, they are
+    left to the operating system (output is flushed and the clients closed by then).
+    """
+    status = main()
+    gc.freeze()
+    return status
+
+
 def _environ() -> dict[str, str]:
     import os
 
@@ -226,6 +248,8 @@ def _print_config(command: str, settings: RunnerSettings) -> int:
     except ConfigError as exc:
         _log.error("%s", exc)
         return EXIT_USAGE
+    import json
+
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     return EXIT_OK
 

@@ -162,21 +162,24 @@ def _names(text: object) -> object:
 
 
 _Int = Annotated[int, Strict(), BeforeValidator(parse_go_int)]
-_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    "str": TypeAdapter(str),
-    "secret": TypeAdapter(Secret),
-    "int": TypeAdapter(_Int),
-    "count": TypeAdapter(Annotated[int, Strict(), BeforeValidator(_at_least(0))]),
-    "positive-int": TypeAdapter(Annotated[int, Strict(), BeforeValidator(_at_least(1))]),
-    "optional-int": TypeAdapter(_Int),
-    "bool": TypeAdapter(Annotated[bool, Strict(), BeforeValidator(parse_go_bool)]),
-    "duration": TypeAdapter(Annotated[timedelta, BeforeValidator(_strip(_duration))]),
-    "str-list": TypeAdapter(Annotated[list[str], BeforeValidator(split_list)]),
-    "int-list": TypeAdapter(Annotated[list[_Int], BeforeValidator(split_list)]),
-    "name": TypeAdapter(Annotated[str, BeforeValidator(_name)]),
-    "names": TypeAdapter(Annotated[list[str], BeforeValidator(_names)]),
-    "kv-dict": TypeAdapter(Annotated[dict[str, str], BeforeValidator(parse_kv)]),
+#: each kind's type; its adapter is built the first time a variable of the kind is read
+#: (building all at import cost a run that reads no variable ~10 ms of start-up)
+_TYPES: dict[str, Any] = {
+    "str": str,
+    "secret": Secret,
+    "int": _Int,
+    "count": Annotated[int, Strict(), BeforeValidator(_at_least(0))],
+    "positive-int": Annotated[int, Strict(), BeforeValidator(_at_least(1))],
+    "optional-int": _Int,
+    "bool": Annotated[bool, Strict(), BeforeValidator(parse_go_bool)],
+    "duration": Annotated[timedelta, BeforeValidator(_strip(_duration))],
+    "str-list": Annotated[list[str], BeforeValidator(split_list)],
+    "int-list": Annotated[list[_Int], BeforeValidator(split_list)],
+    "name": Annotated[str, BeforeValidator(_name)],
+    "names": Annotated[list[str], BeforeValidator(_names)],
+    "kv-dict": Annotated[dict[str, str], BeforeValidator(parse_kv)],
 }
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
 # Kinds for which a set-but-empty variable cannot mean anything.
 _NOT_EMPTY = frozenset({"int", "count", "positive-int", "optional-int", "bool", "duration", "enum"})
 _ENUM_ADAPTERS: dict[tuple[str, str], TypeAdapter[Any]] = {}
@@ -200,7 +203,10 @@ def _custom(parse: Callable[[str], object]) -> Callable[[object], object]:
 
 def _adapter(var: Variable) -> TypeAdapter[Any]:
     if var.kind not in ("enum", "custom"):
-        return _ADAPTERS[var.kind]
+        found = _ADAPTERS.get(var.kind)
+        if found is None:
+            found = _ADAPTERS.setdefault(var.kind, TypeAdapter(_TYPES[var.kind]))
+        return found
     key = (var.suffix, var.field)
     adapter = _ENUM_ADAPTERS.get(key)
     if adapter is None:

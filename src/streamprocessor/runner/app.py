@@ -20,15 +20,14 @@ from streamprocessor import options
 from streamprocessor.clients import check_config, client_config, client_for
 from streamprocessor.config import dry_run, redacted_dict
 from streamprocessor.options import Option
-from streamprocessor.runner._deadletters import DeadLetterWriter, json_logs
 from streamprocessor.runner._engine import Runner
-from streamprocessor.runner._stats import StatsPrinter
 from streamprocessor.runner.handler import DEFAULT_PRODUCER, Handler, check_handler
 from streamprocessor.runner.settings import SETTINGS, RunnerSettings, render_value
 from streamprocessor.stream import Consumer, Producer
 
 if TYPE_CHECKING:
     from streamprocessor.config.models import ClientConfig
+    from streamprocessor.runner._deadletters import DeadLetterWriter
 
 __all__ = ["dead_letter_writer", "effective_config", "open_clients", "producer_names", "run"]
 
@@ -102,6 +101,8 @@ def dead_letter_writer(settings: RunnerSettings) -> DeadLetterWriter | None:
     """
     if settings.on_error != "dead-letter" or not dry_run():
         return None
+    from streamprocessor.runner._deadletters import DeadLetterWriter, json_logs
+
     return DeadLetterWriter(json_logs())
 
 
@@ -126,6 +127,8 @@ def run(
         runner = Runner(consumer, producers, handler, settings,
                         dead_letters=writer.send if writer is not None else None)
         if settings.stats:
+            from streamprocessor.runner._stats import StatsPrinter  # only for --stats
+
             printer = StatsPrinter(
                 runner.totals, consumer.backlog, settings.stats_interval.total_seconds()
             )
