@@ -81,6 +81,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     'streamprocessor.clients': {
         'check_config', 'client_config', 'client_for', 'client_types', 'consumer_type',
+        'lazy_names',
         'new_client', 'new_consumer', 'new_producer', 'producer_type', 'stdin_is_piped',
     },
     'streamprocessor.clients.registry': {

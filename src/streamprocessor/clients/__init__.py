@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import streamprocessor.clients.registry as registry
@@ -29,6 +29,7 @@ __all__ = [
     "client_for",
     "client_types",
     "consumer_type",
+    "lazy_names",
     "new_client",
     "new_consumer",
     "new_producer",
@@ -40,6 +41,24 @@ __all__ = [
 def client_types() -> list[str]:
     """Return the names of the client types, built-in and from other packages, sorted."""
     return registry.names()
+
+
+def lazy_names(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
+    """Return a client folder's module ``__getattr__``: lazy names, typed by mypy.
+
+    Each name of ``where`` (name → submodule) is imported from its submodule when first
+    used; the package imports them under ``TYPE_CHECKING`` for type checkers.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = where.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        import importlib
+
+        return getattr(importlib.import_module(f"{package}.{module}"), name)
+
+    return __getattr__
 
 
 def stdin_is_piped() -> bool:

@@ -44,9 +44,9 @@ Test helpers for a live broker are in :mod:`streamprocessor.clients.kafka.testin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from streamprocessor.clients import new_client
+from streamprocessor.clients import lazy_names, new_client
 
 if TYPE_CHECKING:
     from streamprocessor.clients.kafka.config import KafkaConsumerConfig, KafkaProducerConfig
@@ -79,19 +79,13 @@ def new_producer(*options: ProducerOption | None) -> KafkaProducer:
 
 
 #: the names this package defines in its modules, imported on first use
-_WHERE = {
-    "KafkaConsumer": "consumer",
-    "KafkaConsumerConfig": "config",
-    "KafkaMessage": "message",
-    "KafkaProducer": "producer",
-    "KafkaProducerConfig": "config",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "KafkaConsumer": "consumer",
+        "KafkaConsumerConfig": "config",
+        "KafkaMessage": "message",
+        "KafkaProducer": "producer",
+        "KafkaProducerConfig": "config",
+    },
+)

@@ -64,9 +64,9 @@ Datasheet:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from streamprocessor.clients import new_client
+from streamprocessor.clients import lazy_names, new_client
 
 if TYPE_CHECKING:
     from streamprocessor.clients.standardstream.config import (
@@ -100,18 +100,12 @@ def new_producer(*options: ProducerOption | None) -> StandardstreamProducer:
 
 
 #: the names this package defines in its modules, imported on first use
-_WHERE = {
-    "StandardstreamConsumer": "consumer",
-    "StandardstreamConsumerConfig": "config",
-    "StandardstreamProducer": "producer",
-    "StandardstreamProducerConfig": "config",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "StandardstreamConsumer": "consumer",
+        "StandardstreamConsumerConfig": "config",
+        "StandardstreamProducer": "producer",
+        "StandardstreamProducerConfig": "config",
+    },
+)
