@@ -31,8 +31,9 @@ _CR = b"\r"
 
 def max_line_size_variable(config: ClientConfig) -> str:
     """Return the environment variable that sets this consumer's maximum line size."""
-    prefix = f"{config.name}_CONSUMER" if config.name else "CONSUMER"
-    return f"{prefix.upper()}_STANDARDSTREAM_MAX_LINE_SIZE"
+    from streamprocessor.config.variables import env_prefix
+
+    return f"{env_prefix('consumer', config.name)}_STANDARDSTREAM_MAX_LINE_SIZE"
 
 
 class FreshTags:
