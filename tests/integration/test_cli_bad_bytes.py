@@ -28,7 +28,8 @@ def _kafka_env() -> dict[str, str]:
         "CONSUMER_KAFKA_BROKERS": broker, "PRODUCER_KAFKA_BROKERS": broker,
         "CONSUMER_KAFKA_GROUP_ID": "g", "CONSUMER_KAFKA_TOPICS": "t",
         "PRODUCER_KAFKA_TOPIC": "t", "INVALID_PRODUCER_KAFKA_BROKERS": broker,
-        "INVALID_PRODUCER_KAFKA_TOPIC": "t",
+        # (a type's variables are read once the type is chosen: the named one's too)
+        "INVALID_PRODUCER_CLIENT_TYPE": "kafka", "INVALID_PRODUCER_KAFKA_TOPIC": "t",
         "CONSUMER_KAFKA_CONNECT_TIMEOUT": "2s", "PRODUCER_KAFKA_CONNECT_TIMEOUT": "2s",
     }
 
