@@ -102,6 +102,50 @@ def test_headers_become_tags(kafka_brokers: str, kafka_topic: Callable[..., str]
     assert (m.key, m.value, m.offset) == (b"k", b"v", 0)
 
 
+def test_a_forwarded_record_keeps_its_timestamp_and_headers_unless_changed(
+    kafka_brokers: str, kafka_topic: Callable[..., str]
+) -> None:
+    """Forwarded as consumed, a record keeps its milliseconds and headers; what the
+    handler set on it (a timestamp, None, tags) is what is sent instead."""
+    source, sink = kafka_topic(), kafka_topic()
+    stamp = datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    kt.produce_messages(
+        kafka_brokers, source,
+        Message(value=b"as-is", tags={"a": b"1"}, timestamp=stamp),
+        Message(value=b"bare", timestamp=stamp),
+        Message(value=b"new-ts", timestamp=stamp),
+        Message(value=b"no-ts", timestamp=stamp),
+        Message(value=b"new-tags", timestamp=stamp),
+        Message(value=b"read-ts", tags={"b": b"2"}, timestamp=stamp),
+    )  # fmt: skip
+    later = datetime(2021, 6, 7, 8, 9, 10, 111000, tzinfo=UTC)
+    before = datetime.now(UTC).replace(microsecond=0)
+    with kafka.new_consumer(*kt.consumer_options(kafka_brokers, source)) as c, \
+            new_producer(kafka_brokers, sink) as p:  # fmt: skip
+        for m in c:
+            if m.value == b"new-ts":
+                m.timestamp = later
+            elif m.value == b"no-ts":
+                m.timestamp = None
+            elif m.value == b"new-tags":
+                m.tags = {"c": b"3"}
+            elif m.value == b"read-ts":
+                assert m.timestamp == stamp  # read (and so built) before the send
+            p.send(m)
+            c.ack(m)
+            if m.value == b"read-ts":
+                break
+        p.flush(TIMEOUT)
+    got = {m.value: m for m in kt.read_messages(kafka_brokers, sink, count=6)}
+    assert got[b"as-is"].timestamp == stamp and got[b"as-is"].tags == {"a": b"1"}
+    assert got[b"bare"].timestamp == stamp and got[b"bare"].tags == {}
+    assert got[b"new-ts"].timestamp == later
+    stamped = got[b"no-ts"].timestamp  # None: Kafka stamps it with the time of sending
+    assert stamped is not None and stamped >= before
+    assert got[b"new-tags"].tags == {"c": b"3"} and got[b"new-tags"].timestamp == stamp
+    assert got[b"read-ts"].timestamp == stamp and got[b"read-ts"].tags == {"b": b"2"}
+
+
 def test_the_go_originals_empty_headers_are_not_tags(
     kafka_brokers: str, kafka_topic: Callable[..., str]
 ) -> None:

@@ -61,7 +61,7 @@ from streamprocessor.clients.kafka._properties import (
     topic_problem,
     variable,
 )
-from streamprocessor.clients.kafka.message import timestamp_ms, to_datetime
+from streamprocessor.clients.kafka.message import KafkaMessage, timestamp_ms, to_datetime
 from streamprocessor.clients.ports import SinkLink
 from streamprocessor.clients.validation import SentNames, problem, refusal
 from streamprocessor.stream.errors import (
@@ -75,6 +75,11 @@ from streamprocessor.util.barrier import DeliveryTracker, RefusedSend
 
 if TYPE_CHECKING:
     from streamprocessor.config.models import ProducerConfig
+
+#: ``ts`` of a forwarded record whose own milliseconds are sent (``ms`` holds them)
+_RECORD: Any = object()
+#: the tags of a forwarded record without headers (never a dict the message owns)
+_NO_TAGS: dict[str, bytes] = {}
 
 __all__ = ["KafkaProducer", "KafkaSink"]
 
@@ -181,8 +186,17 @@ class KafkaSink:
             value = msg.value
             key = msg.key
             topic = msg.producer_topic
-            ts = msg.timestamp
-            tags = msg.tags
+            if msg.__class__.__base__ is KafkaMessage and "timestamp" not in msg.__dict__:
+                # A consumed record forwarded with its timestamp untouched: send the
+                # record's own milliseconds, never building the datetime ``timestamp``
+                # would be (a fifth of a pipe's time), nor an empty tags dict
+                record = msg._record  # type: ignore[attr-defined]
+                kind, ms = record.timestamp()
+                ts = _RECORD if kind and ms > 0 else None
+                tags = msg.tags if "tags" in msg.__dict__ or record.headers() else _NO_TAGS
+            else:
+                ts = msg.timestamp
+                tags = msg.tags
         except AttributeError:
             raise refusal(msg) from None
         if (
@@ -201,7 +215,8 @@ class KafkaSink:
                 seq = report.__self__
                 self._produce(topic, value, key, -1, report)
             else:  # (their failed delivery report lacks them: its callback carries them)
-                ms = 0 if ts is None else timestamp_ms(ts)
+                if ts is not _RECORD:
+                    ms = 0 if ts is None else timestamp_ms(ts)
                 # (the tags dict itself: a list built here and kept until the report would
                 # cost the garbage collector more than the send)
                 headers: Any = tags or None
@@ -211,6 +226,8 @@ class KafkaSink:
                     ms, headers,
                 )
         except BufferError:
+            if ts is _RECORD:
+                ts = msg.timestamp
             self._produce_blocking(msg, topic, value, key, ts, tags, seq)
         except _REFUSED as exc:
             self._void(seq)
