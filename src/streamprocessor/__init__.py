@@ -19,8 +19,15 @@ used, so a processor on stdin/stdout with default settings starts quickly.
 
 from typing import TYPE_CHECKING, Any
 
-from streamprocessor.clients import new_consumer, new_producer
+from streamprocessor.clients import (
+    new_async_consumer,
+    new_async_producer,
+    new_consumer,
+    new_producer,
+)
 from streamprocessor.stream import (
+    AsyncConsumer,
+    AsyncProducer,
     BatchConsumer,
     ClientClosedError,
     ClientError,
@@ -43,6 +50,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncConsumer",
+    "AsyncProducer",
     "BatchConsumer",
     "ClientClosedError",
     "ClientError",
@@ -58,6 +67,8 @@ __all__ = [
     "StreamProcessorError",
     "UnknownClientError",
     "__version__",
+    "new_async_consumer",
+    "new_async_producer",
     "new_consumer",
     "new_producer",
     "options",

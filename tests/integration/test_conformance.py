@@ -15,6 +15,7 @@ import pytest
 
 import streamprocessor.clients.registry as registry
 from streamprocessor.clients.spec import load
+from streamprocessor.testing import async_form
 from streamprocessor.testing.conformance import ConformanceSuite, Harness
 
 Factory = Callable[[pytest.FixtureRequest], Harness]
@@ -45,3 +46,12 @@ class TestConformance(ConformanceSuite):
     def harness(self, request: pytest.FixtureRequest) -> Harness:
         make: Factory = request.param
         return make(request)
+
+
+class TestConformanceAsync(ConformanceSuite):
+    """The same suite, every call through the client's async face (``async for`` …)."""
+
+    @pytest.fixture(params=CASES)
+    def harness(self, request: pytest.FixtureRequest) -> Harness:
+        make: Factory = request.param
+        return async_form(make(request))

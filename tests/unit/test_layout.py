@@ -22,12 +22,14 @@ SRC = Path(streamprocessor.__file__).resolve().parent.parent
 #: every public module → the names it exports (its __all__)
 PUBLIC: dict[str, set[str]] = {
     'streamprocessor': {
+        'AsyncConsumer', 'AsyncProducer', 'new_async_consumer', 'new_async_producer',
         'BatchConsumer', 'ClientClosedError', 'ClientError', 'ConfigError', 'Consumer',
         'DeliveryError', 'FlushTimeoutError', 'InvalidMessageError', 'LineTooLongError',
         'Message', 'MissingDependencyError', 'Producer', 'StreamProcessorError',
         'UnknownClientError', '__version__', 'new_consumer', 'new_producer', 'options',
     },
     'streamprocessor.stream': {
+        'AsyncConsumer', 'AsyncProducer',
         'BatchConsumer', 'ClientClosedError', 'ClientError', 'ConfigError', 'Consumer',
         'ConsumerMock', 'DeliveryError', 'ErrorCloser', 'FlushTimeoutError',
         'InvalidMessageError', 'LineTooLongError', 'ManualErrorsDisabledError', 'Message',
@@ -81,7 +83,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     'streamprocessor.clients': {
         'check_config', 'client_config', 'client_for', 'client_types', 'consumer_type',
-        'lazy_names',
+        'lazy_names', 'new_async_client', 'new_async_consumer', 'new_async_producer',
         'new_client', 'new_consumer', 'new_producer', 'producer_type', 'stdin_is_piped',
     },
     'streamprocessor.clients.registry': {
@@ -98,16 +100,20 @@ PUBLIC: dict[str, set[str]] = {
         'ClientFront', 'ConsumerFront', 'ErrorChannel', 'IDLE_HOOKS', 'ProducerFront', 'State',
         'run_idle_hooks', 'seconds',
     },
+    'streamprocessor.clients.front.aio': {
+        'AsyncConsumerFront', 'AsyncProducerFront', 'DONE',
+    },
     'streamprocessor.clients.validation': {
         'SentNames', 'TopicRule', 'a_kind', 'field_problem', 'problem', 'refusal',
     },
     'streamprocessor.clients.inmem': {
         'InmemConsumer', 'InmemConsumerConfig', 'InmemProducer', 'InmemProducerConfig',
-        'new_consumer', 'new_producer',
+        'new_async_consumer', 'new_async_producer', 'new_consumer', 'new_producer',
     },
     'streamprocessor.clients.kafka': {
         'KafkaConsumer', 'KafkaConsumerConfig', 'KafkaMessage', 'KafkaProducer',
-        'KafkaProducerConfig', 'new_consumer', 'new_producer',
+        'KafkaProducerConfig', 'new_async_consumer', 'new_async_producer', 'new_consumer',
+        'new_producer',
     },
     'streamprocessor.clients.kafka.testing': {
         'committed_offsets', 'consumer_options', 'create_topic', 'delete_topics',
@@ -116,7 +122,8 @@ PUBLIC: dict[str, set[str]] = {
     },
     'streamprocessor.clients.standardstream': {
         'StandardstreamConsumer', 'StandardstreamConsumerConfig', 'StandardstreamProducer',
-        'StandardstreamProducerConfig', 'new_consumer', 'new_producer',
+        'StandardstreamProducerConfig', 'new_async_consumer', 'new_async_producer',
+        'new_consumer', 'new_producer',
     },
     'streamprocessor.runner': {
         'DEAD_LETTER_TAGS', 'DEFAULT_PRODUCER', 'Handler', 'HandlerError',
@@ -126,7 +133,7 @@ PUBLIC: dict[str, set[str]] = {
     },
     'streamprocessor.testing': {
         'ConformanceSuite', 'Features', 'HandlerResult', 'Harness', 'HeldProducer', 'collect',
-        'run_handler',
+        'run_handler', 'async_form',
     },
     'streamprocessor.testing.conformance': {
         'ConformanceSuite', 'Features', 'Harness', 'HeldProducer', 'UNSENDABLE', 'ack_barrier',
@@ -140,6 +147,9 @@ PUBLIC: dict[str, set[str]] = {
     'streamprocessor.util': {
         'About', 'AckBarrier', 'BARRIER', 'COORDINATOR', 'ShutdownCoordinator', 'errors',
         'render_usage', 'usage',
+    },
+    'streamprocessor.util.loopthread': {
+        'LoopThread',
     },
     'streamprocessor.util.barrier': {
         'AckBarrier', 'BARRIER', 'DeliveryTracker', 'Marks', 'PendingAcks', 'RefusedSend',

@@ -21,7 +21,12 @@ if TYPE_CHECKING:
     from streamprocessor.config.build import ConsumerOption, ProducerOption
     from streamprocessor.config.models import ClientConfig
     from streamprocessor.config.variables import ClientKind
-    from streamprocessor.stream.protocols import BatchConsumer, Producer
+    from streamprocessor.stream.protocols import (
+        AsyncConsumer,
+        AsyncProducer,
+        BatchConsumer,
+        Producer,
+    )
 
 __all__ = [
     "check_config",
@@ -30,6 +35,9 @@ __all__ = [
     "client_types",
     "consumer_type",
     "lazy_names",
+    "new_async_client",
+    "new_async_consumer",
+    "new_async_producer",
     "new_client",
     "new_consumer",
     "new_producer",
@@ -184,6 +192,42 @@ def new_producer(*options: ProducerOption | None) -> Producer:
     Without either this raises :class:`UnknownClientError` saying how to choose.
     """
     producer: Producer = new_client("producer", options)
+    return producer
+
+
+def new_async_client(
+    kind: ClientKind, options: Iterable[Any], type_name: str | None = None
+) -> Any:
+    """Return the async face of the ``kind`` client :func:`new_client` would make.
+
+    The config is built (and the type chosen) now; the client itself is made on the
+    async client's worker thread when first used (``async with``), since connecting may
+    block.
+    """
+    from streamprocessor.clients.front.aio import AsyncConsumerFront, AsyncProducerFront
+
+    config = client_config(kind, options, type_name)
+    face = AsyncConsumerFront if kind == "consumer" else AsyncProducerFront
+    return face(config, lambda: client_for(config))  # type: ignore[arg-type]
+
+
+def new_async_consumer(*options: ConsumerOption | None) -> AsyncConsumer:
+    """Return the async consumer the environment asks for (chosen as ``new_consumer``).
+
+    ``async with streamprocessor.new_async_consumer() as consumer: async for msg in
+    consumer: ...`` — see :class:`~streamprocessor.stream.AsyncConsumer`.
+    """
+    consumer: AsyncConsumer = new_async_client("consumer", options)
+    return consumer
+
+
+def new_async_producer(*options: ProducerOption | None) -> AsyncProducer:
+    """Return the async producer the environment asks for (chosen as ``new_producer``).
+
+    ``async with streamprocessor.new_async_producer() as producer: await
+    producer.send(msg)`` — see :class:`~streamprocessor.stream.AsyncProducer`.
+    """
+    producer: AsyncProducer = new_async_client("producer", options)
     return producer
 
 

@@ -38,6 +38,11 @@ def problem(msg: object, topic_rule: TopicRule | None = None) -> str | None:
     "a Message whose value is a str: value must be bytes or None (…)".
     """
     if not isinstance(msg, Message):
+        if hasattr(msg, "__await__"):  # (a coroutine, a task, a future)
+            return (
+                f"{a_kind(msg)}: an `async def` function was called without `await`; "
+                "send the Message it returns: producer.send(await make_message(...))"
+            )
         return f"{a_kind(msg)}: send a streamprocessor.Message, e.g. Message(value=b'...')"
     whose = field_problem(msg, topic_rule)
     return None if whose is None else f"a Message whose {whose}"

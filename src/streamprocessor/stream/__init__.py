@@ -25,9 +25,19 @@ from streamprocessor.stream.message import (
     test_message,
 )
 from streamprocessor.stream.mocks import ConsumerMock, ProducerMock
-from streamprocessor.stream.protocols import BatchConsumer, Consumer, ErrorCloser, Producer, Store
+from streamprocessor.stream.protocols import (
+    AsyncConsumer,
+    AsyncProducer,
+    BatchConsumer,
+    Consumer,
+    ErrorCloser,
+    Producer,
+    Store,
+)
 
 __all__ = [
+    "AsyncConsumer",
+    "AsyncProducer",
     "BatchConsumer",
     "ClientClosedError",
     "ClientError",

@@ -10,7 +10,7 @@ may be called from any thread; a consumer is iterated by one thread at a time.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeGuard, runtime_checkable
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from streamprocessor.config.models import ConsumerConfig, ProducerConfig
 
 __all__ = [
+    "AsyncConsumer",
+    "AsyncProducer",
     "BatchConsumer",
     "Consumer",
     "ErrorCloser",
@@ -200,6 +202,95 @@ class ReportsRefusals(Protocol):
 
     def on_refused(self, callback: Callable[[Any], None] | None) -> None:
         """Register (or, with None, remove) the callback of refused sends."""
+        ...
+
+
+class _AsyncErrorCloser(Protocol):
+    """What both async clients have: errors, close, ``async with``."""
+
+    def errors(self) -> AsyncIterator[BaseException]:
+        """Return this client's errors, an async iterable (manual error handling only)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the client: flush what was sent, commit what was acknowledged."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class AsyncConsumer(_AsyncErrorCloser, Protocol):
+    """A source of messages for asyncio code: ``async for msg in consumer: ...``.
+
+    The same contract as :class:`Consumer`, on every client type
+    (``streamprocessor.new_async_consumer()``): iteration ends at the end of the stream,
+    at close, or after an interrupt once the message in hand is handled; ``ack`` is the
+    same barrier (it waits for the sends made before it on every producer of the process,
+    sync or async); acks may come in any order; ``nack`` delivers the message again.
+
+    Nothing blocking runs on the event loop: fetching, committing, closing and making the
+    client (a connect) run on the client's worker thread, one hop per fetched batch.
+    ``await consumer.ack(msg)`` never waits (the ack is taken at the call); ``nack``,
+    ``backlog`` and ``close`` are coroutines. Cancelling the task that iterates ends the
+    iteration at once and loses nothing: what was being fetched is handed out by the next
+    iteration, or comes again after close. One task iterates at a time. The process-wide
+    shutdown coordinator handles SIGINT/SIGTERM for sync and async clients alike: a signal
+    ends the iteration (asyncio's main task is not cancelled) and ``async with`` closes.
+    """
+
+    @property
+    def config(self) -> ConsumerConfig:
+        """The consumer's configuration."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Message]: ...
+
+    def messages(self) -> AsyncIterator[Message]:
+        """Return the async iterator of messages (the same as ``aiter(consumer)``)."""
+        ...
+
+    def ack(self, msg: Message) -> Awaitable[None]:
+        """Acknowledge ``msg`` (taken at the call; the awaitable is already done)."""
+        ...
+
+    async def nack(self, msg: Message) -> None:
+        """Refuse ``msg``: it will be delivered again."""
+        ...
+
+    async def backlog(self) -> int:
+        """Return how many messages are not yet acknowledged."""
+        ...
+
+
+@runtime_checkable
+class AsyncProducer(_AsyncErrorCloser, Protocol):
+    """A sink of messages for asyncio code: ``await producer.send(msg)``.
+
+    The same contract as :class:`Producer`. ``send`` takes the message at the call; the
+    awaitable waits only for room in the client's queue (done at once in the usual case;
+    cancelling the wait does not unsend it), and sends keep their order. ``flush`` and
+    ``close`` wait on the client's worker thread, never on the loop.
+    """
+
+    @property
+    def config(self) -> ProducerConfig:
+        """The producer's configuration."""
+        ...
+
+    def send(self, msg: Message) -> Awaitable[None]:
+        """Send ``msg``; await the result to wait for room in the queue."""
+        ...
+
+    async def flush(self, timeout: float | timedelta | None = None) -> None:
+        """Wait until every message sent so far is delivered."""
         ...
 
 

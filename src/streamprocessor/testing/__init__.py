@@ -3,6 +3,8 @@
 - :class:`ConformanceSuite`, :class:`Harness`, :class:`Features`, :func:`collect`,
   :class:`HeldProducer`: the contract tests every client passes
   (``streamprocessor.testing.conformance``);
+- :func:`async_form`: a harness whose clients the suite drives through their async face
+  (``async for``, ``await consumer.ack(msg)``, …): the suite's async form;
 - :func:`run_handler`: run a handler over messages in memory, under the runner's policies,
   and get a :class:`HandlerResult`;
 - the pytest plugin (registered by the ``pytest11`` entry point) with the fixtures
@@ -22,6 +24,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from streamprocessor.testing._async import async_form
     from streamprocessor.testing.conformance import (
         ConformanceSuite,
         Features,
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from streamprocessor.testing.harness import HandlerResult, run_handler
 
 _LAZY = {
+    "async_form": "streamprocessor.testing._async",
     "ConformanceSuite": "streamprocessor.testing.conformance",
     "Features": "streamprocessor.testing.conformance",
     "Harness": "streamprocessor.testing.conformance",
@@ -47,6 +51,7 @@ __all__ = [
     "HandlerResult",
     "Harness",
     "HeldProducer",
+    "async_form",
     "collect",
     "run_handler",
 ]

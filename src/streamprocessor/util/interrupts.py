@@ -11,10 +11,13 @@ signal is Python's usual ``KeyboardInterrupt`` (SIGINT) or ``SystemExit`` (SIGTE
 SIGQUIT), so ``with`` blocks still close the clients.
 
 Signal handlers exist only in the main thread: a client created in another thread logs
-that and skips them. The previous handlers come back when the last client closes. POSIX
-only. Only the process-wide :data:`COORDINATOR` installs handlers; a coordinator made by a
-program or a test (``options.interrupt_coordinator``) is driven by its owner's
-:meth:`ShutdownCoordinator.stop`.
+that and skips them. Async clients register here too (from their event loop's thread):
+the first signal wakes their loops and ends their iterations; asyncio's own SIGINT
+handler (``asyncio.run`` cancelling its main task) is the previous handler, called only
+when no consumer is being iterated, as Python would without us. The previous handlers
+come back when the last client closes. POSIX only. Only the process-wide
+:data:`COORDINATOR` installs handlers; a coordinator made by a program or a test
+(``options.interrupt_coordinator``) is driven by its owner's :meth:`ShutdownCoordinator.stop`.
 """
 
 from __future__ import annotations
@@ -217,8 +220,13 @@ class ShutdownCoordinator:
         # a client that is closing (flushing, committing) must not be cut short by an
         # exception raised into it: treat that like a consume loop in progress
         if not any(c.iterating for c in clients):
-            # nobody is in a consume loop: behave like Python does without us
+            # nobody is in a consume loop: behave like Python does without us — the
+            # handler that was there (asyncio.run's cancels its main task), else Python's
             self.interrupted = None
+            previous = self._previous.get(sig)
+            if callable(previous) and previous is not signal.default_int_handler:
+                previous(signum, frame)
+                return
             if sig == signal.SIGINT:
                 raise KeyboardInterrupt
             raise SystemExit(128 + signum)

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Self, TypeVar
 
 from streamprocessor.stream.errors import (
     ClientClosedError,
@@ -28,9 +28,28 @@ __all__ = [
     "ClientFront",
     "ErrorChannel",
     "State",
+    "registration_deferred",
     "run_idle_hooks",
     "seconds",
 ]
+
+#: ``active`` while the async face builds a client on its worker thread: the client
+#: registers for interrupts later, from the event loop's thread (see ``_register_interrupts``)
+_DEFERRED = threading.local()
+
+
+@contextlib.contextmanager
+def registration_deferred() -> Iterator[None]:
+    """Clients made in this block (this thread) do not register for interrupts yet.
+
+    The async face builds a client on its worker thread (a connect may block) and then
+    registers it from the event loop's thread, where signal handlers can be installed.
+    """
+    _DEFERRED.active = True
+    try:
+        yield
+    finally:
+        _DEFERRED.active = False
 
 #: Called by every consumer just before it would block waiting for input (stdin has no
 #: complete line ready, Kafka returned nothing): buffered producers flush here, so output
@@ -219,7 +238,9 @@ class ClientFront(Generic[ConfigT]):
     # -- interrupts ---------------------------------------------------------------------
 
     def _register_interrupts(self) -> None:
-        if self._config.handle_interrupt:
+        if getattr(_DEFERRED, "active", False):
+            return  # (the async face registers the client from its loop's thread)
+        if self._config.handle_interrupt and not self._registered:
             self._registered = self._coordinator.register(self)
 
     def _unregister_interrupts(self) -> None:
@@ -288,6 +309,19 @@ class ClientFront(Generic[ConfigT]):
         if exc is not None and self._failure is exc:
             self._failure_raised = True  # it is already on its way up
         self.close()
+
+    def __aenter__(self) -> NoReturn:
+        raise TypeError(self._not_async("async with", "with"))
+
+    def __aexit__(self, *exc: Any) -> NoReturn:
+        raise TypeError(self._not_async("async with", "with"))
+
+    def _not_async(self, used: str, instead: str) -> str:
+        return (
+            f"this {self.client_type} {self.kind} is synchronous and cannot be used with "
+            f"`{used}`: use `{instead}`, or make an async one with "
+            f"streamprocessor.new_async_{self.kind}()"
+        )
 
     def __repr__(self) -> str:
         state = "closed" if self._state is State.CLOSED else "open"

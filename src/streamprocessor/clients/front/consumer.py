@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from operator import attrgetter, length_hint
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from streamprocessor.clients.front.client import ClientFront, State, run_idle_hooks
 from streamprocessor.clients.ports import Commit, Source, SourceLink
@@ -63,6 +63,7 @@ class ConsumerFront(ClientFront["ConsumerConfig"]):
         "_unreachable",
         "_unreachable_logged",
         "halted",
+        "on_interrupt",
     )
 
     kind = "consumer"
@@ -85,6 +86,9 @@ class ConsumerFront(ClientFront["ConsumerConfig"]):
         self._cur_it: Iterator[Message] = iter(self._cur)
         #: taken from the source and dropped unhanded (a stop): given back to the source
         self._dropped: list[Message] = []
+        #: called (inside the signal handler) after an interrupt stopped this consumer:
+        #: the async face wakes its event loop here
+        self.on_interrupt: Callable[[], None] | None = None
         self._source: Source = make_source(self)
         #: the class of every message the source hands out (None: several, or unusable)
         self._own = self._source.message_type
@@ -118,6 +122,9 @@ class ConsumerFront(ClientFront["ConsumerConfig"]):
     def __iter__(self) -> Iterator[Message]:
         return self.messages()
 
+    def __aiter__(self) -> NoReturn:
+        raise TypeError(self._not_async("async for", "for"))
+
     def messages(self) -> Iterator[Message]:
         """Return the iterator of messages; it ends at end of stream, close or interrupt."""
         if self._unusable:
@@ -135,25 +142,15 @@ class ConsumerFront(ClientFront["ConsumerConfig"]):
         messages taken from the buffer but not handed out yet.
         """
         buf = self._buffer
-        self._unhand()  # (what an earlier iterator took and did not hand out)
-        self._iterating += 1
+        self._begin_iteration()
         first = True
         ending = False  # the source ended: hand out what is left (nacked ones too)
         try:
             while True:
                 if buf:
-                    # the first list of an iterator is one message (``next(iter(c))``
-                    # takes one and leaves the rest), then chunks: the messages handed out
-                    # are let go a chunk at a time (kept alive until the end of a whole
-                    # fetched batch, they were promoted by the garbage collector)
-                    n = _CHUNK if not first else 1
+                    cur = self._take_list(first)
                     first = False
-                    cur = self._cur = buf[:n]
-                    del buf[:n]
-                    it = self._cur_it = iter(cur)
-                    if self.halted:  # (an interrupt came between the two lines above)
-                        self._drop_buffered()
-                    yield it
+                    yield self._cur_it
                     cur.clear()  # (all handed out, or put back)
                     continue
                 if ending or self._state is not State.OPEN:
@@ -163,9 +160,35 @@ class ConsumerFront(ClientFront["ConsumerConfig"]):
                 if not buf and not self._fill():
                     ending = True
         finally:
-            self._iterating -= 1
-            self._unhand()
+            self._end_iteration()
             self._return_dropped()
+
+    def _begin_iteration(self) -> None:
+        """An iterator starts (sync or async): take back what an earlier one left."""
+        self._unhand()  # (what an earlier iterator took and did not hand out)
+        self._iterating += 1
+
+    def _end_iteration(self) -> None:
+        """An iterator ends; then the source hears what was dropped (``_return_dropped``)."""
+        self._iterating -= 1
+        self._unhand()
+
+    def _take_list(self, first: bool) -> list[Message]:
+        """Take the next list to hand out from the (non-empty) buffer (``_cur_it`` hands it out).
+
+        The first list of an iterator is one message (``next(iter(c))`` takes one and
+        leaves the rest), then chunks: the messages handed out are let go a chunk at a
+        time (kept alive until the end of a whole fetched batch, they were promoted by
+        the garbage collector).
+        """
+        buf = self._buffer
+        n = 1 if first else _CHUNK
+        cur = self._cur = buf[:n]
+        del buf[:n]
+        self._cur_it = iter(cur)
+        if self.halted:  # (an interrupt came between the two lines above)
+            self._drop_buffered()
+        return cur
 
     def _unhand(self) -> None:
         """Put what iteration took from the buffer but did not hand out back in front.
@@ -529,6 +552,13 @@ class ConsumerFront(ClientFront["ConsumerConfig"]):
         # runs inside the signal handler: only flags and atomic list operations here
         if self._enter(State.STOPPING):
             self._drop_buffered()
+        self._source.wake()
+        hook = self.on_interrupt
+        if hook is not None:
+            hook()
+
+    def wake(self) -> None:
+        """End a fetch that waits, soon (any thread; a signal handler too)."""
         self._source.wake()
 
     def unfinished(self) -> str:

@@ -18,18 +18,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from streamprocessor.clients import lazy_names, new_client
+from streamprocessor.clients import lazy_names, new_async_client, new_client
 
 if TYPE_CHECKING:
     from streamprocessor.clients.inmem.client import InmemConsumer, InmemProducer
     from streamprocessor.clients.inmem.config import InmemConsumerConfig, InmemProducerConfig
     from streamprocessor.config.build import ConsumerOption, ProducerOption
+    from streamprocessor.stream.protocols import AsyncConsumer, AsyncProducer
 
 __all__ = [
     "InmemConsumer",
     "InmemConsumerConfig",
     "InmemProducer",
     "InmemProducerConfig",
+    "new_async_consumer",
+    "new_async_producer",
     "new_consumer",
     "new_producer",
 ]
@@ -44,6 +47,18 @@ def new_consumer(*options: ConsumerOption | None) -> InmemConsumer:
 def new_producer(*options: ProducerOption | None) -> InmemProducer:
     """Return an in-memory producer configured by ``options`` and the environment."""
     producer: InmemProducer = new_client("producer", options, "inmem")
+    return producer
+
+
+def new_async_consumer(*options: ConsumerOption | None) -> AsyncConsumer:
+    """Return the async face of an in-memory consumer (``async with``, ``async for``)."""
+    consumer: AsyncConsumer = new_async_client("consumer", options, "inmem")
+    return consumer
+
+
+def new_async_producer(*options: ProducerOption | None) -> AsyncProducer:
+    """Return the async face of an in-memory producer (``await producer.send(msg)``)."""
+    producer: AsyncProducer = new_async_client("producer", options, "inmem")
     return producer
 
 

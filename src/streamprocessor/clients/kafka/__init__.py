@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from streamprocessor.clients import lazy_names, new_client
+from streamprocessor.clients import lazy_names, new_async_client, new_client
 
 if TYPE_CHECKING:
     from streamprocessor.clients.kafka.config import KafkaConsumerConfig, KafkaProducerConfig
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from streamprocessor.clients.kafka.message import KafkaMessage
     from streamprocessor.clients.kafka.producer import KafkaProducer
     from streamprocessor.config.build import ConsumerOption, ProducerOption
+    from streamprocessor.stream.protocols import AsyncConsumer, AsyncProducer
 
 __all__ = [
     "KafkaConsumer",
@@ -61,6 +62,8 @@ __all__ = [
     "KafkaMessage",
     "KafkaProducer",
     "KafkaProducerConfig",
+    "new_async_consumer",
+    "new_async_producer",
     "new_consumer",
     "new_producer",
 ]
@@ -75,6 +78,18 @@ def new_consumer(*options: ConsumerOption | None) -> KafkaConsumer:
 def new_producer(*options: ProducerOption | None) -> KafkaProducer:
     """Return a Kafka producer configured by ``options`` and the environment."""
     producer: KafkaProducer = new_client("producer", options, "kafka")
+    return producer
+
+
+def new_async_consumer(*options: ConsumerOption | None) -> AsyncConsumer:
+    """Return the async face of a Kafka consumer (``async with``, ``async for``)."""
+    consumer: AsyncConsumer = new_async_client("consumer", options, "kafka")
+    return consumer
+
+
+def new_async_producer(*options: ProducerOption | None) -> AsyncProducer:
+    """Return the async face of a Kafka producer (``await producer.send(msg)``)."""
+    producer: AsyncProducer = new_async_client("producer", options, "kafka")
     return producer
 
 

@@ -128,6 +128,8 @@ class KafkaSink:
         self._topic: str = k.topic
         self._names = SentNames(topic_problem, values=False)
         self._max_bytes = int(props.get("message.max.bytes", 1_000_000))
+        #: messages librdkafka's local queue holds before ``send`` has to wait for room
+        self._room = int(props.get("queue.buffering.max.messages", 100_000))
         self._variable = variable(config, "KAFKA_LIBRDKAFKA_CONFIG")
         self._ignore = frozenset(int(c) for c in k.ignore_errors)
         self._numbers = self._dr.numbers
@@ -234,6 +236,17 @@ class KafkaSink:
             self._raise_refused(msg, topic, exc)
         if not seq % _POLL_EVERY:  # serve delivery reports now and then
             self._serve(0)
+
+    def send_nowait(self, msg: Message) -> bool:
+        """Send ``msg`` as :meth:`send` does unless that would wait: then False, nothing sent.
+
+        For the async face, which sends on its event loop and waits for room on its worker
+        thread instead. (A queue full by its byte limit still makes this wait, briefly.)
+        """
+        if self._held or len(self._p) >= self._room:
+            return False
+        self.send(msg)
+        return True
 
     def _produce_blocking(
         self, msg: Message, topic: str, value: Any, key: Any, ts: Any, tags: Any, seq: int

@@ -66,7 +66,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from streamprocessor.clients import lazy_names, new_client
+from streamprocessor.clients import lazy_names, new_async_client, new_client
 
 if TYPE_CHECKING:
     from streamprocessor.clients.standardstream.config import (
@@ -76,12 +76,15 @@ if TYPE_CHECKING:
     from streamprocessor.clients.standardstream.consumer import StandardstreamConsumer
     from streamprocessor.clients.standardstream.producer import StandardstreamProducer
     from streamprocessor.config.build import ConsumerOption, ProducerOption
+    from streamprocessor.stream.protocols import AsyncConsumer, AsyncProducer
 
 __all__ = [
     "StandardstreamConsumer",
     "StandardstreamConsumerConfig",
     "StandardstreamProducer",
     "StandardstreamProducerConfig",
+    "new_async_consumer",
+    "new_async_producer",
     "new_consumer",
     "new_producer",
 ]
@@ -96,6 +99,18 @@ def new_consumer(*options: ConsumerOption | None) -> StandardstreamConsumer:
 def new_producer(*options: ProducerOption | None) -> StandardstreamProducer:
     """Return a producer to stdout (or the writer option) configured by ``options``."""
     producer: StandardstreamProducer = new_client("producer", options, "standardstream")
+    return producer
+
+
+def new_async_consumer(*options: ConsumerOption | None) -> AsyncConsumer:
+    """Return the async face of a standard-stream consumer (``async with``, ``async for``)."""
+    consumer: AsyncConsumer = new_async_client("consumer", options, "standardstream")
+    return consumer
+
+
+def new_async_producer(*options: ProducerOption | None) -> AsyncProducer:
+    """Return the async face of a standard-stream producer (``await producer.send(msg)``)."""
+    producer: AsyncProducer = new_async_client("producer", options, "standardstream")
     return producer
 
 
