@@ -9,6 +9,8 @@ import pytest
 
 from streamprocessor.util.interrupts import COORDINATOR
 
+pytest_plugins = ["pytester"]  # (tests of the library's own pytest plugin)
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(stream_env: pytest.MonkeyPatch) -> None:

@@ -239,7 +239,7 @@ class Sink(Protocol):
     ``confirm_upto``, and ``fail`` for a send that failed for good); a synchronous sink
     (delivered within ``send``) has no tracker the barrier waits on.
 
-    A sink whose ``send`` may wait (for room in a queue) may also have
+    A sink whose ``send`` may wait (for room in a queue, on a write) may also have
     ``send_nowait(msg) -> bool``: the same send, or False — nothing sent — where ``send``
     would wait; the async face calls it on its event loop and waits on its worker thread
     only then. Without it, ``send`` is called on the loop (it must not wait for long).

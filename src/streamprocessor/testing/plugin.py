@@ -4,13 +4,21 @@
 jars, see :mod:`streamprocessor.testing.kafka_broker`) unless the environment variable
 ``STREAMPROCESSOR_TEST_KAFKA_BROKERS`` names one. When the broker cannot be started the
 tests that need it fail with the reason: they never skip silently.
+
+``async def`` tests run with no other plugin: a test function that is still a coroutine
+function when it is called (no pytest-asyncio or anyio took it) runs on a fresh event loop
+of its own (``asyncio.run``). The fixtures here are sync and work in async tests too; make
+async clients in the test body (``async with new_async_consumer(...) as consumer``).
+With pytest-asyncio or anyio installed, the tests they take are theirs, fixtures and all.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -25,6 +33,20 @@ STREAM_ENV_PATTERN = re.compile(
 )
 
 BROKERS_VARIABLE = "STREAMPROCESSOR_TEST_KAFKA_BROKERS"
+
+
+@pytest.hookimpl
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Hook: run an ``async def`` test no other plugin took, on an event loop of its own."""
+    fn = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(fn) or "anyio_backend" in pyfuncitem.funcargs:
+        return None  # (a sync test, or anyio's)
+    import asyncio
+
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
+    asyncio.run(fn(**kwargs))
+    return True
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ uses it too, to drive async clients from its sync tests.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,17 @@ from typing import Any, TypeVar
 __all__ = ["LoopThread"]
 
 T = TypeVar("T")
+
+
+def _settle(cf: concurrent.futures.Future[T], task: asyncio.Task[T]) -> None:
+    if task.cancelled():
+        cf.cancel()
+    elif not cf.set_running_or_notify_cancel():
+        return  # (cancelled by the caller)
+    elif (exc := task.exception()) is not None:
+        cf.set_exception(exc)
+    else:
+        cf.set_result(task.result())
 
 
 async def _await(make: Callable[[], Awaitable[T]]) -> T:
@@ -44,7 +56,19 @@ class LoopThread:
         """
         if threading.current_thread() is self._thread:
             raise RuntimeError("LoopThread.call from the loop's own thread would wait forever")
-        cf = asyncio.run_coroutine_threadsafe(_await(make), self.loop)
+        cf: concurrent.futures.Future[T] = concurrent.futures.Future()
+        loop = self.loop
+
+        def start() -> None:  # (on the loop: the coroutine exists only once it runs)
+            if cf.cancelled():
+                return
+            task = loop.create_task(_await(make))
+            task.add_done_callback(lambda t: _settle(cf, t))
+            cf.add_done_callback(
+                lambda f: f.cancelled() and loop.call_soon_threadsafe(task.cancel)
+            )
+
+        loop.call_soon_threadsafe(start)
         try:
             return cf.result(timeout)
         except TimeoutError:

@@ -28,6 +28,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Self, TypeVar, cast
 
@@ -62,6 +63,11 @@ DONE: Awaitable[None] = cast("Awaitable[None]", _Done())
 FrontT = TypeVar("FrontT", bound=ClientFront[Any])
 #: seconds between two looks at a client's error channel while ``errors()`` waits
 _ERROR_POLL = (0.005, 0.1)
+
+
+def _closes(front: ClientFront[Any]) -> bool:
+    """Whether raising the front's error closes it first (a close may block: the worker)."""
+    return front._failure is not None and not front._failure_raised
 
 
 def _settle(waiter: asyncio.Future[None]) -> None:
@@ -202,11 +208,21 @@ class _AsyncClient(Generic[FrontT]):
                 return
             front = await self._ready()
         self._before_close(front)
+        await self._closing(front, front.close)
+
+    async def _closing(self, front: FrontT, fn: Callable[[], object]) -> None:
+        """Run ``fn`` (which may close ``front``) on the worker; unregister it from here."""
         try:
-            await self._worker.run(front.close)
+            await self._worker.run(self._deferred, fn)
         finally:
             if front.closed:
+                front._unregister_interrupts()  # (in the loop's thread: handlers go back)
                 self._worker.shutdown()
+
+    @staticmethod
+    def _deferred(fn: Callable[[], object]) -> None:
+        with registration_deferred():
+            fn()
 
     def _before_close(self, front: FrontT) -> None:
         """Hook of the consumer: wake a fetch that waits, so the close is not queued behind it."""
@@ -357,7 +373,7 @@ class AsyncConsumerFront(_AsyncClient[ConsumerFront]):
     async def _raise_pending(self, front: ConsumerFront) -> None:
         """Raise the front's pending fatal error once, after closing it (on the worker)."""
         if front._failure is not None and not front._failure_raised:
-            await self._worker.run(front._raise_pending)
+            await self._closing(front, front._raise_pending)
 
     # -- acks ---------------------------------------------------------------------------
 
@@ -366,21 +382,24 @@ class AsyncConsumerFront(_AsyncClient[ConsumerFront]):
 
         Committed once the sends made before it are delivered, as a sync ack.
         """
+        front = self._front
+        if front is not None and front._unusable and _closes(front):
+            return self._closing(front, partial(front.ack, msg))  # (raises why)
         self._ack(msg)
         return DONE
 
     async def nack(self, msg: Message) -> None:
         """Refuse ``msg``: it is delivered again before later messages (see the client)."""
         front = await self._ready()
-        if front._unusable:
-            front.nack(msg)  # (raises why, at once)
+        if front._unusable:  # (raises why; closing first when it failed)
+            await self._closing(front, partial(front.nack, msg))
         await self._worker.run(front.nack, msg)
 
     async def backlog(self) -> int:
         """Return the number of messages not yet acknowledged (see the client's docs)."""
         front = await self._ready()
-        if front._unusable:
-            return front.backlog()  # (raises why, at once)
+        if front._unusable:  # (raises why; closing first when it failed)
+            await self._closing(front, front.backlog)
         n: int = await self._worker.run(front.backlog)
         return n
 
@@ -425,9 +444,11 @@ class AsyncProducerFront(_AsyncClient[ProducerFront]):
             return self._later(msg)
         nowait = self._nowait
         if nowait is None:
-            front.send(msg)  # (a sink that never waits for room: memory, stdout)
+            front.send(msg)  # (a sink that never waits: memory)
             return DONE
         if front._unusable:
+            if _closes(front):
+                return self._closing(front, partial(front.check, "send"))  # (raises why)
             front.check("send")
         if nowait(msg):
             return DONE
@@ -448,7 +469,7 @@ class AsyncProducerFront(_AsyncClient[ProducerFront]):
                 nowait = self._nowait
                 if nowait is not None:
                     if front._unusable:
-                        front.check("send")
+                        await self._closing(front, partial(front.check, "send"))
                     if nowait(msg):
                         return
                 await self._worker.run(front.send, msg)

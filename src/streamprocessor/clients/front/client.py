@@ -33,17 +33,18 @@ __all__ = [
     "seconds",
 ]
 
-#: ``active`` while the async face builds a client on its worker thread: the client
-#: registers for interrupts later, from the event loop's thread (see ``_register_interrupts``)
+#: ``active`` while the async face makes or closes a client on its worker thread: the client
+#: registers for interrupts (and unregisters) from the event loop's thread instead
 _DEFERRED = threading.local()
 
 
 @contextlib.contextmanager
 def registration_deferred() -> Iterator[None]:
-    """Clients made in this block (this thread) do not register for interrupts yet.
+    """Clients made or closed in this block (this thread) do not (un)register for interrupts.
 
-    The async face builds a client on its worker thread (a connect may block) and then
-    registers it from the event loop's thread, where signal handlers can be installed.
+    The async face makes and closes a client on its worker thread (a connect or a flush
+    may block) and registers or unregisters it from the event loop's thread, where signal
+    handlers can be installed and the ones that were there put back.
     """
     _DEFERRED.active = True
     try:
@@ -244,7 +245,7 @@ class ClientFront(Generic[ConfigT]):
             self._registered = self._coordinator.register(self)
 
     def _unregister_interrupts(self) -> None:
-        if self._registered:
+        if self._registered and not getattr(_DEFERRED, "active", False):
             self._registered = False
             self._coordinator.unregister(self)
 

@@ -172,6 +172,14 @@ class StandardstreamSink:
         if size >= FLUSH_SIZE:
             self._write_buffered(raise_errors=True)
 
+    def send_nowait(self, msg: Message) -> bool:
+        """``send`` unless it would write a block (which may block): False then, not sent."""
+        v = getattr(msg, "value", None)
+        if v.__class__ is bytes and self._size + len(v) >= FLUSH_SIZE:
+            return False
+        self.send(msg)
+        return True
+
     def _other_value(self, msg: Message) -> bytes:
         self._names.check(msg)
         v = msg.value
